@@ -1,0 +1,407 @@
+"""Driver logic shared by the blocking and the async drivers, with no I/O.
+
+An *operation* is one Sync-delimited request: the messages to send, and a ``feed()``
+that consumes the server's events up to the batch's ReadyForQuery and builds the result
+(rows, a command tag, a prepared statement) or the error.  The drivers only pump bytes:
+they send ``operation.messages``, read events from the protocol core and ``feed`` them
+until the operation is done.  Several operations sent back to back form a pipeline.
+
+Also here: prepared statements (with their parameter encoders and row decoder, built
+once) and the LRU statement cache.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pgwire.errors import (
+    DataError,
+    InterfaceError,
+    PostgresError,
+    ProgrammingError,
+    ProtocolError,
+    error_from_fields,
+)
+from pgwire.protocol.messages import (
+    BackendMessage,
+    Bind,
+    BindComplete,
+    Close,
+    CloseComplete,
+    CommandComplete,
+    CopyData,
+    CopyDone,
+    CopyFail,
+    CopyInResponse,
+    CopyOutResponse,
+    DataRow,
+    Describe,
+    EmptyQueryResponse,
+    ErrorResponse,
+    Execute,
+    FrontendMessage,
+    NoData,
+    ParameterDescription,
+    Parse,
+    ParseComplete,
+    PortalSuspended,
+    Query,
+    ReadyForQuery,
+    RowDescription,
+    Sync,
+)
+from pgwire.record import Record, RecordShape
+from pgwire.types import TypeRegistry
+
+__all__ = [
+    "CopyIn",
+    "CopyOut",
+    "ExecuteStatement",
+    "Operation",
+    "PrepareStatement",
+    "PreparedStatement",
+    "SimpleQuery",
+    "StatementCache",
+]
+
+RowDecoder = Callable[[Sequence[bytes | None]], tuple[Any, ...]]
+
+
+@dataclass(eq=False)
+class PreparedStatement:
+    """A statement the server has parsed, with everything needed to run it fast."""
+
+    name: str
+    sql: str
+    param_oids: tuple[int, ...]
+    columns: tuple[Any, ...] | None
+    param_formats: tuple[int, ...] = ()
+    param_encoders: tuple[Callable[[Any], bytes], ...] = ()
+    result_formats: tuple[int, ...] = ()
+    shape: RecordShape | None = None
+    decode_row: RowDecoder | None = None
+    closed: bool = field(default=False)
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        sql: str,
+        param_oids: tuple[int, ...],
+        description: RowDescription | None,
+        registry: TypeRegistry,
+    ) -> PreparedStatement:
+        """Build the encoders and the row decoder once, from the server's description."""
+        formats: list[int] = []
+        encoders: list[Callable[[Any], bytes]] = []
+        for oid in param_oids:
+            fmt, encoder = registry.encoder(oid)
+            formats.append(fmt)
+            encoders.append(encoder)
+        statement = cls(name, sql, param_oids, None, tuple(formats), tuple(encoders))
+        if description is not None:
+            fields = description.fields
+            result_formats = tuple(1 if registry.has_binary(f.type_oid) else 0 for f in fields)
+            statement.columns = fields
+            statement.result_formats = result_formats
+            statement.shape = RecordShape(tuple(f.name for f in fields))
+            statement.decode_row = registry.row_decoder(
+                [(f.type_oid, fmt) for f, fmt in zip(fields, result_formats, strict=True)]
+            )
+        return statement
+
+    def encode(self, args: Sequence[Any]) -> tuple[bytes | None, ...]:
+        """Encode ``args`` for a Bind, or raise naming the parameter at fault."""
+        if len(args) != len(self.param_oids):
+            raise ProgrammingError(
+                f"the statement expects {len(self.param_oids)} parameter(s) and got "
+                f"{len(args)}: {self.sql[:80]!r}"
+            )
+        values: list[bytes | None] = []
+        for position, (value, encoder) in enumerate(zip(args, self.param_encoders, strict=True), 1):
+            if value is None:
+                values.append(None)
+                continue
+            try:
+                values.append(encoder(value))
+            except DataError as exc:
+                raise DataError(f"parameter ${position}: {exc}") from None
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise DataError(
+                    f"parameter ${position}: cannot encode {type(value).__name__} value "
+                    f"for server type oid {self.param_oids[position - 1]}: {exc}"
+                ) from None
+        return tuple(values)
+
+
+class StatementCache:
+    """Named prepared statements by SQL text, least recently used evicted first."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = capacity
+        self._statements: OrderedDict[str, PreparedStatement] = OrderedDict()
+        self._counter = 0
+
+    def __len__(self) -> int:
+        return len(self._statements)
+
+    def get(self, sql: str) -> PreparedStatement | None:
+        """The cached statement for ``sql``, marked as recently used."""
+        statement = self._statements.get(sql)
+        if statement is not None:
+            self._statements.move_to_end(sql)
+        return statement
+
+    def next_name(self) -> str:
+        """A fresh statement name for this connection."""
+        self._counter += 1
+        return f"_pgwire_{self._counter}"
+
+    def put(self, statement: PreparedStatement) -> list[PreparedStatement]:
+        """Cache ``statement``; return the statements evicted (the caller closes them)."""
+        if self.capacity <= 0:
+            return [statement]
+        self._statements[statement.sql] = statement
+        evicted = []
+        while len(self._statements) > self.capacity:
+            _, old = self._statements.popitem(last=False)
+            evicted.append(old)
+        return evicted
+
+    def discard(self, sql: str) -> None:
+        """Forget the statement for ``sql`` (e.g. after the server dropped it)."""
+        self._statements.pop(sql, None)
+
+    def clear(self) -> list[PreparedStatement]:
+        """Forget every statement; return them."""
+        statements = list(self._statements.values())
+        self._statements.clear()
+        return statements
+
+
+class Operation:
+    """One Sync-delimited request and the assembly of its result."""
+
+    messages: list[FrontendMessage]
+
+    def __init__(self) -> None:
+        self.done = False
+        self.error: PostgresError | None = None
+        #: A client-side mistake found while reading the answer (e.g. COPY in execute());
+        #: raised in preference to the server's error once the batch is drained.
+        self.misuse: InterfaceError | None = None
+        #: Messages the driver must send now, in reaction to the last event.
+        self.reply: list[FrontendMessage] = []
+        self.transaction_status = "I"
+
+    def feed(self, event: BackendMessage) -> None:
+        """Consume one server event belonging to this operation."""
+        if isinstance(event, ErrorResponse):
+            if self.error is None:
+                self.error = error_from_fields(event.fields)
+        elif isinstance(event, ReadyForQuery):
+            self.done = True
+            self.transaction_status = event.status
+        else:
+            self.on_event(event)
+
+    def on_event(self, event: BackendMessage) -> None:
+        """Handle a server event other than ErrorResponse and ReadyForQuery."""
+        raise ProtocolError(f"unexpected {type(event).__name__} for {type(self).__name__}")
+
+    def check(self) -> None:
+        """Raise the client-side or server error for this operation, if any."""
+        if self.misuse is not None:
+            raise self.misuse
+        if self.error is not None:
+            raise self.error
+
+    def refuse_copy(self, event: BackendMessage, what: str) -> bool:
+        """Handle a COPY this operation did not ask for; True if ``event`` was COPY traffic."""
+        if isinstance(event, CopyInResponse):
+            self.misuse = InterfaceError(f"{what} cannot run COPY FROM STDIN; use copy_in()")
+            self.reply = [CopyFail("COPY FROM STDIN is not possible here; use copy_in()")]
+            return True
+        if isinstance(event, CopyOutResponse):
+            self.misuse = InterfaceError(f"{what} cannot run COPY TO STDOUT; use copy_out()")
+            return True
+        return isinstance(event, CopyData | CopyDone)
+
+
+@dataclass
+class StatementResult:
+    """What one statement produced."""
+
+    tag: str | None = None
+    rows: list[Record] = field(default_factory=list)
+
+
+class SimpleQuery(Operation):
+    """A simple-protocol Query (several statements allowed; text results)."""
+
+    def __init__(self, sql: str, registry: TypeRegistry) -> None:
+        super().__init__()
+        self.messages = [Query(sql)]
+        self.registry = registry
+        self.results: list[StatementResult] = []
+        self._current = StatementResult()
+        self._shape: RecordShape | None = None
+        self._decode: RowDecoder | None = None
+
+    def on_event(self, event: BackendMessage) -> None:
+        if isinstance(event, DataRow):
+            assert self._decode is not None and self._shape is not None
+            self._current.rows.append(Record(self._shape, self._decode(event.values)))
+        elif isinstance(event, RowDescription):
+            self._shape = RecordShape(tuple(f.name for f in event.fields))
+            self._decode = self.registry.row_decoder([(f.type_oid, f.format) for f in event.fields])
+        elif isinstance(event, CommandComplete | EmptyQueryResponse):
+            if isinstance(event, CommandComplete):
+                self._current.tag = event.tag
+            self.results.append(self._current)
+            self._current = StatementResult()
+        elif not self.refuse_copy(event, "execute()"):
+            super().on_event(event)
+
+
+class PrepareStatement(Operation):
+    """Parse + Describe statement + Sync: learns parameter and result types."""
+
+    def __init__(self, name: str, sql: str, registry: TypeRegistry) -> None:
+        super().__init__()
+        self.name = name
+        self.sql = sql
+        self.registry = registry
+        self.messages = [Parse(name, sql, ()), Describe("S", name), Sync()]
+        self._param_oids: tuple[int, ...] = ()
+        self._description: RowDescription | None = None
+        self.statement: PreparedStatement | None = None
+
+    def on_event(self, event: BackendMessage) -> None:
+        if isinstance(event, ParseComplete | NoData):
+            return
+        if isinstance(event, ParameterDescription):
+            self._param_oids = event.type_oids
+        elif isinstance(event, RowDescription):
+            self._description = event
+        else:
+            super().on_event(event)
+
+    def feed(self, event: BackendMessage) -> None:
+        super().feed(event)
+        if self.done and self.error is None:
+            self.statement = PreparedStatement.build(
+                self.name, self.sql, self._param_oids, self._description, self.registry
+            )
+
+
+class ExecuteStatement(Operation):
+    """Bind + Execute (+ Sync) for one or many argument tuples of a prepared statement."""
+
+    def __init__(
+        self,
+        statement: PreparedStatement,
+        arg_rows: Iterable[Sequence[Any]],
+        *,
+        max_rows: int = 0,
+        sync: bool = True,
+    ) -> None:
+        super().__init__()
+        self.statement = statement
+        self.rows: list[Record] = []
+        self.tags: list[str] = []
+        self.suspended = False
+        messages: list[FrontendMessage] = []
+        name = statement.name
+        formats = statement.param_formats
+        result_formats = statement.result_formats
+        execute = Execute("", max_rows)
+        for args in arg_rows:
+            params = statement.encode(args)
+            messages.append(Bind("", name, formats, params, result_formats))
+            messages.append(execute)
+        if sync:
+            messages.append(Sync())
+        self.messages = messages
+        self._decode = statement.decode_row
+        self._shape = statement.shape
+
+    @property
+    def tag(self) -> str | None:
+        """The last command tag."""
+        return self.tags[-1] if self.tags else None
+
+    def on_event(self, event: BackendMessage) -> None:
+        if isinstance(event, DataRow):
+            decode = self._decode
+            if decode is None or self._shape is None:
+                raise ProtocolError("DataRow for a statement described as returning no rows")
+            self.rows.append(Record(self._shape, decode(event.values)))
+        elif isinstance(event, BindComplete):
+            return
+        elif isinstance(event, CommandComplete):
+            self.tags.append(event.tag)
+        elif isinstance(event, EmptyQueryResponse):
+            self.tags.append("")
+        elif isinstance(event, PortalSuspended):
+            self.suspended = True
+        elif not self.refuse_copy(event, "a prepared statement"):
+            super().on_event(event)
+
+
+class CloseStatements(Operation):
+    """Close the named statements + Sync."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        super().__init__()
+        self.messages = [*(Close("S", name) for name in names), Sync()]
+
+    def on_event(self, event: BackendMessage) -> None:
+        if not isinstance(event, CloseComplete):
+            super().on_event(event)
+
+
+class CopyOut(Operation):
+    """COPY ... TO STDOUT by simple query; each chunk goes to ``sink``."""
+
+    def __init__(self, sql: str, sink: Callable[[bytes], object]) -> None:
+        super().__init__()
+        self.messages = [Query(sql)]
+        self.sink = sink
+        self.tag: str | None = None
+        self.started = False
+
+    def on_event(self, event: BackendMessage) -> None:
+        if isinstance(event, CopyData):
+            self.sink(event.data)
+        elif isinstance(event, CopyOutResponse):
+            self.started = True
+        elif isinstance(event, CommandComplete):
+            self.tag = event.tag
+        elif isinstance(event, CopyDone | RowDescription | DataRow | EmptyQueryResponse):
+            return
+        elif not self.refuse_copy(event, "copy_out()"):
+            super().on_event(event)
+
+
+class CopyIn(Operation):
+    """COPY ... FROM STDIN by simple query; the driver streams data after ``started``."""
+
+    def __init__(self, sql: str) -> None:
+        super().__init__()
+        self.messages = [Query(sql)]
+        self.tag: str | None = None
+        self.started = False
+
+    def on_event(self, event: BackendMessage) -> None:
+        if isinstance(event, CopyInResponse):
+            self.started = True
+        elif isinstance(event, CommandComplete):
+            self.tag = event.tag
+        elif isinstance(event, RowDescription | DataRow | EmptyQueryResponse):
+            return
+        elif not self.refuse_copy(event, "copy_in()"):
+            super().on_event(event)

@@ -1,0 +1,34 @@
+"""pgwire's sans-IO protocol core: messages, framing and the state machines.
+
+Nothing in this package does I/O, reads the clock or draws randomness: bytes go in with
+``receive_data()``, events come out of ``next_event()``, and ``send()`` returns the bytes
+to write.  It imports only the standard library, ``pgwire.errors`` and (for SCRAM) ``scramp``.
+"""
+
+from pgwire.protocol.client import (
+    NEED_DATA,
+    ClientConnection,
+    ConnectionClosed,
+    ConnectionState,
+    EncryptionResponse,
+    Event,
+    NeedData,
+    Phase,
+)
+from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
+from pgwire.protocol.messages import *  # noqa: F403
+from pgwire.protocol.messages import __all__ as _message_names
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "NEED_DATA",
+    "ClientConnection",
+    "ConnectionClosed",
+    "ConnectionState",
+    "EncryptionResponse",
+    "Event",
+    "NeedData",
+    "Phase",
+    "ReceiveBuffer",
+    *_message_names,
+]

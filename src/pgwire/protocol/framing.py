@@ -1,0 +1,103 @@
+"""The receive buffer: turns a byte stream cut anywhere into whole protocol messages.
+
+Bytes go in with :meth:`ReceiveBuffer.feed` in chunks of any size (one byte, or many
+messages at once); whole messages come out of :meth:`ReceiveBuffer.next_message` as
+``(type_byte, payload)``.  A declared length beyond ``max_message_size`` is refused as
+soon as the five header bytes are in, before the body is waited for or stored.
+
+No I/O and no knowledge of what a message means: that is ``messages.py``'s job.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from pgwire.errors import ProtocolError
+
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "ReceiveBuffer"]
+
+#: 1 GiB is PostgreSQL's own limit for a single field; a message may be slightly larger.
+DEFAULT_MAX_MESSAGE_SIZE = (1 << 30) + (1 << 20)
+
+_unpack_header = struct.Struct("!Bi").unpack_from
+_unpack_length = struct.Struct("!i").unpack_from
+#: Compact the buffer once this many consumed bytes sit at its front.
+_COMPACT_AT = 1 << 16
+
+
+class ReceiveBuffer:
+    """Accumulates received bytes and cuts them into messages."""
+
+    __slots__ = ("_buf", "_pos", "max_message_size")
+
+    def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+        self.max_message_size = max_message_size
+
+    def __len__(self) -> int:
+        """The number of buffered bytes not yet returned."""
+        return len(self._buf) - self._pos
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append received bytes."""
+        if self._pos and (self._pos >= _COMPACT_AT or self._pos == len(self._buf)):
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    def _check_length(self, length: int, what: str) -> None:
+        if length < 4:
+            raise ProtocolError(f"{what} declares an invalid length {length} (minimum is 4)")
+        if length > self.max_message_size:
+            raise ProtocolError(
+                f"{what} declares a length of {length} bytes, over the maximum message size "
+                f"of {self.max_message_size} bytes; raise max_message_size if this is expected"
+            )
+
+    def next_message(self) -> tuple[int, bytes] | None:
+        """The next whole typed message as ``(type_byte, payload)``, or ``None`` if incomplete."""
+        buf = self._buf
+        pos = self._pos
+        available = len(buf) - pos
+        if available < 5:
+            return None
+        code, length = _unpack_header(buf, pos)
+        if length < 4 or length > self.max_message_size:
+            self._check_length(length, f"message of type {bytes([code])!r}")
+        end = pos + 1 + length
+        if end > len(buf):
+            return None
+        payload = bytes(buf[pos + 5 : end])
+        self._pos = end
+        return code, payload
+
+    def next_untyped(self) -> bytes | None:
+        """The next whole startup-phase message (no type byte): its body after the length."""
+        buf = self._buf
+        pos = self._pos
+        if len(buf) - pos < 4:
+            return None
+        (length,) = _unpack_length(buf, pos)
+        self._check_length(length, "startup packet")
+        end = pos + length
+        if end > len(buf):
+            return None
+        payload = bytes(buf[pos + 4 : end])
+        self._pos = end
+        return payload
+
+    def next_byte(self) -> int | None:
+        """One raw byte (the server's answer to SSLRequest or GSSENCRequest), if any."""
+        if self._pos >= len(self._buf):
+            return None
+        value = self._buf[self._pos]
+        self._pos += 1
+        return value
+
+    def take_all(self) -> bytes:
+        """Every buffered byte, leaving the buffer empty (used when the stream turns to TLS)."""
+        data = bytes(self._buf[self._pos :])
+        self._buf.clear()
+        self._pos = 0
+        return data
