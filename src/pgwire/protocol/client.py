@@ -368,29 +368,30 @@ class ClientConnection:
     def send(self, *messages: FrontendMessage) -> bytes:
         """Check that each message is legal now, record what it asks of the server, and
         return the bytes to write (all messages coalesced)."""
-        out: list[bytes] = []
-        for message in messages:
-            out.append(self._send_one(message))
-        return b"".join(out)
+        # Encode everything first: a message that cannot be encoded (a NUL inside a string)
+        # must not leave on the queue a request that the server will never answer.
+        encoded = [message.encode() for message in messages]
+        pairs = zip(messages, encoded, strict=True)
+        return b"".join([self._send_one(message, data) for message, data in pairs])
 
     def _refuse(self, message: FrontendMessage, why: str) -> InterfaceError:
         return InterfaceError(
             f"cannot send {type(message).__name__} in state {self.state.value}: {why}"
         )
 
-    def _send_one(self, message: FrontendMessage) -> bytes:
+    def _send_one(self, message: FrontendMessage, data: bytes) -> bytes:
         kind = type(message)
         state = self.state
         if kind not in _SEND_RULES[state]:
             allowed = ", ".join(sorted(c.__name__ for c in _SEND_RULES[state])) or "nothing"
             raise self._refuse(message, f"allowed now: {allowed}")
         if state is ConnectionState.STARTUP:
-            return self._send_startup(message)
+            return self._send_startup(message, data)
         if kind is Terminate:
             self.state = ConnectionState.TERMINATING
-            return message.encode()
+            return data
         if kind in _COPY_MESSAGES:
-            return self._send_copy(message)
+            return self._send_copy(message, data)
         if self.copy_in_active:
             raise self._refuse(
                 message, "the server is waiting for COPY data; send CopyDone or CopyFail first"
@@ -407,14 +408,14 @@ class ClientConnection:
                 self._pending.append(P.SYNC)
             elif kind is Query or kind is FunctionCall:
                 raise self._refuse(message, "an extended-query batch failed; send Sync first")
-            return prefix + message.encode()
+            return prefix + data
         if isinstance(message, Describe):
             self._pending.append(P.DESCRIBE_STATEMENT if message.kind == "S" else P.DESCRIBE_PORTAL)
         elif kind is not Flush:
             self._pending.append(_REQUEST_PHASES[kind])
-        return prefix + message.encode()
+        return prefix + data
 
-    def _send_startup(self, message: FrontendMessage) -> bytes:
+    def _send_startup(self, message: FrontendMessage, data: bytes) -> bytes:
         if isinstance(message, StartupMessage):
             user = message.params.get("user")
             if not user:
@@ -427,25 +428,25 @@ class ClientConnection:
         else:
             self._encryption_kind = "ssl" if isinstance(message, SSLRequest) else "gss"
             self.state = ConnectionState.AWAITING_ENCRYPTION_RESPONSE
-        return message.encode()
+        return data
 
-    def _send_copy(self, message: FrontendMessage) -> bytes:
+    def _send_copy(self, message: FrontendMessage, data: bytes) -> bytes:
         pending = self._pending
         if self._copy_in_aborted:
             # The server already failed the COPY and drops further copy messages; a Sync
             # it swallowed is still owed once the client ends its side.
             if not isinstance(message, CopyData):
                 self._copy_in_aborted = False
-                return message.encode() + self._pay_owed_sync()
-            return message.encode()
+                return data + self._pay_owed_sync()
+            return data
         if not pending or pending[0] not in _COPY_IN_PHASES:
             raise self._refuse(message, "no COPY FROM STDIN is in progress")
         if isinstance(message, CopyData):
-            return message.encode()
+            return data
         phase = pending[0]
         if phase in _COPY_END_AFTER_CLIENT:
             pending[0] = _COPY_END_AFTER_CLIENT[phase]
-        return message.encode() + self._pay_owed_sync()
+        return data + self._pay_owed_sync()
 
     def _pay_owed_sync(self) -> bytes:
         for index, phase in enumerate(self._pending):
@@ -636,9 +637,18 @@ class ClientConnection:
         password = self._require_password(_SCRAM)
         # PostgreSQL ignores the SCRAM username (the startup packet's user counts) and libpq
         # sends an empty one, which scramp refuses: any fixed name will do.
-        client = scramp.ScramClient(
-            [_SCRAM], "*", password.decode("utf-8"), c_nonce=self._nonce_source()
-        )
+        try:
+            client = scramp.ScramClient(
+                [_SCRAM], "*", password.decode("utf-8"), c_nonce=self._nonce_source()
+            )
+        except UnicodeDecodeError:
+            # The exception's text would quote bytes of the password.
+            self.state = ConnectionState.FAILED
+            raise InterfaceError("a password given as bytes must be UTF-8 for SCRAM") from None
+        except scramp.ScramException as exc:
+            # e.g. a nonce with a comma, or a password that SASLprep forbids.
+            self.state = ConnectionState.FAILED
+            raise InterfaceError(f"cannot start SCRAM authentication: {exc}") from None
         self._scram = client
         first = client.get_client_first()
         self._out += SASLInitialResponse(_SCRAM, first.encode()).encode()

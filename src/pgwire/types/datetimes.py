@@ -21,7 +21,9 @@ Policies (the same for both formats):
 - a `datetime.date` sent as timestamp or timestamptz means its midnight (UTC for timestamptz);
   a `datetime.datetime` sent as date is refused instead of being truncated.
 - an interval with months decodes to `Interval` (a month has no fixed length, so no timedelta
-  can hold it); one without months decodes to `datetime.timedelta`. Both encode.
+  can hold it); one without months decodes to `datetime.timedelta`. Both encode; a timedelta
+  is sent as its days and the time within the day (as asyncpg and psycopg do), so
+  ``timedelta(days=1)`` arrives as '1 day', not '24:00:00'.
 
 Text decoders expect PostgreSQL's output with DateStyle=ISO and IntervalStyle=postgres, the
 settings the driver asks for. This module must not import the registry.
