@@ -104,7 +104,10 @@ def _parse_keywords(dsn: str) -> dict[str, str]:
             break
         match = _KEYWORD.match(dsn, pos)
         if not match:
-            raise InterfaceError(f"invalid connection string near {dsn[pos : pos + 20]!r}")
+            # Never quote the text itself: it may hold the password.
+            raise InterfaceError(
+                f"invalid connection string at character {pos + 1}: expected keyword=value"
+            )
         key = match.group(1)
         pos = match.end()
         value_chars: list[str] = []
@@ -226,7 +229,9 @@ def resolve(
         merged.update(_canonical(parse_dsn(dsn)))
     merged.update(_canonical(params))
 
-    host = str(merged.get("host") or _default_host())
+    # libpq connects to hostaddr when given (host then only names the server, for TLS and
+    # .pgpass, neither of which is used yet); ignoring it would connect somewhere else.
+    host = str(merged.get("hostaddr") or merged.get("host") or _default_host())
     if "," in host:
         raise NotSupportedError(f"several hosts ({host!r}) are not supported yet; give one")
     port = _port(merged.get("port", 5432))

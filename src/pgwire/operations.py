@@ -12,13 +12,15 @@ once) and the LRU statement cache.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pgwire.errors import (
     DataError,
+    Error,
     InterfaceError,
     PostgresError,
     ProgrammingError,
@@ -84,6 +86,8 @@ class PreparedStatement:
     shape: RecordShape | None = None
     decode_row: RowDecoder | None = None
     closed: bool = field(default=False)
+    #: The registry's names of the parameter types, for error messages.
+    param_type_names: tuple[str, ...] = ()
 
     @classmethod
     def build(
@@ -102,6 +106,7 @@ class PreparedStatement:
             formats.append(fmt)
             encoders.append(encoder)
         statement = cls(name, sql, param_oids, None, tuple(formats), tuple(encoders))
+        statement.param_type_names = tuple(registry.type_name(oid) for oid in param_oids)
         if description is not None:
             fields = description.fields
             result_formats = tuple(1 if registry.has_binary(f.type_oid) else 0 for f in fields)
@@ -128,13 +133,25 @@ class PreparedStatement:
             try:
                 values.append(encoder(value))
             except DataError as exc:
-                raise DataError(f"parameter ${position}: {exc}") from None
+                raise DataError(self._explain(position, value, str(exc))) from None
             except (TypeError, ValueError, OverflowError) as exc:
                 raise DataError(
-                    f"parameter ${position}: cannot encode {type(value).__name__} value "
-                    f"for server type oid {self.param_oids[position - 1]}: {exc}"
+                    self._explain(position, value, f"cannot encode {type(value).__name__}: {exc}")
                 ) from None
         return tuple(values)
+
+    def _explain(self, position: int, value: Any, problem: str) -> str:
+        # Name the parameter, its server type and the Python type, each once.
+        names = self.param_type_names
+        server_type = names[position - 1] if names else f"oid {self.param_oids[position - 1]}"
+        python_type = type(value).__name__
+        context = []
+        if not re.search(rf"(?<!\w){re.escape(server_type)}(?!\w)", problem):
+            context.append(f"server type {server_type}")
+        if not re.search(rf"(?<!\w){re.escape(python_type)}(?!\w)", problem):
+            context.append(f"Python {python_type}")
+        where = f"parameter ${position}" + (f" ({', '.join(context)})" if context else "")
+        return f"{where}: {problem}"
 
 
 class StatementCache:
@@ -190,9 +207,10 @@ class Operation:
     def __init__(self) -> None:
         self.done = False
         self.error: PostgresError | None = None
-        #: A client-side mistake found while reading the answer (e.g. COPY in execute());
-        #: raised in preference to the server's error once the batch is drained.
-        self.misuse: InterfaceError | None = None
+        #: A client-side failure found while reading the answer (COPY in execute(), a value
+        #: that cannot be decoded, a COPY sink that raised); raised in preference to the
+        #: server's error once the batch is drained, so the connection stays in step.
+        self.misuse: Exception | None = None
         #: Messages the driver must send now, in reaction to the last event.
         self.reply: list[FrontendMessage] = []
         self.transaction_status = "I"
@@ -240,12 +258,17 @@ class StatementResult:
 
 
 class SimpleQuery(Operation):
-    """A simple-protocol Query (several statements allowed; text results)."""
+    """A simple-protocol Query (several statements allowed; text results).
 
-    def __init__(self, sql: str, registry: TypeRegistry) -> None:
+    With ``keep_rows=False`` rows are read and dropped undecoded: a caller that wants only
+    the command tags must not fail on a value it would never see.
+    """
+
+    def __init__(self, sql: str, registry: TypeRegistry, *, keep_rows: bool = True) -> None:
         super().__init__()
         self.messages = [Query(sql)]
         self.registry = registry
+        self.keep_rows = keep_rows
         self.results: list[StatementResult] = []
         self._current = StatementResult()
         self._shape: RecordShape | None = None
@@ -253,11 +276,18 @@ class SimpleQuery(Operation):
 
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, DataRow):
+            if self.misuse is not None or not self.keep_rows:
+                return
             assert self._decode is not None and self._shape is not None
-            self._current.rows.append(Record(self._shape, self._decode(event.values)))
+            try:
+                self._current.rows.append(Record(self._shape, self._decode(event.values)))
+            except Error as exc:
+                self.misuse = exc
         elif isinstance(event, RowDescription):
-            self._shape = RecordShape(tuple(f.name for f in event.fields))
-            self._decode = self.registry.row_decoder([(f.type_oid, f.format) for f in event.fields])
+            if self.keep_rows:
+                self._shape = RecordShape(tuple(f.name for f in event.fields))
+                fields = [(f.type_oid, f.format) for f in event.fields]
+                self._decode = self.registry.row_decoder(fields)
         elif isinstance(event, CommandComplete | EmptyQueryResponse):
             if isinstance(event, CommandComplete):
                 self._current.tag = event.tag
@@ -339,7 +369,13 @@ class ExecuteStatement(Operation):
             decode = self._decode
             if decode is None or self._shape is None:
                 raise ProtocolError("DataRow for a statement described as returning no rows")
-            self.rows.append(Record(self._shape, decode(event.values)))
+            if self.misuse is not None:
+                return
+            try:
+                self.rows.append(Record(self._shape, decode(event.values)))
+            except Error as exc:
+                # Keep reading to ReadyForQuery, or the next request would get this one's rest.
+                self.misuse = exc
         elif isinstance(event, BindComplete):
             return
         elif isinstance(event, CommandComplete):
@@ -353,11 +389,11 @@ class ExecuteStatement(Operation):
 
 
 class CloseStatements(Operation):
-    """Close the named statements + Sync."""
+    """Close the named statements (or, with ``kind="P"``, portals) + Sync."""
 
-    def __init__(self, names: Iterable[str]) -> None:
+    def __init__(self, names: Iterable[str], kind: Literal["S", "P"] = "S") -> None:
         super().__init__()
-        self.messages = [*(Close("S", name) for name in names), Sync()]
+        self.messages = [*(Close(kind, name) for name in names), Sync()]
 
     def on_event(self, event: BackendMessage) -> None:
         if not isinstance(event, CloseComplete):
@@ -376,7 +412,12 @@ class CopyOut(Operation):
 
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, CopyData):
-            self.sink(event.data)
+            if self.misuse is None:
+                try:
+                    self.sink(event.data)
+                except Exception as exc:
+                    # The server sends the rest of the COPY regardless: read and drop it.
+                    self.misuse = exc
         elif isinstance(event, CopyOutResponse):
             self.started = True
         elif isinstance(event, CommandComplete):

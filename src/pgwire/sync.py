@@ -20,8 +20,12 @@ from typing import IO, Any, TypeVar
 
 from pgwire.conninfo import ConnectInfo, resolve
 from pgwire.errors import (
+    FeatureNotSupported,
+    InFailedSqlTransaction,
     InterfaceError,
+    InvalidSqlStatementName,
     OperationalError,
+    PostgresError,
     ProtocolError,
     error_from_fields,
     notice_from_fields,
@@ -53,6 +57,7 @@ from pgwire.protocol import (
     FrontendMessage,
     NoticeResponse,
     NotificationResponse,
+    ParameterStatus,
     StartupMessage,
     Sync,
     Terminate,
@@ -84,6 +89,14 @@ class Notification:
 
 def _nonce() -> str:
     return secrets.token_urlsafe(18)
+
+
+def _is_stale(error: BaseException | None) -> bool:
+    """Whether ``error`` says a cached statement can no longer run as prepared: its result
+    type changed (e.g. ALTER TABLE under ``SELECT *``) or the server forgot it (DEALLOCATE)."""
+    if isinstance(error, FeatureNotSupported):
+        return error.source_function == "RevalidateCachedQuery"
+    return isinstance(error, InvalidSqlStatementName)
 
 
 def connect(dsn: str | None = None, **params: Any) -> Connection:
@@ -118,6 +131,7 @@ class Connection:
         self._cache = StatementCache(statement_cache_size)
         self._closed = False
         self._transaction_depth = 0
+        self._portal_counter = 0
         self.notifications: deque[Notification] = deque()
         self._notice_handlers: list[Callable[[Notice], object]] = []
         self._notification_handlers: list[Callable[[Notification], object]] = []
@@ -145,6 +159,12 @@ class Connection:
         conn = cls(stream, core, info, registry, statement_cache_size)
         try:
             conn._handshake()
+        except (TimeoutError, BlockingIOError):
+            conn._abort()
+            raise OperationalError(
+                f"connection to server at {where} failed: no answer within "
+                f"connect_timeout={info.connect_timeout or 0:g} seconds"
+            ) from None
         except BaseException:
             conn._abort()
             raise
@@ -155,7 +175,7 @@ class Connection:
         startup = StartupMessage(self._info.startup_params())
         self._write(self._core.send(startup))
         while self._core.state is not ConnectionState.READY:
-            event = self._read_event()
+            event = self._read_event(timeout_ok=True)
             pending = self._core.data_to_send()
             if pending:
                 self._write(pending)
@@ -267,7 +287,10 @@ class Connection:
             self._abort()
             raise OperationalError(f"could not send data to the server: {exc}") from None
 
-    def _read_event(self) -> BackendMessage:
+    def _read_event(self, *, timeout_ok: bool = False) -> BackendMessage:
+        """The next event from the server.  With ``timeout_ok``, a read timeout is raised
+        as ``TimeoutError`` and leaves the connection open (nothing was lost: the bytes
+        read so far stay buffered in the core); any other failure closes it."""
         core = self._core
         while True:
             try:
@@ -278,6 +301,11 @@ class Connection:
             if event is NEED_DATA:
                 try:
                     data = self._stream.receive_some()
+                except (TimeoutError, BlockingIOError):
+                    if timeout_ok:
+                        raise
+                    self._abort()
+                    raise OperationalError("timed out waiting for the server") from None
                 except OSError as exc:
                     self._abort()
                     raise OperationalError(
@@ -311,10 +339,16 @@ class Connection:
             if isinstance(event, NoticeResponse):
                 self._on_notice(event)
                 continue
+            if isinstance(event, ParameterStatus):
+                continue  # e.g. after SET TimeZone; the core keeps it in .parameters
             if isinstance(event, ErrorResponse) and self._core.state is ConnectionState.FAILED:
                 self._abort()
                 raise error_from_fields(event.fields)
-            operation.feed(event)
+            try:
+                operation.feed(event)
+            except ProtocolError:
+                self._abort()
+                raise
             if operation.reply:
                 self._send(operation.reply)
                 operation.reply = []
@@ -323,7 +357,27 @@ class Connection:
         self._check_open()
         self._send(operation.messages)
         self._drain(operation)
+        if isinstance(operation, ExecuteStatement):
+            self._forget_if_stale(operation)
         operation.check()
+
+    def _forget_if_stale(self, operation: ExecuteStatement) -> None:
+        """Drop a statement the server refused as stale from the cache, so that the next
+        use prepares it again instead of failing the same way forever."""
+        if not _is_stale(operation.error):
+            return
+        statement = operation.statement
+        if self._cache.get(statement.sql) is statement:
+            self._cache.discard(statement.sql)
+        if statement.name and not statement.closed:
+            self._close_statements([statement])
+
+    def _close_statements(self, statements: Sequence[PreparedStatement]) -> None:
+        named = [s for s in statements if s.name and not s.closed]
+        if named:
+            for statement in named:
+                statement.closed = True
+            self._run(CloseStatements(s.name for s in named))
 
     # ----------------------------------------------------------------------------------
     # Notices and notifications
@@ -349,14 +403,22 @@ class Connection:
         notice = notice_from_fields(event.fields)
         logger.info("server %s: %s", notice.severity or "NOTICE", notice.message)
         for handler in list(self._notice_handlers):
-            handler(notice)
+            # Handlers run in the middle of reading a reply: an exception escaping here
+            # would leave the rest of the reply unread and the connection out of step.
+            try:
+                handler(notice)
+            except Exception:
+                logger.exception("notice handler %r failed", handler)
 
     def _on_notification(self, event: NotificationResponse) -> None:
         notification = Notification(event.process_id, event.channel, event.payload)
         if not self._notification_handlers:
             self.notifications.append(notification)
         for handler in list(self._notification_handlers):
-            handler(notification)
+            try:
+                handler(notification)
+            except Exception:
+                logger.exception("notification handler %r failed", handler)
 
     def wait_for_notification(self, timeout: float | None = None) -> Notification | None:
         """Wait (while idle) for the next NOTIFY; ``None`` if ``timeout`` seconds pass first."""
@@ -369,11 +431,9 @@ class Connection:
         try:
             while not self.notifications:
                 try:
-                    event = self._read_event()
-                except OperationalError as exc:
-                    if isinstance(exc.__context__, TimeoutError) or "timed out" in str(exc):
-                        return None
-                    raise
+                    event = self._read_event(timeout_ok=True)
+                except (TimeoutError, BlockingIOError):
+                    return None
                 if isinstance(event, NotificationResponse):
                     self._on_notification(event)
                 elif isinstance(event, NoticeResponse):
@@ -400,7 +460,14 @@ class Connection:
     def _prepare_many(self, sqls: Sequence[str]) -> list[PreparedStatement]:
         """Prepare several statements in one round trip."""
         self._check_open()
-        operations = [PrepareStatement(self._cache.next_name(), sql, self.registry) for sql in sqls]
+        if self._cache.capacity <= 0 and len(sqls) == 1:
+            # Without a cache the unnamed statement serves: the next Parse replaces it, so
+            # there is nothing to close (closing it now would break the caller's execute).
+            names = [""]
+        else:
+            names = [self._cache.next_name() for _ in sqls]
+        pairs = zip(names, sqls, strict=True)
+        operations = [PrepareStatement(name, sql, self.registry) for name, sql in pairs]
         self._send([m for op in operations for m in op.messages])
         for op in operations:
             self._drain(op)
@@ -411,8 +478,7 @@ class Connection:
             assert op.statement is not None
             statements.append(op.statement)
             evicted.extend(self._cache.put(op.statement))
-        if evicted:
-            self._run(CloseStatements(s.name for s in evicted))
+        self._close_statements(evicted)
         return statements
 
     def _execute_prepared(
@@ -420,7 +486,16 @@ class Connection:
     ) -> ExecuteStatement:
         statement = self.prepare(sql)
         operation = ExecuteStatement(statement, [args], max_rows=max_rows)
-        self._run(operation)
+        try:
+            self._run(operation)
+        except PostgresError as exc:
+            # Outside a transaction block nothing ran (the server refuses a stale statement
+            # at Bind), so preparing again and retrying once is safe.
+            if exc is operation.error and _is_stale(exc) and self.transaction_status == "I":
+                operation = ExecuteStatement(self.prepare(sql), [args], max_rows=max_rows)
+                self._run(operation)
+            else:
+                raise
         return operation
 
     def execute(self, sql: str, *args: Any) -> str:
@@ -430,7 +505,7 @@ class Connection:
         statements separated by semicolons.
         """
         if not args:
-            operation = SimpleQuery(sql, self.registry)
+            operation = SimpleQuery(sql, self.registry, keep_rows=False)
             self._run(operation)
             tags = [r.tag for r in operation.results if r.tag is not None]
             return tags[-1] if tags else ""
@@ -467,9 +542,10 @@ class Connection:
         own_transaction = self.transaction_status == "I"
         if own_transaction:
             self.execute("BEGIN")
+        self._portal_counter += 1
+        portal = f"_pgwire_cursor_{self._portal_counter}"
         try:
             statement = self.prepare(sql)
-            portal = f"_pgwire_cursor_{id(self)}"
             first = ExecuteStatement(statement, [], sync=False)
             params = statement.encode(args)
             bind = Bind(
@@ -487,6 +563,10 @@ class Connection:
         finally:
             if own_transaction and not self._closed:
                 self.execute("COMMIT" if self.transaction_status == "T" else "ROLLBACK")
+            elif not self._closed and self.transaction_status == "T":
+                # A portal lives until the transaction ends: close it, or the caller's
+                # transaction keeps its resources (and its name) to the end.
+                self._run(CloseStatements([portal], kind="P"))
 
     # ----------------------------------------------------------------------------------
     # Transactions
@@ -530,6 +610,14 @@ class Connection:
             raise
         self._transaction_depth -= 1
         if depth == 0:
+            if self.transaction_status == "E":
+                # The server would turn COMMIT into ROLLBACK without an error: a statement
+                # failed and its exception was caught inside the block.
+                self.execute("ROLLBACK")
+                raise InFailedSqlTransaction(
+                    "the transaction was rolled back, not committed: a statement in it failed "
+                    "and its error was caught inside the transaction() block"
+                )
             self.execute("COMMIT")
         else:
             self.execute(f"RELEASE SAVEPOINT _pgwire_sp_{depth}")
@@ -562,6 +650,11 @@ class Connection:
             write = sink.write
         operation = CopyOut(sql, write)
         self._run(operation)
+        if not operation.started:
+            raise InterfaceError(
+                f"copy_out() expects COPY ... TO STDOUT, but the statement ran as "
+                f"{operation.tag or 'no command'!r}"
+            )
         return b"".join(chunks) if sink is None else operation.tag
 
     def copy_in(
@@ -590,6 +683,11 @@ class Connection:
                 self._write(self._core.send(CopyDone()))
         self._drain(operation)
         operation.check()
+        if not operation.started:
+            raise InterfaceError(
+                f"copy_in() expects COPY ... FROM STDIN, but the statement ran as "
+                f"{operation.tag or 'no command'!r} and took none of the data"
+            )
         return operation.tag or ""
 
     def _step(self, operation: Operation) -> None:
@@ -598,7 +696,7 @@ class Connection:
             self._on_notification(event)
         elif isinstance(event, NoticeResponse):
             self._on_notice(event)
-        else:
+        elif not isinstance(event, ParameterStatus):
             operation.feed(event)
             if operation.reply:
                 self._send(operation.reply)
@@ -711,7 +809,10 @@ class Pipeline:
         """Run everything queued; raise the first error after all results are in."""
         conn = self._conn
         queue, self._queue = self._queue, []
+        if queue:
+            conn._check_open()
         statements: dict[str, PreparedStatement | BaseException] = {}
+        evicted: list[PreparedStatement] = []
         missing = []
         for item in queue:
             if item.sql in statements:
@@ -722,7 +823,6 @@ class Pipeline:
             elif item.sql not in missing:
                 missing.append(item.sql)
         if missing:
-            conn._check_open()
             ops = [PrepareStatement(conn._cache.next_name(), sql, conn.registry) for sql in missing]
             conn._send([m for op in ops for m in op.messages])
             for op in ops:
@@ -733,7 +833,8 @@ class Pipeline:
                 else:
                     assert op.statement is not None
                     statements[op.sql] = op.statement
-                    conn._cache.put(op.statement)
+                    # Statements evicted now may still run below: close them afterwards.
+                    evicted.extend(conn._cache.put(op.statement))
         runnable: list[tuple[PipelineResult, ExecuteStatement]] = []
         for item in queue:
             prepared = statements[item.sql]
@@ -755,6 +856,10 @@ class Pipeline:
                 if execution.misuse is not None or execution.error is not None:
                     item._error = execution.misuse or execution.error
                 item._value_set = True
+            # Only now that every reply is read may more requests go out.
+            for _, execution in runnable:
+                conn._forget_if_stale(execution)
+        conn._close_statements(evicted)
         for item in queue:
             if item._error is not None:
                 raise item._error

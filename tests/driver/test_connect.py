@@ -1,0 +1,300 @@
+"""Opening, authenticating and losing blocking connections, against the real PostgreSQL 18."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import pgwire
+from pgwire import errors
+from pgwire.sync import Connection
+from tests.driver.conftest import Connector
+from tests.pg import MD5_USER, PASSWORD_USER, ROLES, SCRAM_USER, TRUST_USER, PostgresServer, Role
+
+PASSWORD_ROLES = [PASSWORD_USER, MD5_USER, SCRAM_USER]
+WRONG_PASSWORD = "Wr0ng-s3cret-do-not-print"
+
+
+def _dsn(server: PostgresServer, role: Role, transport: str, password: str | None) -> str:
+    if transport == "unix":
+        return server.dsn(role.name, password, host=server.unix_socket_dir)
+    return server.dsn(role.name, password)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+# --------------------------------------------------------------------------------------
+# Authentication
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+@pytest.mark.parametrize("role", ROLES, ids=lambda role: role.auth_method)
+def test_each_auth_method_logs_in(
+    connect: Connector, pg_server: PostgresServer, role: Role, transport: str
+) -> None:
+    conn = connect(_dsn(pg_server, role, transport, role.password))
+    row = conn.fetchrow("SELECT current_user::text, system_user, inet_server_addr() IS NULL")
+    assert row is not None
+    user, system_user, over_unix = row
+    assert user == role.name
+    # system_user is "<method>:<identity>" once a password was checked, NULL under trust.
+    expected = None if role.auth_method == "trust" else f"{role.auth_method}:{role.name}"
+    assert system_user == expected
+    assert over_unix is (transport == "unix")
+
+
+def test_scram_connection_runs_a_parameterised_query(
+    connect: Connector, pg_server: PostgresServer
+) -> None:
+    # The acceptance check of the issue that asked for the blocking driver.
+    conn = connect(pg_server.dsn(SCRAM_USER.name, SCRAM_USER.password))
+    assert conn.fetchval("SELECT $1::int + 1", 41) == 42
+
+
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+@pytest.mark.parametrize("role", PASSWORD_ROLES, ids=lambda role: role.auth_method)
+def test_wrong_password_raises_invalid_password(
+    pg_server: PostgresServer, role: Role, transport: str
+) -> None:
+    with pytest.raises(errors.InvalidPassword) as caught:
+        pgwire.connect(_dsn(pg_server, role, transport, WRONG_PASSWORD))
+    assert caught.value.sqlstate == "28P01"
+    assert f'password authentication failed for user "{role.name}"' in str(caught.value)
+
+
+@pytest.mark.parametrize("role", PASSWORD_ROLES, ids=lambda role: role.auth_method)
+def test_wrong_password_error_does_not_reveal_the_password(
+    pg_server: PostgresServer, role: Role
+) -> None:
+    with pytest.raises(errors.InvalidPassword) as caught:
+        pgwire.connect(pg_server.dsn(role.name, WRONG_PASSWORD))
+    exc = caught.value
+    shown = [str(exc), repr(exc), *map(str, exc.args), *exc.fields.values()]
+    assert not [text for text in shown if WRONG_PASSWORD in text]
+
+
+@pytest.mark.parametrize("role", PASSWORD_ROLES, ids=lambda role: role.auth_method)
+def test_connection_repr_does_not_reveal_the_password(
+    connect: Connector, pg_server: PostgresServer, role: Role
+) -> None:
+    assert role.password is not None
+    conn = connect(pg_server.dsn(role.name, role.password))
+    assert role.password not in repr(conn)
+    assert role.password not in str(conn)
+    assert role.name in repr(conn)
+    conn.close()
+    assert role.password not in repr(conn)
+
+
+@pytest.mark.parametrize("role", PASSWORD_ROLES, ids=lambda role: role.auth_method)
+def test_missing_password_raises_operational_error(pg_server: PostgresServer, role: Role) -> None:
+    with pytest.raises(pgwire.OperationalError, match="no password was supplied"):
+        pgwire.connect(pg_server.dsn(role.name))
+
+
+def test_password_may_be_given_as_a_keyword_argument(
+    connect: Connector, pg_server: PostgresServer
+) -> None:
+    conn = connect(pg_server.dsn(SCRAM_USER.name), password=SCRAM_USER.password)
+    assert conn.fetchval("SELECT current_user::text") == SCRAM_USER.name
+
+
+def test_password_callable_is_called_once_per_connection(
+    connect: Connector, pg_server: PostgresServer
+) -> None:
+    calls: list[int] = []
+
+    def token() -> str:
+        calls.append(1)
+        assert SCRAM_USER.password is not None
+        return SCRAM_USER.password
+
+    dsn = pg_server.dsn(SCRAM_USER.name)
+    first = connect(dsn, password=token)
+    assert len(calls) == 1
+    first.fetchval("SELECT 1")
+    first.fetchval("SELECT 2")
+    assert len(calls) == 1
+    connect(dsn, password=token)
+    assert len(calls) == 2
+
+
+def test_password_callable_may_return_bytes(connect: Connector, pg_server: PostgresServer) -> None:
+    conn = connect(pg_server.dsn(MD5_USER.name), password=lambda: b"pw-md5")
+    assert conn.fetchval("SELECT current_user::text") == MD5_USER.name
+
+
+# --------------------------------------------------------------------------------------
+# Failing to connect
+# --------------------------------------------------------------------------------------
+
+
+def test_refused_port_raises_operational_error_naming_host_and_port() -> None:
+    port = _free_port()
+    with pytest.raises(pgwire.OperationalError, match=rf"127\.0\.0\.1:{port}\b"):
+        pgwire.connect(host="127.0.0.1", port=port, user="nobody", dbname="nothing")
+
+
+def test_missing_unix_socket_raises_operational_error_naming_the_socket(tmp_path: Any) -> None:
+    with pytest.raises(pgwire.OperationalError, match=r"\.s\.PGSQL\.5432"):
+        pgwire.connect(host=str(tmp_path), port=5432, user="nobody")
+
+
+def test_connect_timeout_bounds_the_wait_for_a_silent_server() -> None:
+    # A listening socket that nobody accepts on: TCP connects, the server never speaks.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(pgwire.OperationalError) as caught:
+            pgwire.connect(host="127.0.0.1", port=port, user="nobody", connect_timeout=0.3)
+        elapsed = time.monotonic() - started
+    assert 0.25 <= elapsed < 5
+    assert f"127.0.0.1:{port}" in str(caught.value)
+    assert "connect_timeout" in str(caught.value)
+
+
+def test_connect_timeout_does_not_limit_queries(connect: Connector) -> None:
+    conn = connect(connect_timeout=0.3)
+    assert conn.fetchval("SELECT pg_sleep(0.6)::text") == ""
+
+
+def test_unknown_database_raises_invalid_catalog_name(pg_server: PostgresServer) -> None:
+    with pytest.raises(errors.InvalidCatalogName, match="no_such_database"):
+        pgwire.connect(pg_server.dsn(TRUST_USER.name, dbname="no_such_database"))
+
+
+# --------------------------------------------------------------------------------------
+# Session facts and startup parameters
+# --------------------------------------------------------------------------------------
+
+
+def test_session_reports_server_version_pid_and_parameters(conn: Connection) -> None:
+    assert conn.server_version.startswith("18")
+    assert conn.backend_pid == conn.fetchval("SELECT pg_backend_pid()")
+    assert conn.parameters["client_encoding"] == "UTF8"
+    assert conn.parameters["DateStyle"].startswith("ISO")
+    assert conn.transaction_status == "I"
+
+
+def test_parameter_changes_reach_the_connection(conn: Connection) -> None:
+    conn.execute("SET application_name = 'renamed'")
+    assert conn.parameters["application_name"] == "renamed"
+
+
+def test_application_name_and_options_are_sent_at_startup(connect: Connector) -> None:
+    conn = connect(application_name="pgwire-tests", options="-c search_path=elsewhere")
+    assert conn.fetchval("SELECT current_setting('application_name')") == "pgwire-tests"
+    assert conn.fetchval("SELECT current_setting('search_path')") == "elsewhere"
+
+
+def test_keyword_arguments_override_the_dsn(connect: Connector, pg_server: PostgresServer) -> None:
+    conn = connect(pg_server.dsn(TRUST_USER.name, dbname="postgres"), dbname=pg_server.database)
+    assert conn.fetchval("SELECT current_database()::text") == pg_server.database
+
+
+# --------------------------------------------------------------------------------------
+# Closing, and losing the connection
+# --------------------------------------------------------------------------------------
+
+
+def test_context_manager_closes_the_connection(pg_server: PostgresServer) -> None:
+    with pgwire.connect(pg_server.dsn(TRUST_USER.name)) as conn:
+        assert not conn.closed
+    assert conn.closed
+    assert "closed" in repr(conn)
+
+
+def test_closing_twice_is_harmless(conn: Connection) -> None:
+    conn.close()
+    conn.close()
+    assert conn.closed
+
+
+def test_close_ends_the_server_session(conn: Connection, other: Connection) -> None:
+    pid = conn.backend_pid
+    conn.close()
+    deadline = time.monotonic() + 5
+    while other.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+        assert time.monotonic() < deadline, "the backend outlived close()"
+        time.sleep(0.02)
+
+
+def _run_pipeline(conn: Connection) -> None:
+    with conn.pipeline() as pipeline:
+        pipeline.fetchval("SELECT 1")
+
+
+USES: dict[str, Callable[[Connection], object]] = {
+    "execute": lambda c: c.execute("SELECT 1"),
+    "execute-with-args": lambda c: c.execute("SELECT $1::int", 1),
+    "fetch": lambda c: c.fetch("SELECT 1"),
+    "fetchrow": lambda c: c.fetchrow("SELECT 1"),
+    "fetchval": lambda c: c.fetchval("SELECT 1"),
+    "executemany": lambda c: c.executemany("SELECT $1::int", [(1,)]),
+    "cursor": lambda c: list(c.cursor("SELECT 1")),
+    "copy_in": lambda c: c.copy_in("COPY nowhere FROM STDIN", b""),
+    "copy_out": lambda c: c.copy_out("COPY (SELECT 1) TO STDOUT"),
+    "transaction": lambda c: c.transaction().__enter__(),
+    "pipeline": _run_pipeline,
+    "wait_for_notification": lambda c: c.wait_for_notification(timeout=0.1),
+}
+
+
+@pytest.mark.parametrize("use", USES.values(), ids=USES.keys())
+def test_using_a_closed_connection_raises_interface_error(
+    conn: Connection, use: Callable[[Connection], object]
+) -> None:
+    conn.fetchval("SELECT 1")  # warm the statement cache: cached statements must not help
+    conn.close()
+    with pytest.raises(pgwire.InterfaceError, match="closed"):
+        use(conn)
+
+
+def test_backend_terminated_while_idle_fails_the_next_query(
+    conn: Connection, other: Connection
+) -> None:
+    assert other.fetchval("SELECT pg_terminate_backend($1)", conn.backend_pid) is True
+    with pytest.raises(pgwire.OperationalError) as caught:
+        conn.fetchval("SELECT 1")
+    # Usually the server's last words (57P01) are read; a write to the dead socket may fail
+    # first, which is an OperationalError too.
+    assert isinstance(caught.value, errors.AdminShutdown) or "server" in str(caught.value)
+    assert conn.closed
+
+
+def test_backend_terminated_mid_query_fails_that_query(conn: Connection, other: Connection) -> None:
+    pid = conn.backend_pid
+    killer = threading.Timer(0.3, lambda: other.fetchval("SELECT pg_terminate_backend($1)", pid))
+    killer.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(errors.AdminShutdown):
+            conn.fetchval("SELECT pg_sleep(30)")
+        assert time.monotonic() - started < 10
+    finally:
+        killer.join()
+    assert conn.closed
+
+
+def test_connection_lost_then_used_raises_interface_error(
+    conn: Connection, other: Connection
+) -> None:
+    other.fetchval("SELECT pg_terminate_backend($1)", conn.backend_pid)
+    with pytest.raises(pgwire.OperationalError):
+        conn.fetchval("SELECT 1")
+    with pytest.raises(pgwire.InterfaceError, match="closed"):
+        conn.fetchval("SELECT 1")
+    conn.close()  # still harmless
