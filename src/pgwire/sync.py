@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
+from pgwire._sync_io import run_flow
 from pgwire.conninfo import ConnectInfo, resolve
 from pgwire.errors import (
     FeatureNotSupported,
@@ -31,6 +32,7 @@ from pgwire.errors import (
     notice_from_fields,
 )
 from pgwire.errors import PostgresNotice as Notice
+from pgwire.flows import cancel_flow, connect_flow
 from pgwire.operations import (
     CloseStatements,
     CopyIn,
@@ -58,15 +60,21 @@ from pgwire.protocol import (
     NoticeResponse,
     NotificationResponse,
     ParameterStatus,
-    StartupMessage,
     Sync,
     Terminate,
 )
 from pgwire.record import Record
-from pgwire.transports import SyncStream, connect_tcp, connect_unix
+from pgwire.transports import SyncStream
 from pgwire.types import TypeRegistry, default_registry
 
-__all__ = ["Connection", "Notice", "Notification", "Pipeline", "PipelineResult", "connect"]
+__all__ = [
+    "Connection",
+    "Notice",
+    "Notification",
+    "Pipeline",
+    "PipelineResult",
+    "connect",
+]
 
 logger = logging.getLogger("pgwire")
 _T = TypeVar("_T")
@@ -144,45 +152,16 @@ class Connection:
     def _open(
         cls, info: ConnectInfo, registry: TypeRegistry, statement_cache_size: int
     ) -> Connection:
-        where = info.socket_path if info.is_unix_socket else f"{info.host}:{info.port}"
-        try:
-            if info.is_unix_socket:
-                stream: SyncStream = connect_unix(info.socket_path, timeout=info.connect_timeout)
-            else:
-                stream = connect_tcp(info.host, info.port, timeout=info.connect_timeout)
-        except OSError as exc:
-            raise OperationalError(f"connection to server at {where} failed: {exc}") from None
         password = info.password
         if callable(password):
             password = password()
-        core = ClientConnection(password=password, nonce_source=_nonce)
-        conn = cls(stream, core, info, registry, statement_cache_size)
-        try:
-            conn._handshake()
-        except (TimeoutError, BlockingIOError):
-            conn._abort()
-            raise OperationalError(
-                f"connection to server at {where} failed: no answer within "
-                f"connect_timeout={info.connect_timeout or 0:g} seconds"
-            ) from None
-        except BaseException:
-            conn._abort()
-            raise
+        stream, session = run_flow(connect_flow(info, password))
+        assert stream is not None
         stream.set_timeout(None)
+        conn = cls(stream, session.core, info, registry, statement_cache_size)
+        for notice in session.notices:
+            conn._on_notice(notice)
         return conn
-
-    def _handshake(self) -> None:
-        startup = StartupMessage(self._info.startup_params())
-        self._write(self._core.send(startup))
-        while self._core.state is not ConnectionState.READY:
-            event = self._read_event(timeout_ok=True)
-            pending = self._core.data_to_send()
-            if pending:
-                self._write(pending)
-            if isinstance(event, ErrorResponse):
-                raise error_from_fields(event.fields)
-            if isinstance(event, NoticeResponse):
-                self._on_notice(event)
 
     def close(self) -> None:
         """Say goodbye to the server and close the stream. Closing twice is harmless."""
@@ -204,22 +183,7 @@ class Connection:
         CancelRequest, as the protocol requires. The cancelled query raises
         ``QueryCanceled`` (57014); the connection stays usable.
         """
-        request = self._core.cancel_request().encode()
-        info = self._info
-        try:
-            if info.is_unix_socket:
-                stream: SyncStream = connect_unix(info.socket_path, timeout=info.connect_timeout)
-            else:
-                stream = connect_tcp(info.host, info.port, timeout=info.connect_timeout)
-        except OSError as exc:
-            raise OperationalError(f"could not connect to send the cancel request: {exc}") from None
-        try:
-            stream.send_all(request)
-            stream.receive_some(1)  # the server closes the connection once it has read it
-        except OSError:
-            pass
-        finally:
-            stream.close()
+        run_flow(cancel_flow(self._info, self._core.cancel_request().encode()))
 
     def _abort(self) -> None:
         self._closed = True

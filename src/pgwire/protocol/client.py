@@ -204,7 +204,9 @@ _TRANSITIONS: Final[dict[tuple[Phase, type[BackendMessage]], Phase | None]] = {
     (P.EXECUTE_COPY_OUT, CopyData): P.EXECUTE_COPY_OUT,
     (P.EXECUTE_COPY_OUT, CopyDone): P.EXECUTE_COPY_END,
     (P.EXECUTE_COPY_BOTH, CopyData): P.EXECUTE_COPY_BOTH,
-    (P.EXECUTE_COPY_BOTH, CopyDone): P.EXECUTE_COPY_END,
+    # In COPY BOTH each side ends its own direction: the server's CopyDone leaves the
+    # client's direction open (copy-in), and the client's CopyDone the server's (copy-out).
+    (P.EXECUTE_COPY_BOTH, CopyDone): P.EXECUTE_COPY_IN,
     (P.EXECUTE_COPY_END, CommandComplete): _DONE,
     (P.CLOSE, CloseComplete): _DONE,
     (P.SYNC, ReadyForQuery): _DONE,
@@ -220,7 +222,7 @@ _TRANSITIONS: Final[dict[tuple[Phase, type[BackendMessage]], Phase | None]] = {
     (P.QUERY_COPY_OUT, CopyData): P.QUERY_COPY_OUT,
     (P.QUERY_COPY_OUT, CopyDone): P.QUERY_COPY_END,
     (P.QUERY_COPY_BOTH, CopyData): P.QUERY_COPY_BOTH,
-    (P.QUERY_COPY_BOTH, CopyDone): P.QUERY_COPY_END,
+    (P.QUERY_COPY_BOTH, CopyDone): P.QUERY_COPY_IN,
     (P.QUERY_COPY_END, CommandComplete): P.QUERY,
     (P.FUNCTION_CALL, FunctionCallResponse): P.FUNCTION_CALL_END,
     (P.FUNCTION_CALL_END, ReadyForQuery): _DONE,
@@ -248,6 +250,8 @@ _COPY_IN_PHASES: Final = frozenset(
 _COPY_END_AFTER_CLIENT: Final = {
     P.EXECUTE_COPY_IN: P.EXECUTE_COPY_END,
     P.QUERY_COPY_IN: P.QUERY_COPY_END,
+    P.EXECUTE_COPY_BOTH: P.EXECUTE_COPY_OUT,
+    P.QUERY_COPY_BOTH: P.QUERY_COPY_OUT,
 }
 
 #: What each request message puts on the in-flight queue.
@@ -286,6 +290,11 @@ _UNSUPPORTED_AUTH: Final = {
     AuthenticationGSS: "GSSAPI",
     AuthenticationGSSContinue: "GSSAPI",
     AuthenticationSSPI: "SSPI",
+}
+_AUTH_REQUESTS: Final = {
+    AuthenticationCleartextPassword: "password",
+    AuthenticationMD5Password: "md5",
+    AuthenticationSASL: "SASL",
 }
 _FATAL_SEVERITIES: Final = frozenset({"FATAL", "PANIC"})
 _DATA_ROW_CODE: Final = ord("D")
@@ -488,6 +497,7 @@ class ClientConnection:
             return self._next_event()
         except ProtocolError:
             self.state = ConnectionState.FAILED
+            self._pending.clear()
             raise
 
     def _next_event(self) -> Event | NeedData:
@@ -578,6 +588,14 @@ class ClientConnection:
                 )
             self.state = ConnectionState.AWAITING_READY
             return message
+        if kind in _AUTH_REQUESTS and self.auth_methods:
+            # PostgreSQL runs one method per connection; a second request is a downgrade
+            # attempt (e.g. asking for the cleartext password in the middle of SCRAM).
+            self.state = ConnectionState.FAILED
+            raise ProtocolError(
+                f"the server asked for {_AUTH_REQUESTS[kind]} authentication after "
+                f"{self.auth_methods[-1]} had started; refusing (possible man-in-the-middle)"
+            )
         if kind is AuthenticationCleartextPassword:
             self._out += PasswordMessage(self._require_password("password")).encode()
             self.auth_methods.append("password")
@@ -604,7 +622,7 @@ class ClientConnection:
 
     def _negotiate(self, message: NegotiateProtocolVersion) -> Event:
         major, minor = self.protocol_version
-        if message.newest_minor_version > minor or self.auth_methods:
+        if not 0 <= message.newest_minor_version <= minor or self.auth_methods:
             raise ProtocolError(
                 f"NegotiateProtocolVersion offers 3.{message.newest_minor_version} in answer to "
                 f"a request for {major}.{minor}"
@@ -631,6 +649,7 @@ class ClientConnection:
                 f"the server offers SASL mechanisms {offered}; pgwire supports {_SCRAM}"
             )
         if self._nonce_source is None:
+            self.state = ConnectionState.FAILED
             raise InterfaceError(
                 "SCRAM authentication needs a nonce: pass nonce_source= to ClientConnection"
             )
@@ -723,7 +742,7 @@ class ClientConnection:
                 self.transaction_status = message.status
         else:
             pending[0] = after
-            if after is P.EXECUTE_COPY_IN and len(pending) > 1 and pending[1] is P.SYNC:
+            if kind is CopyInResponse and len(pending) > 1 and pending[1] is P.SYNC:
                 # The server ignores a Sync that it reads during COPY FROM STDIN; it is
                 # sent again when the client ends the COPY.
                 pending[1] = P.SYNC_OWED
