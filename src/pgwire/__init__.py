@@ -1,6 +1,7 @@
 """pgwire: a pure-Python PostgreSQL client built on one sans-IO protocol core.
 
-``pgwire.connect()`` opens a blocking connection; ``pgwire.protocol`` is the sans-IO core
+``pgwire.connect()`` opens a blocking connection and ``await pgwire.connect_async()`` an
+async one (asyncio, uvloop or trio); ``pgwire.protocol`` is the sans-IO core
 (importing it pulls in no socket, TLS or event-loop module); ``pgwire.errors`` holds the
 exception tree; ``pgwire.types`` the codecs.
 
@@ -27,12 +28,16 @@ from pgwire.errors import (
 )
 
 if TYPE_CHECKING:
+    from pgwire.connection import AsyncConnection, AsyncPipeline, connect_async
+    from pgwire.operations import Notification, PipelineResult
     from pgwire.record import Record
-    from pgwire.sync import Connection, Notification, Pipeline, PipelineResult, connect
+    from pgwire.sync import Connection, Pipeline, connect
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AsyncConnection",
+    "AsyncPipeline",
     "Connection",
     "DataError",
     "DatabaseError",
@@ -50,14 +55,18 @@ __all__ = [
     "ProtocolError",
     "Record",
     "connect",
+    "connect_async",
 ]
 
 _LAZY = {
     "connect": "pgwire.sync",
     "Connection": "pgwire.sync",
-    "Notification": "pgwire.sync",
     "Pipeline": "pgwire.sync",
-    "PipelineResult": "pgwire.sync",
+    "connect_async": "pgwire.connection",
+    "AsyncConnection": "pgwire.connection",
+    "AsyncPipeline": "pgwire.connection",
+    "Notification": "pgwire.operations",
+    "PipelineResult": "pgwire.operations",
     "Record": "pgwire.record",
 }
 

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from pgwire.errors import (
     DataError,
+    FeatureNotSupported,
+    InvalidSqlStatementName,
     Error,
     InterfaceError,
     PostgresError,
@@ -62,11 +64,14 @@ __all__ = [
     "CopyIn",
     "CopyOut",
     "ExecuteStatement",
+    "Notification",
     "Operation",
     "PrepareStatement",
+    "PipelineResult",
     "PreparedStatement",
     "SimpleQuery",
     "StatementCache",
+    "is_stale",
 ]
 
 RowDecoder = Callable[[Sequence[bytes | None]], tuple[Any, ...]]
@@ -401,23 +406,20 @@ class CloseStatements(Operation):
 
 
 class CopyOut(Operation):
-    """COPY ... TO STDOUT by simple query; each chunk goes to ``sink``."""
+    """COPY ... TO STDOUT by simple query; the driver hands each chunk in ``chunks`` to its
+    sink as it arrives (and sets ``misuse`` if the sink fails: the rest is then dropped)."""
 
-    def __init__(self, sql: str, sink: Callable[[bytes], object]) -> None:
+    def __init__(self, sql: str) -> None:
         super().__init__()
         self.messages = [Query(sql)]
-        self.sink = sink
+        self.chunks: list[bytes] = []
         self.tag: str | None = None
         self.started = False
 
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, CopyData):
             if self.misuse is None:
-                try:
-                    self.sink(event.data)
-                except Exception as exc:
-                    # The server sends the rest of the COPY regardless: read and drop it.
-                    self.misuse = exc
+                self.chunks.append(event.data)
         elif isinstance(event, CopyOutResponse):
             self.started = True
         elif isinstance(event, CommandComplete):
@@ -446,3 +448,60 @@ class CopyIn(Operation):
             return
         elif not self.refuse_copy(event, "copy_in()"):
             super().on_event(event)
+
+
+class Notification:
+    """A NOTIFY received: ``channel``, ``payload`` and the sender's ``process_id``."""
+
+    __slots__ = ("channel", "payload", "process_id")
+
+    def __init__(self, process_id: int, channel: str, payload: str) -> None:
+        self.process_id = process_id
+        self.channel = channel
+        self.payload = payload
+
+    def __repr__(self) -> str:
+        return f"<Notification channel={self.channel!r} payload={self.payload!r}>"
+
+
+class PipelineResult:
+    """The future result of one statement queued in a pipeline."""
+
+    __slots__ = ("_error", "_kind", "_operation", "_value_set", "args", "sql")
+
+    def __init__(self, sql: str, args: tuple[Any, ...], kind: str) -> None:
+        self.sql = sql
+        self.args = args
+        self._kind = kind
+        self._operation: ExecuteStatement | None = None
+        self._error: BaseException | None = None
+        self._value_set = False
+
+    def result(self) -> Any:
+        """The statement's result (as ``execute``/``fetch``/``fetchrow``/``fetchval`` give it),
+        or its error raised."""
+        if self._error is not None:
+            raise self._error
+        if self._operation is None or not self._value_set:
+            raise InterfaceError("the pipeline has not run yet; leave its with-block first")
+        op = self._operation
+        if self._kind == "execute":
+            return op.tag or ""
+        if self._kind == "fetch":
+            return op.rows
+        row = op.rows[0] if op.rows else None
+        if self._kind == "fetchrow":
+            return row
+        return None if row is None else row[0]
+
+    def __repr__(self) -> str:
+        state = "error" if self._error else ("done" if self._value_set else "queued")
+        return f"<PipelineResult {state} {self.sql[:40]!r}>"
+
+
+def is_stale(error: BaseException | None) -> bool:
+    """Whether ``error`` says a cached statement can no longer run as prepared: its result
+    type changed (e.g. ALTER TABLE under ``SELECT *``) or the server forgot it (DEALLOCATE)."""
+    if isinstance(error, FeatureNotSupported):
+        return error.source_function == "RevalidateCachedQuery"
+    return isinstance(error, InvalidSqlStatementName)

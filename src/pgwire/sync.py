@@ -1,32 +1,28 @@
 """The blocking driver: :func:`connect` and :class:`Connection`.
 
-It opens a transport stream, runs the protocol core's handshake, and turns API calls into
-the operations of :mod:`pgwire.operations`, pumping bytes between the stream and the core.
-Parameters always travel out of band (extended protocol, ``$1, $2, ...``), results come in
-binary format wherever a codec exists, and statements are prepared once and cached.
-
-A connection is not thread-safe: use one per thread (or a pool).
+GENERATED from connection.py by scripts/gen_sync.py: do not edit; change connection.py
+and run the script. Everything the async driver's docstring says holds here, with threads
+in place of tasks and Ctrl-C (KeyboardInterrupt) in place of task cancellation: an
+interrupted query is cancelled on the server and the connection stays usable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import secrets
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
+from pgwire import _sync_compat as _io
 from pgwire._sync_io import run_flow
 from pgwire.conninfo import ConnectInfo, resolve
 from pgwire.errors import (
-    FeatureNotSupported,
     InFailedSqlTransaction,
     InterfaceError,
-    InvalidSqlStatementName,
     OperationalError,
-    PostgresError,
     ProtocolError,
     error_from_fields,
     notice_from_fields,
@@ -38,11 +34,14 @@ from pgwire.operations import (
     CopyIn,
     CopyOut,
     ExecuteStatement,
+    Notification,
     Operation,
+    PipelineResult,
     PreparedStatement,
     PrepareStatement,
     SimpleQuery,
     StatementCache,
+    is_stale,
 )
 from pgwire.protocol import (
     NEED_DATA,
@@ -69,60 +68,46 @@ from pgwire.types import TypeRegistry, default_registry
 
 __all__ = [
     "Connection",
+    "Pipeline",
     "Notice",
     "Notification",
-    "Pipeline",
     "PipelineResult",
     "connect",
 ]
 
 logger = logging.getLogger("pgwire")
-_T = TypeVar("_T")
-_COPY_CHUNK = 1 << 16
 
-
-class Notification:
-    """A NOTIFY received: ``channel``, ``payload`` and the sender's ``process_id``."""
-
-    __slots__ = ("channel", "payload", "process_id")
-
-    def __init__(self, process_id: int, channel: str, payload: str) -> None:
-        self.process_id = process_id
-        self.channel = channel
-        self.payload = payload
-
-    def __repr__(self) -> str:
-        return f"<Notification channel={self.channel!r} payload={self.payload!r}>"
-
-
-def _nonce() -> str:
-    return secrets.token_urlsafe(18)
-
-
-def _is_stale(error: BaseException | None) -> bool:
-    """Whether ``error`` says a cached statement can no longer run as prepared: its result
-    type changed (e.g. ALTER TABLE under ``SELECT *``) or the server forgot it (DEALLOCATE)."""
-    if isinstance(error, FeatureNotSupported):
-        return error.source_function == "RevalidateCachedQuery"
-    return isinstance(error, InvalidSqlStatementName)
+#: How long a cancelled query may take to wind down before the connection is closed.
+DEFAULT_CANCEL_TIMEOUT = 10.0
+_ISOLATION_LEVELS = ("serializable", "repeatable read", "read committed", "read uncommitted")
 
 
 def connect(dsn: str | None = None, **params: Any) -> Connection:
-    """Open a blocking connection.
+    """Open a connection.
 
     ``dsn`` is a ``postgresql://`` URI or a ``key=value`` string; keyword arguments
     (``host``, ``port``, ``user``, ``password``, ``dbname``/``database``, ...) override it,
-    and the ``PG*`` environment fills in the rest.  ``password`` may be a callable, called
-    for each new connection (that is how IAM tokens plug in).
+    and the ``PG*`` environment fills in the rest.  ``password`` may be a callable (sync or
+    async), called for each new connection: that is how IAM tokens plug in.
+
+    Driver options: ``statement_cache_size`` (default 256; 0 turns the cache off),
+    ``registry`` (a :class:`~pgwire.types.TypeRegistry`), ``command_timeout`` (seconds, the
+    default ``timeout`` of every query), ``cancel_timeout`` (seconds a cancelled query may
+    take to wind down before the connection is closed).
     """
     statement_cache_size = params.pop("statement_cache_size", 256)
     registry = params.pop("registry", None)
+    command_timeout = params.pop("command_timeout", None)
+    cancel_timeout = params.pop("cancel_timeout", DEFAULT_CANCEL_TIMEOUT)
     info = resolve(dsn, **params)
-    return Connection._open(info, registry or default_registry(), statement_cache_size)
+    conn = Connection._open(info, registry or default_registry(), statement_cache_size)
+    conn.command_timeout = command_timeout
+    conn.cancel_timeout = cancel_timeout
+    return conn
 
 
 class Connection:
-    """A blocking connection to PostgreSQL. Use it as a context manager, or ``close()`` it."""
+    """A connection to PostgreSQL. Use it as a context manager, or ``close()`` it."""
 
     def __init__(
         self,
@@ -136,13 +121,18 @@ class Connection:
         self._core = core
         self._info = info
         self.registry = registry
+        self.command_timeout: float | None = None
+        self.cancel_timeout: float = DEFAULT_CANCEL_TIMEOUT
         self._cache = StatementCache(statement_cache_size)
         self._closed = False
         self._transaction_depth = 0
         self._portal_counter = 0
-        self.notifications: deque[Notification] = deque()
+        self._owner: object = None
+        self._use_depth = 0
+        #: Notifications received and not yet taken (when no listener took them).
+        self.pending_notifications: deque[Notification] = deque()
         self._notice_handlers: list[Callable[[Notice], object]] = []
-        self._notification_handlers: list[Callable[[Notification], object]] = []
+        self._listeners: dict[str, list[Callable[[Notification], object]]] = {}
 
     # ----------------------------------------------------------------------------------
     # Opening and closing
@@ -152,12 +142,10 @@ class Connection:
     def _open(
         cls, info: ConnectInfo, registry: TypeRegistry, statement_cache_size: int
     ) -> Connection:
-        password = info.password
-        if callable(password):
-            password = password()
+        password = _io.resolve(info.password)
         stream, session = run_flow(connect_flow(info, password))
         assert stream is not None
-        stream.set_timeout(None)
+        _io.settle(stream)
         conn = cls(stream, session.core, info, registry, statement_cache_size)
         for notice in session.notices:
             conn._on_notice(notice)
@@ -168,26 +156,28 @@ class Connection:
         if self._closed:
             return
         self._closed = True
-        try:
-            if self._core.state is ConnectionState.READY:
-                self._stream.send_all(self._core.send(Terminate()))
-        except OSError:
-            pass
-        finally:
-            self._stream.close()
+        with _io.shield():
+            try:
+                if self._core.state is ConnectionState.READY:
+                    self._stream.send_all(self._core.send(Terminate()))
+            except OSError:
+                pass
+            finally:
+                self._stream.close()
 
     def cancel(self) -> None:
         """Ask the server to cancel the query running on this connection.
 
-        Safe to call from another thread: it opens a separate connection for the
-        CancelRequest, as the protocol requires. The cancelled query raises
-        ``QueryCanceled`` (57014); the connection stays usable.
+        It opens a separate connection for the CancelRequest, as the protocol requires, so
+        another task (or thread) may call it. The cancelled query raises ``QueryCanceled``
+        (57014); the connection stays usable.
         """
         run_flow(cancel_flow(self._info, self._core.cancel_request().encode()))
 
     def _abort(self) -> None:
         self._closed = True
-        self._stream.close()
+        with _io.shield():
+            self._stream.close()
 
     @property
     def closed(self) -> bool:
@@ -209,7 +199,7 @@ class Connection:
         state = "closed" if self._closed else self._core.state.value
         info = self._info
         where = info.host if info.is_unix_socket else f"{info.host}:{info.port}"
-        return f"<pgwire.Connection {state} {info.user}@{where}/{info.dbname}>"
+        return f"<pgwire.{type(self).__name__} {state} {info.user}@{where}/{info.dbname}>"
 
     # ----------------------------------------------------------------------------------
     # Session facts
@@ -244,6 +234,24 @@ class Connection:
         if self._closed:
             raise InterfaceError("the connection is closed")
 
+    @contextlib.contextmanager
+    def _in_use(self) -> Iterator[None]:
+        """Mark the connection as used by the current task (or thread) for the block."""
+        owner = _io.current_owner()
+        if self._use_depth and self._owner != owner:
+            raise InterfaceError(
+                "another task is using this connection (an operation is in progress); "
+                "use one connection per task, or a pool"
+            )
+        self._owner = owner
+        self._use_depth += 1
+        try:
+            yield
+        finally:
+            self._use_depth -= 1
+            if not self._use_depth:
+                self._owner = None
+
     def _write(self, data: bytes) -> None:
         try:
             self._stream.send_all(data)
@@ -251,10 +259,10 @@ class Connection:
             self._abort()
             raise OperationalError(f"could not send data to the server: {exc}") from None
 
-    def _read_event(self, *, timeout_ok: bool = False) -> BackendMessage:
-        """The next event from the server.  With ``timeout_ok``, a read timeout is raised
-        as ``TimeoutError`` and leaves the connection open (nothing was lost: the bytes
-        read so far stay buffered in the core); any other failure closes it."""
+    def _read_event(self, timeout: float | None = None) -> BackendMessage:
+        """The next event from the server.  A read timeout raises ``TimeoutError`` and
+        leaves the connection open (the bytes read so far stay buffered in the core); any
+        other failure closes it."""
         core = self._core
         while True:
             try:
@@ -264,12 +272,9 @@ class Connection:
                 raise
             if event is NEED_DATA:
                 try:
-                    data = self._stream.receive_some()
+                    data = _io.receive(self._stream, timeout)
                 except (TimeoutError, BlockingIOError):
-                    if timeout_ok:
-                        raise
-                    self._abort()
-                    raise OperationalError("timed out waiting for the server") from None
+                    raise TimeoutError("timed out waiting for the server") from None
                 except OSError as exc:
                     self._abort()
                     raise OperationalError(
@@ -287,24 +292,30 @@ class Connection:
             return event
 
     def _send(self, messages: Sequence[FrontendMessage]) -> None:
-        try:
-            data = self._core.send(*messages)
-        except InterfaceError:
-            raise
-        self._write(data)
+        self._write(self._core.send(*messages))
 
-    def _drain(self, operation: Operation) -> None:
+    def _dispatch_async_message(self, event: BackendMessage) -> bool:
+        """Handle a message that may arrive at any time; True if ``event`` was one."""
+        if isinstance(event, NotificationResponse):
+            self._on_notification(event)
+            return True
+        if isinstance(event, NoticeResponse):
+            self._on_notice(event)
+            return True
+        # ParameterStatus (e.g. after SET TimeZone) is kept by the core in .parameters.
+        return isinstance(event, ParameterStatus)
+
+    def _drain(
+        self,
+        operation: Operation,
+        timeout: float | None = None,
+        sink: Callable[[bytes], Any] | None = None,
+    ) -> None:
         """Feed events to ``operation`` until its ReadyForQuery."""
         while not operation.done:
-            event = self._read_event()
-            if isinstance(event, NotificationResponse):
-                self._on_notification(event)
+            event = self._read_event(timeout)
+            if self._dispatch_async_message(event):
                 continue
-            if isinstance(event, NoticeResponse):
-                self._on_notice(event)
-                continue
-            if isinstance(event, ParameterStatus):
-                continue  # e.g. after SET TimeZone; the core keeps it in .parameters
             if isinstance(event, ErrorResponse) and self._core.state is ConnectionState.FAILED:
                 self._abort()
                 raise error_from_fields(event.fields)
@@ -316,19 +327,73 @@ class Connection:
             if operation.reply:
                 self._send(operation.reply)
                 operation.reply = []
+            if sink is not None and isinstance(operation, CopyOut) and operation.chunks:
+                self._deliver(operation, sink)
 
-    def _run(self, operation: Operation) -> None:
+    def _deliver(self, operation: CopyOut, sink: Callable[[bytes], Any]) -> None:
+        chunks, operation.chunks = operation.chunks, []
+        if operation.misuse is not None:
+            return
+        for chunk in chunks:
+            try:
+                _io.call(sink, chunk)
+            except Exception as exc:
+                # The server sends the rest of the COPY regardless: it is read and dropped.
+                operation.misuse = exc
+                return
+
+    def _exchange(
+        self,
+        operations: Sequence[Operation],
+        timeout: float | None = None,
+        sink: Callable[[bytes], Any] | None = None,
+    ) -> None:
+        """Send the operations' messages together and read every reply.
+
+        If the task is cancelled (or ``timeout`` expires) meanwhile, the query is cancelled
+        on the server and the rest of the replies are read, so the connection stays in
+        step; only if that fails within ``cancel_timeout`` is the connection closed.
+        """
         self._check_open()
-        self._send(operation.messages)
-        self._drain(operation)
-        if isinstance(operation, ExecuteStatement):
-            self._forget_if_stale(operation)
-        operation.check()
+        if timeout is None:
+            timeout = self.command_timeout
+        with _io.fail_after(timeout if _io.ASYNC else None):
+            self._send([m for op in operations for m in op.messages])
+            pending = list(operations)
+            try:
+                while pending:
+                    self._drain(pending[0], None if _io.ASYNC else timeout, sink)
+                    pending.pop(0)
+            except BaseException as exc:
+                if pending and (_io.is_cancellation(exc) or isinstance(exc, TimeoutError)):
+                    with _io.shield():
+                        self._recover(pending)
+                raise
+
+    def _recover(self, pending: Sequence[Operation]) -> None:
+        """After an interrupted exchange: cancel on the server and read the rest."""
+        if self._closed:
+            return
+        try:
+            with _io.fail_after(self.cancel_timeout):
+                self.cancel()
+                for operation in pending:
+                    self._drain(operation, None if _io.ASYNC else self.cancel_timeout)
+        except BaseException as exc:
+            logger.warning("closing the connection: the cancelled query did not end: %r", exc)
+            self._abort()
+
+    def _run(self, operation: Operation, timeout: float | None = None) -> None:
+        with self._in_use():
+            self._exchange([operation], timeout)
+            if isinstance(operation, ExecuteStatement):
+                self._forget_if_stale(operation)
+            operation.check()
 
     def _forget_if_stale(self, operation: ExecuteStatement) -> None:
         """Drop a statement the server refused as stale from the cache, so that the next
         use prepares it again instead of failing the same way forever."""
-        if not _is_stale(operation.error):
+        if not is_stale(operation.error):
             return
         statement = operation.statement
         if self._cache.get(statement.sql) is statement:
@@ -355,13 +420,25 @@ class Connection:
         """Stop calling ``handler`` for notices."""
         self._notice_handlers.remove(handler)
 
-    def add_notification_handler(self, handler: Callable[[Notification], object]) -> None:
-        """Call ``handler(notification)`` for every NOTIFY received (instead of queueing)."""
-        self._notification_handlers.append(handler)
+    def add_listener(self, channel: str, callback: Callable[[Notification], object]) -> None:
+        """``LISTEN`` on ``channel`` and call ``callback(notification)`` for each NOTIFY.
 
-    def remove_notification_handler(self, handler: Callable[[Notification], object]) -> None:
-        """Stop calling ``handler`` for notifications."""
-        self._notification_handlers.remove(handler)
+        Callbacks run while the connection reads (during any query, or while waiting in
+        :meth:`wait_for_notification`); they must not use this connection.
+        """
+        if channel not in self._listeners:
+            self.execute(f"LISTEN {_quote_identifier(channel)}")
+            self._listeners[channel] = []
+        self._listeners[channel].append(callback)
+
+    def remove_listener(self, channel: str, callback: Callable[[Notification], object]) -> None:
+        """Stop calling ``callback``; ``UNLISTEN`` when it was the channel's last one."""
+        callbacks = self._listeners.get(channel, [])
+        if callback in callbacks:
+            callbacks.remove(callback)
+        if not callbacks and channel in self._listeners:
+            del self._listeners[channel]
+            self.execute(f"UNLISTEN {_quote_identifier(channel)}")
 
     def _on_notice(self, event: NoticeResponse) -> None:
         notice = notice_from_fields(event.fields)
@@ -376,39 +453,45 @@ class Connection:
 
     def _on_notification(self, event: NotificationResponse) -> None:
         notification = Notification(event.process_id, event.channel, event.payload)
-        if not self._notification_handlers:
-            self.notifications.append(notification)
-        for handler in list(self._notification_handlers):
+        callbacks = self._listeners.get(event.channel)
+        if not callbacks:
+            self.pending_notifications.append(notification)
+            return
+        for callback in list(callbacks):
             try:
-                handler(notification)
+                callback(notification)
             except Exception:
-                logger.exception("notification handler %r failed", handler)
+                logger.exception("notification callback %r failed", callback)
 
     def wait_for_notification(self, timeout: float | None = None) -> Notification | None:
-        """Wait (while idle) for the next NOTIFY; ``None`` if ``timeout`` seconds pass first."""
+        """The next NOTIFY not taken by a listener, waiting (while idle) up to ``timeout``
+        seconds; ``None`` if none came."""
         self._check_open()
-        if self.notifications:
-            return self.notifications.popleft()
-        if self._core.in_flight:
-            raise InterfaceError("cannot wait for notifications while a query is in flight")
-        self._stream.set_timeout(timeout)
-        try:
-            while not self.notifications:
+        if self.pending_notifications:
+            return self.pending_notifications.popleft()
+        with self._in_use():
+            if self._core.in_flight:
+                raise InterfaceError("cannot wait for notifications while a query is in flight")
+            while not self.pending_notifications:
                 try:
-                    event = self._read_event(timeout_ok=True)
-                except (TimeoutError, BlockingIOError):
+                    event = self._read_event(timeout)
+                except TimeoutError:
                     return None
-                if isinstance(event, NotificationResponse):
-                    self._on_notification(event)
-                elif isinstance(event, NoticeResponse):
-                    self._on_notice(event)
-                elif isinstance(event, ErrorResponse):
+                if isinstance(event, ErrorResponse):
                     self._abort()
                     raise error_from_fields(event.fields)
-        finally:
-            if not self._closed:
-                self._stream.set_timeout(None)
-        return self.notifications.popleft()
+                self._dispatch_async_message(event)
+        return self.pending_notifications.popleft()
+
+    def notifications(self) -> Iterator[Notification]:
+        """Every NOTIFY not taken by a listener, forever: ``for n in conn.notifications()``.
+
+        Waiting reads the connection, so give the loop a connection of its own.
+        """
+        while True:
+            notification = self.wait_for_notification()
+            if notification is not None:
+                yield notification
 
     # ----------------------------------------------------------------------------------
     # Statements
@@ -419,11 +502,10 @@ class Connection:
         statement = self._cache.get(sql)
         if statement is not None:
             return statement
-        return self._prepare_many([sql])[0]
+        return (self._prepare_many([sql]))[0]
 
     def _prepare_many(self, sqls: Sequence[str]) -> list[PreparedStatement]:
         """Prepare several statements in one round trip."""
-        self._check_open()
         if self._cache.capacity <= 0 and len(sqls) == 1:
             # Without a cache the unnamed statement serves: the next Parse replaces it, so
             # there is nothing to close (closing it now would break the caller's execute).
@@ -432,37 +514,38 @@ class Connection:
             names = [self._cache.next_name() for _ in sqls]
         pairs = zip(names, sqls, strict=True)
         operations = [PrepareStatement(name, sql, self.registry) for name, sql in pairs]
-        self._send([m for op in operations for m in op.messages])
-        for op in operations:
-            self._drain(op)
+        with self._in_use():
+            self._exchange(operations)
         statements = []
         evicted: list[PreparedStatement] = []
         for op in operations:
             op.check()
             assert op.statement is not None
             statements.append(op.statement)
-            evicted.extend(self._cache.put(op.statement))
+            if op.statement.name:
+                evicted.extend(self._cache.put(op.statement))
         self._close_statements(evicted)
         return statements
 
     def _execute_prepared(
-        self, sql: str, args: Sequence[Any], *, max_rows: int = 0
+        self, sql: str, args: Sequence[Any], *, max_rows: int = 0, timeout: float | None = None
     ) -> ExecuteStatement:
-        statement = self.prepare(sql)
-        operation = ExecuteStatement(statement, [args], max_rows=max_rows)
-        try:
-            self._run(operation)
-        except PostgresError as exc:
-            # Outside a transaction block nothing ran (the server refuses a stale statement
-            # at Bind), so preparing again and retrying once is safe.
-            if exc is operation.error and _is_stale(exc) and self.transaction_status == "I":
-                operation = ExecuteStatement(self.prepare(sql), [args], max_rows=max_rows)
-                self._run(operation)
-            else:
-                raise
-        return operation
+        with self._in_use():
+            statement = self.prepare(sql)
+            operation = ExecuteStatement(statement, [args], max_rows=max_rows)
+            try:
+                self._run(operation, timeout)
+            except Exception:
+                if not (is_stale(operation.error) and self.transaction_status == "I"):
+                    raise
+                # The cached statement went stale (a table changed under it) and nothing
+                # ran: prepare it again and retry once.
+                statement = self.prepare(sql)
+                operation = ExecuteStatement(statement, [args], max_rows=max_rows)
+                self._run(operation, timeout)
+            return operation
 
-    def execute(self, sql: str, *args: Any) -> str:
+    def execute(self, sql: str, *args: Any, timeout: float | None = None) -> str:
         """Run ``sql``; return the command tag of its (last) statement, e.g. ``INSERT 0 1``.
 
         Without arguments the simple protocol is used, so ``sql`` may hold several
@@ -470,32 +553,35 @@ class Connection:
         """
         if not args:
             operation = SimpleQuery(sql, self.registry, keep_rows=False)
-            self._run(operation)
+            self._run(operation, timeout)
             tags = [r.tag for r in operation.results if r.tag is not None]
             return tags[-1] if tags else ""
-        return self._execute_prepared(sql, args).tag or ""
+        return (self._execute_prepared(sql, args, timeout=timeout)).tag or ""
 
-    def fetch(self, sql: str, *args: Any) -> list[Record]:
+    def fetch(self, sql: str, *args: Any, timeout: float | None = None) -> list[Record]:
         """Run ``sql`` with ``args`` bound to ``$1, $2, ...``; return all rows."""
-        return self._execute_prepared(sql, args).rows
+        return (self._execute_prepared(sql, args, timeout=timeout)).rows
 
-    def fetchrow(self, sql: str, *args: Any) -> Record | None:
+    def fetchrow(self, sql: str, *args: Any, timeout: float | None = None) -> Record | None:
         """The first row, or ``None``."""
-        rows = self._execute_prepared(sql, args, max_rows=1).rows
+        rows = (self._execute_prepared(sql, args, max_rows=1, timeout=timeout)).rows
         return rows[0] if rows else None
 
-    def fetchval(self, sql: str, *args: Any, column: int = 0) -> Any:
+    def fetchval(self, sql: str, *args: Any, column: int = 0, timeout: float | None = None) -> Any:
         """The value of ``column`` in the first row, or ``None`` if there is no row."""
-        row = self.fetchrow(sql, *args)
+        row = self.fetchrow(sql, *args, timeout=timeout)
         return None if row is None else row[column]
 
-    def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
+    def executemany(
+        self, sql: str, args: Iterable[Sequence[Any]], *, timeout: float | None = None
+    ) -> None:
         """Run ``sql`` once per argument tuple, pipelined in one round trip, atomically:
         if one fails, none of them takes effect (they share one implicit transaction)."""
-        statement = self.prepare(sql)
-        operation = ExecuteStatement(statement, args)
-        if len(operation.messages) > 1:
-            self._run(operation)
+        with self._in_use():
+            statement = self.prepare(sql)
+            operation = ExecuteStatement(statement, args)
+            if len(operation.messages) > 1:
+                self._run(operation, timeout)
 
     def cursor(self, sql: str, *args: Any, batch_size: int = 1000) -> Iterator[Record]:
         """Iterate over the rows of ``sql`` in batches of ``batch_size``, with bounded memory.
@@ -510,27 +596,29 @@ class Connection:
         portal = f"_pgwire_cursor_{self._portal_counter}"
         try:
             statement = self.prepare(sql)
-            first = ExecuteStatement(statement, [], sync=False)
+            batch = ExecuteStatement(statement, [], sync=False)
             params = statement.encode(args)
             bind = Bind(
                 portal, statement.name, statement.param_formats, params, statement.result_formats
             )
-            first.messages = [bind, Execute(portal, batch_size), Sync()]
-            self._run(first)
-            yield from first.rows
-            while first.suspended:
-                more = ExecuteStatement(statement, [], sync=False)
-                more.messages = [Execute(portal, batch_size), Sync()]
-                self._run(more)
-                yield from more.rows
-                first = more
+            batch.messages = [bind, Execute(portal, batch_size), Sync()]
+            self._run(batch)
+            for row in batch.rows:
+                yield row
+            while batch.suspended:
+                batch = ExecuteStatement(statement, [], sync=False)
+                batch.messages = [Execute(portal, batch_size), Sync()]
+                self._run(batch)
+                for row in batch.rows:
+                    yield row
         finally:
-            if own_transaction and not self._closed:
-                self.execute("COMMIT" if self.transaction_status == "T" else "ROLLBACK")
-            elif not self._closed and self.transaction_status == "T":
-                # A portal lives until the transaction ends: close it, or the caller's
-                # transaction keeps its resources (and its name) to the end.
-                self._run(CloseStatements([portal], kind="P"))
+            with _io.shield():
+                if own_transaction and not self._closed:
+                    self.execute("COMMIT" if self.transaction_status == "T" else "ROLLBACK")
+                elif not self._closed and self.transaction_status == "T":
+                    # A portal lives until the transaction ends: close it, or the caller's
+                    # transaction keeps its resources (and its name) to the end.
+                    self._run(CloseStatements([portal], kind="P"))
 
     # ----------------------------------------------------------------------------------
     # Transactions
@@ -538,7 +626,7 @@ class Connection:
 
     @contextmanager
     def transaction(self, isolation: str | None = None) -> Iterator[Connection]:
-        """``with conn.transaction():`` commits on success and rolls back on an exception.
+        """``with conn.transaction():`` commits on success, rolls back on an exception.
 
         Nested blocks use savepoints.  ``isolation`` may be ``serializable``,
         ``repeatable read``, ``read committed`` or ``read uncommitted``.
@@ -548,12 +636,7 @@ class Connection:
             begin = "BEGIN"
             if isolation:
                 level = isolation.lower().replace("_", " ")
-                if level not in (
-                    "serializable",
-                    "repeatable read",
-                    "read committed",
-                    "read uncommitted",
-                ):
+                if level not in _ISOLATION_LEVELS:
                     raise InterfaceError(f"unknown isolation level {isolation!r}")
                 begin += f" ISOLATION LEVEL {level.upper()}"
             self.execute(begin)
@@ -567,10 +650,11 @@ class Connection:
         except BaseException:
             self._transaction_depth -= 1
             if not self._closed:
-                if depth == 0:
-                    self.execute("ROLLBACK")
-                else:
-                    self.execute(f"ROLLBACK TO SAVEPOINT _pgwire_sp_{depth}")
+                with _io.shield():
+                    if depth == 0:
+                        self.execute("ROLLBACK")
+                    else:
+                        self.execute(f"ROLLBACK TO SAVEPOINT _pgwire_sp_{depth}")
             raise
         self._transaction_depth -= 1
         if depth == 0:
@@ -598,22 +682,30 @@ class Connection:
     # COPY
     # ----------------------------------------------------------------------------------
 
-    def copy_out(self, sql: str, sink: Callable[[bytes], object] | IO[bytes] | None = None) -> Any:
+    def copy_out(
+        self,
+        sql: str,
+        sink: Callable[[bytes], object] | IO[bytes] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
         """Run ``COPY ... TO STDOUT``.
 
         With no ``sink`` return all the data as bytes; otherwise hand each chunk to
-        ``sink`` (a callable or a binary file) and return the command tag, so memory stays
-        bounded however large the data.
+        ``sink`` (a callable, sync or async, or a binary file) as it arrives and return the
+        command tag, so memory stays bounded however large the data.
         """
         chunks: list[bytes] = []
         if sink is None:
-            write: Callable[[bytes], object] = chunks.append
+            write: Callable[[bytes], Any] = chunks.append
         elif callable(sink):
             write = sink
         else:
             write = sink.write
-        operation = CopyOut(sql, write)
-        self._run(operation)
+        operation = CopyOut(sql)
+        with self._in_use():
+            self._exchange([operation], timeout, write)
+            operation.check()
         if not operation.started:
             raise InterfaceError(
                 f"copy_out() expects COPY ... TO STDOUT, but the statement ran as "
@@ -621,31 +713,36 @@ class Connection:
             )
         return b"".join(chunks) if sink is None else operation.tag
 
-    def copy_in(
-        self, sql: str, source: bytes | str | Iterable[bytes | str] | IO[bytes] | IO[str]
-    ) -> str:
-        """Run ``COPY ... FROM STDIN`` with data from ``source`` (bytes, str, a file, or an
-        iterable of chunks); return the command tag, e.g. ``COPY 3``."""
+    def copy_in(self, sql: str, source: Any) -> str:
+        """Run ``COPY ... FROM STDIN`` with data from ``source``: bytes, str, a file, or an
+        iterable (or async iterable) of chunks; return the command tag, e.g. ``COPY 3``.
+
+        If ``source`` raises, the COPY is aborted with CopyFail, the exception propagates
+        and the connection stays usable.
+        """
         self._check_open()
         operation = CopyIn(sql)
-        self._send(operation.messages)
-        while not operation.started and not operation.done:
-            self._step(operation)
-        if operation.started:
-            try:
-                for chunk in _chunks(source):
-                    if chunk:
-                        self._write(self._core.send(CopyData(chunk)))
-                    if self._core.copy_in_active is False:
-                        break
-            except BaseException as exc:
+        with self._in_use():
+            self._send(operation.messages)
+            while not operation.started and not operation.done:
+                self._step(operation)
+            if operation.started:
+                try:
+                    for chunk in _io.chunks(source):
+                        if chunk:
+                            self._write(self._core.send(CopyData(chunk)))
+                        if not self._core.copy_in_active:
+                            break
+                except BaseException as exc:
+                    if not self._closed:
+                        with _io.shield():
+                            reason = f"client error: {type(exc).__name__}"
+                            self._write(self._core.send(CopyFail(reason)))
+                            self._drain(operation)
+                    raise
                 if not self._closed:
-                    self._write(self._core.send(CopyFail(f"client error: {type(exc).__name__}")))
-                    self._drain(operation)
-                raise
-            if not self._closed:
-                self._write(self._core.send(CopyDone()))
-        self._drain(operation)
+                    self._write(self._core.send(CopyDone()))
+            self._drain(operation)
         operation.check()
         if not operation.started:
             raise InterfaceError(
@@ -656,69 +753,15 @@ class Connection:
 
     def _step(self, operation: Operation) -> None:
         event = self._read_event()
-        if isinstance(event, NotificationResponse):
-            self._on_notification(event)
-        elif isinstance(event, NoticeResponse):
-            self._on_notice(event)
-        elif not isinstance(event, ParameterStatus):
+        if not self._dispatch_async_message(event):
             operation.feed(event)
             if operation.reply:
                 self._send(operation.reply)
                 operation.reply = []
 
 
-def _chunks(source: Any) -> Iterator[bytes]:
-    if isinstance(source, str):
-        source = source.encode()
-    if isinstance(source, bytes | bytearray | memoryview):
-        view = memoryview(source)
-        for start in range(0, len(view), _COPY_CHUNK):
-            yield bytes(view[start : start + _COPY_CHUNK])
-        return
-    read = getattr(source, "read", None)
-    if read is not None:
-        while True:
-            chunk = read(_COPY_CHUNK)
-            if not chunk:
-                return
-            yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
-    for chunk in source:
-        yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
-
-
-class PipelineResult:
-    """The future result of one statement queued in a :class:`Pipeline`."""
-
-    __slots__ = ("_error", "_kind", "_operation", "_value_set", "args", "sql")
-
-    def __init__(self, sql: str, args: tuple[Any, ...], kind: str) -> None:
-        self.sql = sql
-        self.args = args
-        self._kind = kind
-        self._operation: ExecuteStatement | None = None
-        self._error: BaseException | None = None
-        self._value_set = False
-
-    def result(self) -> Any:
-        """The statement's result (as ``execute``/``fetch``/``fetchrow``/``fetchval`` give it),
-        or its error raised."""
-        if self._error is not None:
-            raise self._error
-        if self._operation is None or not self._value_set:
-            raise InterfaceError("the pipeline has not run yet; leave its with-block first")
-        op = self._operation
-        if self._kind == "execute":
-            return op.tag or ""
-        if self._kind == "fetch":
-            return op.rows
-        row = op.rows[0] if op.rows else None
-        if self._kind == "fetchrow":
-            return row
-        return None if row is None else row[0]
-
-    def __repr__(self) -> str:
-        state = "error" if self._error else ("done" if self._value_set else "queued")
-        return f"<PipelineResult {state} {self.sql[:40]!r}>"
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 class Pipeline:
@@ -773,27 +816,35 @@ class Pipeline:
         """Run everything queued; raise the first error after all results are in."""
         conn = self._conn
         queue, self._queue = self._queue, []
-        if queue:
-            conn._check_open()
+        if not queue:
+            return queue
+        with conn._in_use():
+            self._run(conn, queue)
+        for item in queue:
+            if item._error is not None:
+                raise item._error
+        return queue
+
+    @staticmethod
+    def _run(conn: Connection, queue: list[PipelineResult]) -> None:
         statements: dict[str, PreparedStatement | BaseException] = {}
         evicted: list[PreparedStatement] = []
-        missing = []
+        missing: list[str] = []
         for item in queue:
-            if item.sql in statements:
+            if item.sql in statements or item.sql in missing:
                 continue
             cached = conn._cache.get(item.sql)
             if cached is not None:
                 statements[item.sql] = cached
-            elif item.sql not in missing:
+            else:
                 missing.append(item.sql)
         if missing:
             ops = [PrepareStatement(conn._cache.next_name(), sql, conn.registry) for sql in missing]
-            conn._send([m for op in ops for m in op.messages])
+            conn._exchange(ops)
             for op in ops:
-                conn._drain(op)
-            for op in ops:
-                if op.error is not None or op.misuse is not None:
-                    statements[op.sql] = op.misuse or op.error  # type: ignore[assignment]
+                failure = op.misuse or op.error
+                if failure is not None:
+                    statements[op.sql] = failure
                 else:
                     assert op.statement is not None
                     statements[op.sql] = op.statement
@@ -814,17 +865,12 @@ class Pipeline:
             item._operation = operation
             runnable.append((item, operation))
         if runnable:
-            conn._send([m for _, op in runnable for m in op.messages])
+            conn._exchange([op for _, op in runnable])
             for item, execution in runnable:
-                conn._drain(execution)
-                if execution.misuse is not None or execution.error is not None:
-                    item._error = execution.misuse or execution.error
+                failure = execution.misuse or execution.error
+                if failure is not None:
+                    item._error = failure
                 item._value_set = True
-            # Only now that every reply is read may more requests go out.
             for _, execution in runnable:
                 conn._forget_if_stale(execution)
         conn._close_statements(evicted)
-        for item in queue:
-            if item._error is not None:
-                raise item._error
-        return queue

@@ -134,7 +134,7 @@ def test_notification_arriving_during_a_query_is_queued(
     finally:
         sender.join()
     # The query read the notification; it waits in the queue, no wait needed.
-    assert [(n.channel, n.payload, n.process_id) for n in conn.notifications] == [
+    assert [(n.channel, n.payload, n.process_id) for n in conn.pending_notifications] == [
         (channel, "while busy", pid)
     ]
     started = time.monotonic()
@@ -142,7 +142,7 @@ def test_notification_arriving_during_a_query_is_queued(
     assert notification is not None
     assert notification.payload == "while busy"
     assert time.monotonic() - started < 1
-    assert not conn.notifications
+    assert not conn.pending_notifications
 
 
 def test_notifications_keep_their_order(conn: Connection, other: Connection, channel: str) -> None:
@@ -197,17 +197,16 @@ def test_wait_for_notification_blocks_until_one_comes(
     assert notification.payload == "awaited"
 
 
-def test_notification_handler_receives_instead_of_the_queue(
+def test_listener_receives_instead_of_the_queue(
     conn: Connection, other: Connection, channel: str
 ) -> None:
     received: list[Notification] = []
-    conn.add_notification_handler(received.append)
-    conn.execute(f"LISTEN {channel}")
+    conn.add_listener(channel, received.append)
     other.execute(f"NOTIFY {channel}, 'handled'")
     time.sleep(0.1)
     conn.fetchval("SELECT 1")
     assert [n.payload for n in received] == ["handled"]
-    assert not conn.notifications
+    assert not conn.pending_notifications
 
 
 def test_notifications_on_unlistened_channels_do_not_arrive(

@@ -1,0 +1,106 @@
+"""What the async driver needs from its event loop, behind names that ``_sync_compat.py``
+gives to the blocking driver too (the blocking driver is generated from the async one).
+
+anyio provides the loop: asyncio, uvloop and trio alike.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio
+
+from pgwire.transports.async_tcp import AsyncStream
+
+__all__ = [
+    "ASYNC",
+    "call",
+    "chunks",
+    "current_owner",
+    "fail_after",
+    "is_cancellation",
+    "receive",
+    "resolve",
+    "settle",
+    "shield",
+]
+
+#: True here, False in ``_sync_compat``.
+ASYNC = True
+_CHUNK = 1 << 16
+
+
+def settle(stream: AsyncStream) -> None:
+    """Ready a freshly connected stream for queries (nothing to do on anyio)."""
+
+
+def is_cancellation(exc: BaseException) -> bool:
+    """Whether ``exc`` is the event loop cancelling the running task."""
+    return isinstance(exc, anyio.get_cancelled_exc_class())
+
+
+def shield() -> anyio.CancelScope:
+    """A scope that outside cancellation cannot interrupt (for cleanup that must finish)."""
+    return anyio.CancelScope(shield=True)
+
+
+def fail_after(seconds: float | None) -> Any:
+    """Raise ``TimeoutError`` if the block runs longer than ``seconds``."""
+    return anyio.fail_after(seconds)
+
+
+def current_owner() -> object:
+    """Identifies who uses a connection: the running task."""
+    return anyio.get_current_task().id
+
+
+async def receive(stream: AsyncStream, timeout: float | None) -> bytes:
+    """Read some bytes, raising ``TimeoutError`` after ``timeout`` seconds."""
+    if timeout is None:
+        return await stream.receive_some()
+    with anyio.fail_after(timeout):
+        return await stream.receive_some()
+
+
+async def call(handler: Callable[[Any], Any], argument: Any) -> None:
+    """Call ``handler(argument)``, awaiting the result if it is awaitable."""
+    result = handler(argument)
+    if inspect.isawaitable(result):
+        await result
+
+
+async def resolve(value: Any) -> Any:
+    """``value()`` if callable (awaited if that gives an awaitable), else ``value``."""
+    if callable(value):
+        value = value()
+        if inspect.isawaitable(value):
+            value = await value
+    return value
+
+
+async def chunks(source: Any) -> AsyncIterator[bytes]:
+    """COPY data from bytes, str, a (binary or text) file, or a sync or async iterable."""
+    if isinstance(source, str):
+        source = source.encode()
+    if isinstance(source, bytes | bytearray | memoryview):
+        view = memoryview(source)
+        for start in range(0, len(view), _CHUNK):
+            yield bytes(view[start : start + _CHUNK])
+        return
+    read = getattr(source, "read", None)
+    if read is not None:
+        while True:
+            chunk = read(_CHUNK)
+            if inspect.isawaitable(chunk):
+                chunk = await chunk
+            if not chunk:
+                return
+            yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+    if hasattr(source, "__aiter__"):
+        async for chunk in source:
+            yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+        return
+    for chunk in source:
+        yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
