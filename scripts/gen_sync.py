@@ -72,7 +72,7 @@ def formatted(text: str) -> str:
         path.write_text(text)
         config = ["--config", str(ROOT / "pyproject.toml")]
         subprocess.run(
-            [*ruff, "check", "--fix-only", "--select", "I,F401", *config, str(path)],
+            [*ruff, "check", "--fix-only", "--select", "I,F401,RUF022", *config, str(path)],
             check=True,
             capture_output=True,
         )

@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 from pgwire.errors import (
     DataError,
-    FeatureNotSupported,
-    InvalidSqlStatementName,
     Error,
+    FeatureNotSupported,
     InterfaceError,
+    InvalidSqlStatementName,
     PostgresError,
     ProgrammingError,
     ProtocolError,
@@ -66,8 +66,8 @@ __all__ = [
     "ExecuteStatement",
     "Notification",
     "Operation",
-    "PrepareStatement",
     "PipelineResult",
+    "PrepareStatement",
     "PreparedStatement",
     "SimpleQuery",
     "StatementCache",

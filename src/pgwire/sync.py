@@ -68,9 +68,9 @@ from pgwire.types import TypeRegistry, default_registry
 
 __all__ = [
     "Connection",
-    "Pipeline",
     "Notice",
     "Notification",
+    "Pipeline",
     "PipelineResult",
     "connect",
 ]
