@@ -21,6 +21,7 @@ __all__ = [
     "current_owner",
     "fail_after",
     "is_cancellation",
+    "iterate",
     "receive",
     "resolve",
     "settle",
@@ -104,3 +105,13 @@ async def chunks(source: Any) -> AsyncIterator[bytes]:
         return
     for chunk in source:
         yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+
+
+async def iterate(source: Any) -> AsyncIterator[Any]:
+    """The items of a sync or async iterable."""
+    if hasattr(source, "__aiter__"):
+        async for item in source:
+            yield item
+    else:
+        for item in source:
+            yield item

@@ -16,6 +16,7 @@ __all__ = [
     "current_owner",
     "fail_after",
     "is_cancellation",
+    "iterate",
     "receive",
     "resolve",
     "settle",
@@ -90,3 +91,8 @@ def chunks(source: Any) -> Iterator[bytes]:
             yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
     for chunk in source:
         yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+
+
+def iterate(source: Any) -> Iterator[Any]:
+    """The items of an iterable."""
+    yield from source

@@ -19,6 +19,14 @@ from typing import IO, Any
 from pgwire import _sync_compat as _io
 from pgwire._sync_io import run_flow
 from pgwire.conninfo import ConnectInfo, resolve
+from pgwire.copy import (
+    BINARY_HEADER,
+    BINARY_TRAILER,
+    BinaryCopyEncoder,
+    copy_query_statement,
+    copy_statement,
+    quote_identifier,
+)
 from pgwire.errors import (
     InFailedSqlTransaction,
     InterfaceError,
@@ -79,6 +87,7 @@ logger = logging.getLogger("pgwire")
 
 #: How long a cancelled query may take to wind down before the connection is closed.
 DEFAULT_CANCEL_TIMEOUT = 10.0
+_COPY_CHUNK = 1 << 16
 _ISOLATION_LEVELS = ("serializable", "repeatable read", "read committed", "read uncommitted")
 
 
@@ -427,7 +436,7 @@ class Connection:
         :meth:`wait_for_notification`); they must not use this connection.
         """
         if channel not in self._listeners:
-            self.execute(f"LISTEN {_quote_identifier(channel)}")
+            self.execute(f"LISTEN {quote_identifier(channel)}")
             self._listeners[channel] = []
         self._listeners[channel].append(callback)
 
@@ -438,7 +447,7 @@ class Connection:
             callbacks.remove(callback)
         if not callbacks and channel in self._listeners:
             del self._listeners[channel]
-            self.execute(f"UNLISTEN {_quote_identifier(channel)}")
+            self.execute(f"UNLISTEN {quote_identifier(channel)}")
 
     def _on_notice(self, event: NoticeResponse) -> None:
         notice = notice_from_fields(event.fields)
@@ -751,6 +760,113 @@ class Connection:
             )
         return operation.tag or ""
 
+    @contextmanager
+    def copy_out_stream(self, sql: str) -> Iterator[Iterator[bytes]]:
+        """Run ``COPY ... TO STDOUT`` and read its data chunk by chunk as it arrives::
+
+            with conn.copy_out_stream(sql) as chunks:
+                for chunk in chunks:
+                    ...
+
+        Leaving the block early reads the rest of the data and drops it, so the
+        connection stays usable.
+        """
+        self._check_open()
+        operation = CopyOut(sql)
+        with self._in_use():
+            self._send(operation.messages)
+            try:
+                yield self._copy_chunks(operation)
+            finally:
+                if not operation.done and not self._closed:
+                    operation.misuse = InterfaceError("the COPY output was abandoned")
+                    with _io.shield():
+                        self._drain(operation)
+                    operation.misuse = None
+        operation.check()
+        if not operation.started:
+            raise InterfaceError(
+                f"copy_out_stream() expects COPY ... TO STDOUT, but the statement ran as "
+                f"{operation.tag or 'no command'!r}"
+            )
+
+    def _copy_chunks(self, operation: CopyOut) -> Iterator[bytes]:
+        while not operation.done:
+            self._step(operation)
+            while operation.chunks and operation.misuse is None:
+                yield operation.chunks.pop(0)
+
+    def copy_to_table(
+        self,
+        table: str,
+        *,
+        source: Any,
+        columns: Sequence[str] | None = None,
+        schema: str | None = None,
+        format: str | None = None,
+        **options: Any,
+    ) -> str:
+        """Load ``source`` (bytes, str, a file, or an iterable or async iterable of chunks) into
+        ``table`` with COPY; ``format`` is ``text`` (default), ``csv`` or ``binary`` and
+        ``options`` are COPY's (``delimiter``, ``null``, ``header``, ``quote``, ...)."""
+        sql = copy_statement(
+            table, "FROM STDIN", columns=columns, schema=schema, format=format, **options
+        )
+        return self.copy_in(sql, source)
+
+    def copy_records_to_table(
+        self,
+        table: str,
+        *,
+        records: Any,
+        columns: Sequence[str] | None = None,
+        schema: str | None = None,
+    ) -> str:
+        """Load Python records (an iterable or async iterable of sequences) into ``table``
+        with binary COPY, each value encoded by its column's codec; return the tag."""
+        target = quote_identifier(table)
+        if schema:
+            target = f"{quote_identifier(schema)}.{target}"
+        selected = ", ".join(quote_identifier(c) for c in columns) if columns else "*"
+        probe = self.prepare(f"SELECT {selected} FROM {target} LIMIT 0")
+        assert probe.columns is not None
+        encoder = BinaryCopyEncoder([c.type_oid for c in probe.columns], self.registry)
+        if columns is None:
+            columns = [c.name for c in probe.columns]
+        sql = copy_statement(table, "FROM STDIN", columns=columns, schema=schema, format="binary")
+        return self.copy_in(sql, _binary_copy_data(encoder, records))
+
+    def copy_from_table(
+        self,
+        table: str,
+        *,
+        output: Callable[[bytes], object] | IO[bytes] | None = None,
+        columns: Sequence[str] | None = None,
+        schema: str | None = None,
+        format: str | None = None,
+        **options: Any,
+    ) -> Any:
+        """COPY ``table`` out to ``output`` (a callable, sync or async, or a binary file),
+        returning the tag; without ``output`` return the data as bytes."""
+        sql = copy_statement(
+            table, "TO STDOUT", columns=columns, schema=schema, format=format, **options
+        )
+        return self.copy_out(sql, output)
+
+    def copy_from_query(
+        self,
+        query: str,
+        *,
+        output: Callable[[bytes], object] | IO[bytes] | None = None,
+        format: str | None = None,
+        **options: Any,
+    ) -> Any:
+        """COPY the result of ``query`` out to ``output`` (as :meth:`copy_from_table`).
+
+        COPY takes no parameters: ``query`` must be complete SQL.
+        """
+        return self.copy_out(copy_query_statement(query, format=format, **options), output)
+
     def _step(self, operation: Operation) -> None:
         event = self._read_event()
         if not self._dispatch_async_message(event):
@@ -760,8 +876,19 @@ class Connection:
                 operation.reply = []
 
 
-def _quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _binary_copy_data(encoder: BinaryCopyEncoder, records: Any) -> Iterator[bytes]:
+    buffer = [BINARY_HEADER]
+    size = len(BINARY_HEADER)
+    for record in _io.iterate(records):
+        data = encoder.encode_record(record)
+        buffer.append(data)
+        size += len(data)
+        if size >= _COPY_CHUNK:
+            yield b"".join(buffer)
+            buffer = []
+            size = 0
+    buffer.append(BINARY_TRAILER)
+    yield b"".join(buffer)
 
 
 class Pipeline:
