@@ -53,6 +53,7 @@ from pgwire.operations import (
     CopyIn,
     CopyOut,
     ExecuteStatement,
+    ExecuteUnprepared,
     Notification,
     Operation,
     PipelineResult,
@@ -553,6 +554,10 @@ class AsyncConnection:
         self, sql: str, args: Sequence[Any], *, max_rows: int = 0, timeout: float | None = None
     ) -> ExecuteStatement:
         with self._in_use():
+            if self._cache.capacity <= 0:
+                unprepared = ExecuteUnprepared(sql, [args], self.registry, max_rows=max_rows)
+                await self._run(unprepared, timeout)
+                return unprepared
             statement = await self.prepare(sql)
             operation = ExecuteStatement(statement, [args], max_rows=max_rows)
             try:
@@ -602,6 +607,11 @@ class AsyncConnection:
         """Run ``sql`` once per argument tuple, pipelined in one round trip, atomically:
         if one fails, none of them takes effect (they share one implicit transaction)."""
         with self._in_use():
+            if self._cache.capacity <= 0:
+                operation: ExecuteStatement = ExecuteUnprepared(sql, args, self.registry)
+                if len(operation.messages) > 3:
+                    await self._run(operation, timeout)
+                return
             statement = await self.prepare(sql)
             operation = ExecuteStatement(statement, args)
             if len(operation.messages) > 1:
@@ -972,6 +982,22 @@ class AsyncPipeline:
         statements: dict[str, PreparedStatement | BaseException] = {}
         evicted: list[PreparedStatement] = []
         missing: list[str] = []
+        if conn._cache.capacity <= 0:
+            # Without a statement cache every statement is parsed in its own batch.
+            unprepared: list[tuple[PipelineResult, ExecuteStatement]] = []
+            for item in queue:
+                max_rows = 1 if item._kind in ("fetchrow", "fetchval") else 0
+                try:
+                    single: ExecuteStatement = ExecuteUnprepared(
+                        item.sql, [item.args], conn.registry, max_rows=max_rows
+                    )
+                except Exception as exc:
+                    item._error = exc
+                    continue
+                item._operation = single
+                unprepared.append((item, single))
+            await AsyncPipeline._collect(conn, unprepared)
+            return
         for item in queue:
             if item.sql in statements or item.sql in missing:
                 continue
@@ -1006,13 +1032,20 @@ class AsyncPipeline:
                 continue
             item._operation = operation
             runnable.append((item, operation))
-        if runnable:
-            await conn._exchange([op for _, op in runnable])
-            for item, execution in runnable:
-                failure = execution.misuse or execution.error
-                if failure is not None:
-                    item._error = failure
-                item._value_set = True
-            for _, execution in runnable:
-                await conn._forget_if_stale(execution)
+        await AsyncPipeline._collect(conn, runnable)
         await conn._close_statements(evicted)
+
+    @staticmethod
+    async def _collect(
+        conn: AsyncConnection, runnable: list[tuple[PipelineResult, ExecuteStatement]]
+    ) -> None:
+        if not runnable:
+            return
+        await conn._exchange([op for _, op in runnable])
+        for item, execution in runnable:
+            failure = execution.misuse or execution.error
+            if failure is not None:
+                item._error = failure
+            item._value_set = True
+        for _, execution in runnable:
+            await conn._forget_if_stale(execution)

@@ -12,10 +12,13 @@ once) and the LRU statement cache.
 
 from __future__ import annotations
 
+import datetime
 import re
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 from pgwire.errors import (
@@ -58,12 +61,13 @@ from pgwire.protocol.messages import (
     Sync,
 )
 from pgwire.record import Record, RecordShape
-from pgwire.types import TypeRegistry
+from pgwire.types import TypeRegistry, oids
 
 __all__ = [
     "CopyIn",
     "CopyOut",
     "ExecuteStatement",
+    "ExecuteUnprepared",
     "Notification",
     "Operation",
     "PipelineResult",
@@ -71,6 +75,7 @@ __all__ = [
     "PreparedStatement",
     "SimpleQuery",
     "StatementCache",
+    "infer_type_oid",
     "is_stale",
 ]
 
@@ -390,6 +395,80 @@ class ExecuteStatement(Operation):
         elif isinstance(event, PortalSuspended):
             self.suspended = True
         elif not self.refuse_copy(event, "a prepared statement"):
+            super().on_event(event)
+
+
+def infer_type_oid(value: Any) -> int:
+    """The server type to announce for a parameter when no statement was described:
+    the smallest integer type that holds an int (as psycopg does), the obvious type for
+    other values, and 0 ("unknown", sent as text for the server to infer) for str and
+    anything else."""
+    if value is None or isinstance(value, str):
+        return 0
+    kind = type(value)
+    if kind is bool:
+        return oids.BOOL
+    if kind is int:
+        if -(1 << 15) <= value < (1 << 15):
+            return oids.INT2
+        if -(1 << 31) <= value < (1 << 31):
+            return oids.INT4
+        return oids.INT8 if -(1 << 63) <= value < (1 << 63) else oids.NUMERIC
+    if kind is float:
+        return oids.FLOAT8
+    if isinstance(value, Decimal):
+        return oids.NUMERIC
+    if isinstance(value, bytes | bytearray | memoryview):
+        return oids.BYTEA
+    if isinstance(value, datetime.datetime):
+        return oids.TIMESTAMP if value.tzinfo is None else oids.TIMESTAMPTZ
+    if isinstance(value, datetime.date):
+        return oids.DATE
+    if isinstance(value, datetime.time):
+        return oids.TIME if value.tzinfo is None else oids.TIMETZ
+    if isinstance(value, datetime.timedelta):
+        return oids.INTERVAL
+    if isinstance(value, uuid.UUID):
+        return oids.UUID
+    if isinstance(value, dict):
+        return oids.JSONB
+    return 0
+
+
+class ExecuteUnprepared(ExecuteStatement):
+    """Parse + Bind + Describe portal + Execute (+ more Bind/Execute) + Sync in one batch,
+    on the unnamed statement.
+
+    Nothing outlives the batch, so this works behind a pooler in transaction mode
+    (PgBouncer), where consecutive batches may reach different server sessions. Parameter
+    types come from the Python values (:func:`infer_type_oid`) and results come in text
+    format, since their types are learnt only from the same batch's RowDescription.
+    """
+
+    def __init__(
+        self,
+        sql: str,
+        arg_rows: Iterable[Sequence[Any]],
+        registry: TypeRegistry,
+        *,
+        max_rows: int = 0,
+    ) -> None:
+        rows = [tuple(args) for args in arg_rows]
+        first = rows[0] if rows else ()
+        param_oids = tuple(infer_type_oid(value) for value in first)
+        statement = PreparedStatement.build("", sql, param_oids, None, registry)
+        statement.result_formats = (0,)
+        super().__init__(statement, rows, max_rows=max_rows)
+        self.registry = registry
+        body = self.messages
+        self.messages = [Parse("", sql, param_oids), *body[:1], Describe("P", ""), *body[1:]]
+
+    def on_event(self, event: BackendMessage) -> None:
+        if isinstance(event, RowDescription):
+            fields = event.fields
+            self._shape = RecordShape(tuple(f.name for f in fields))
+            self._decode = self.registry.row_decoder([(f.type_oid, f.format) for f in fields])
+        elif not isinstance(event, ParseComplete | NoData):
             super().on_event(event)
 
 

@@ -42,6 +42,7 @@ from pgwire.operations import (
     CopyIn,
     CopyOut,
     ExecuteStatement,
+    ExecuteUnprepared,
     Notification,
     Operation,
     PipelineResult,
@@ -540,6 +541,10 @@ class Connection:
         self, sql: str, args: Sequence[Any], *, max_rows: int = 0, timeout: float | None = None
     ) -> ExecuteStatement:
         with self._in_use():
+            if self._cache.capacity <= 0:
+                unprepared = ExecuteUnprepared(sql, [args], self.registry, max_rows=max_rows)
+                self._run(unprepared, timeout)
+                return unprepared
             statement = self.prepare(sql)
             operation = ExecuteStatement(statement, [args], max_rows=max_rows)
             try:
@@ -587,6 +592,11 @@ class Connection:
         """Run ``sql`` once per argument tuple, pipelined in one round trip, atomically:
         if one fails, none of them takes effect (they share one implicit transaction)."""
         with self._in_use():
+            if self._cache.capacity <= 0:
+                operation: ExecuteStatement = ExecuteUnprepared(sql, args, self.registry)
+                if len(operation.messages) > 3:
+                    self._run(operation, timeout)
+                return
             statement = self.prepare(sql)
             operation = ExecuteStatement(statement, args)
             if len(operation.messages) > 1:
@@ -957,6 +967,22 @@ class Pipeline:
         statements: dict[str, PreparedStatement | BaseException] = {}
         evicted: list[PreparedStatement] = []
         missing: list[str] = []
+        if conn._cache.capacity <= 0:
+            # Without a statement cache every statement is parsed in its own batch.
+            unprepared: list[tuple[PipelineResult, ExecuteStatement]] = []
+            for item in queue:
+                max_rows = 1 if item._kind in ("fetchrow", "fetchval") else 0
+                try:
+                    single: ExecuteStatement = ExecuteUnprepared(
+                        item.sql, [item.args], conn.registry, max_rows=max_rows
+                    )
+                except Exception as exc:
+                    item._error = exc
+                    continue
+                item._operation = single
+                unprepared.append((item, single))
+            Pipeline._collect(conn, unprepared)
+            return
         for item in queue:
             if item.sql in statements or item.sql in missing:
                 continue
@@ -991,13 +1017,18 @@ class Pipeline:
                 continue
             item._operation = operation
             runnable.append((item, operation))
-        if runnable:
-            conn._exchange([op for _, op in runnable])
-            for item, execution in runnable:
-                failure = execution.misuse or execution.error
-                if failure is not None:
-                    item._error = failure
-                item._value_set = True
-            for _, execution in runnable:
-                conn._forget_if_stale(execution)
+        Pipeline._collect(conn, runnable)
         conn._close_statements(evicted)
+
+    @staticmethod
+    def _collect(conn: Connection, runnable: list[tuple[PipelineResult, ExecuteStatement]]) -> None:
+        if not runnable:
+            return
+        conn._exchange([op for _, op in runnable])
+        for item, execution in runnable:
+            failure = execution.misuse or execution.error
+            if failure is not None:
+                item._error = failure
+            item._value_set = True
+        for _, execution in runnable:
+            conn._forget_if_stale(execution)

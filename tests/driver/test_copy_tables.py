@@ -118,7 +118,9 @@ def test_copy_out_stream_yields_chunks_and_survives_an_early_exit(
 def test_copy_out_stream_refuses_a_statement_that_is_not_copy_out(
     conn: pgwire.Connection,
 ) -> None:
-    with pytest.raises(errors.InterfaceError, match="expects COPY"):
-        with conn.copy_out_stream("SELECT 1") as chunks:
-            list(chunks)
+    with (
+        pytest.raises(errors.InterfaceError, match="expects COPY"),
+        conn.copy_out_stream("SELECT 1") as chunks,
+    ):
+        list(chunks)
     assert conn.fetchval("SELECT 1") == 1
