@@ -47,7 +47,7 @@ from pgwire.errors import (
     notice_from_fields,
 )
 from pgwire.errors import PostgresNotice as Notice
-from pgwire.flows import cancel_flow, connect_flow
+from pgwire.flows import cancel_flow, connect_flow, describe_target
 from pgwire.operations import (
     CloseStatements,
     CopyIn,
@@ -164,7 +164,16 @@ class AsyncConnection:
         cls, info: ConnectInfo, registry: TypeRegistry, statement_cache_size: int
     ) -> AsyncConnection:
         password = await _io.resolve(info.password)
-        stream, session = await run_flow(connect_flow(info, password))
+        try:
+            # connect_timeout bounds the whole handshake: DNS, TCP, TLS and authentication
+            # (the blocking driver bounds each read and write with it instead).
+            with _io.fail_after(info.connect_timeout if _io.ASYNC else None):
+                stream, session = await run_flow(connect_flow(info, password))
+        except TimeoutError:
+            raise OperationalError(
+                f"connection to server at {describe_target(info)} failed: no answer within "
+                f"connect_timeout={info.connect_timeout or 0:g} seconds"
+            ) from None
         assert stream is not None
         _io.settle(stream)
         conn = cls(stream, session.core, info, registry, statement_cache_size)
