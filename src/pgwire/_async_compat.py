@@ -16,6 +16,7 @@ from pgwire.transports.async_tcp import AsyncStream
 
 __all__ = [
     "ASYNC",
+    "Condition",
     "call",
     "chunks",
     "current_owner",
@@ -26,11 +27,23 @@ __all__ = [
     "resolve",
     "settle",
     "shield",
+    "wait_condition",
 ]
 
 #: True here, False in ``_sync_compat``.
 ASYNC = True
 _CHUNK = 1 << 16
+
+#: The pool's lock and wake-up signal (``threading.Condition`` in the blocking twin).
+Condition = anyio.Condition
+
+
+async def wait_condition(condition: anyio.Condition, timeout: float | None) -> bool:
+    """Wait (holding ``condition``) for a notification; False if ``timeout`` expired first."""
+    with anyio.move_on_after(timeout):
+        await condition.wait()
+        return True
+    return False
 
 
 def settle(stream: AsyncStream) -> None:

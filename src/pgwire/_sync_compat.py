@@ -11,6 +11,7 @@ from pgwire.transports import SyncStream
 
 __all__ = [
     "ASYNC",
+    "Condition",
     "call",
     "chunks",
     "current_owner",
@@ -21,10 +22,18 @@ __all__ = [
     "resolve",
     "settle",
     "shield",
+    "wait_condition",
 ]
 
 ASYNC = False
 _CHUNK = 1 << 16
+
+Condition = threading.Condition
+
+
+def wait_condition(condition: threading.Condition, timeout: float | None) -> bool:
+    """Wait (holding ``condition``) for a notification; False if ``timeout`` expired first."""
+    return condition.wait(timeout)
 
 
 def settle(stream: SyncStream) -> None:

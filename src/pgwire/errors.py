@@ -38,6 +38,8 @@ __all__ = [
     "NotSupportedError",
     "Notice",
     "OperationalError",
+    "PoolClosed",
+    "PoolTimeout",
     "PostgresError",
     "PostgresNotice",
     "ProgrammingError",
@@ -90,6 +92,17 @@ class NotSupportedError(DatabaseError):
 
 class ProtocolError(InterfaceError):
     """The peer broke the PostgreSQL wire protocol; the connection cannot be used any more."""
+
+
+class PoolClosed(InterfaceError):
+    """The connection pool is closed (or closing): it hands out no more connections."""
+
+
+class PoolTimeout(InterfaceError, TimeoutError):
+    """No pooled connection became free within the acquire timeout.
+
+    It is a ``TimeoutError`` too, so ``except TimeoutError`` catches it.
+    """
 
 
 # ErrorResponse/NoticeResponse field codes and the attribute each one becomes; see
