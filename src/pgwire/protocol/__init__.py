@@ -18,17 +18,43 @@ from pgwire.protocol.client import (
 from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
 from pgwire.protocol.messages import *  # noqa: F403
 from pgwire.protocol.messages import __all__ as _message_names
+from pgwire.protocol.server import (
+    Authenticated,
+    AuthenticationFailed,
+    AuthMethod,
+    DirectTLSHandshake,
+    MD5Auth,
+    PasswordAuth,
+    ScramAuth,
+    ScramSecret,
+    ServerConnection,
+    ServerEvent,
+    ServerState,
+    TrustAuth,
+)
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "NEED_DATA",
+    "AuthMethod",
+    "Authenticated",
+    "AuthenticationFailed",
     "ClientConnection",
     "ConnectionClosed",
     "ConnectionState",
+    "DirectTLSHandshake",
     "EncryptionResponse",
+    "MD5Auth",
+    "PasswordAuth",
     "Event",
     "NeedData",
     "Phase",
     "ReceiveBuffer",
+    "ScramAuth",
+    "ScramSecret",
+    "ServerConnection",
+    "ServerEvent",
+    "ServerState",
+    "TrustAuth",
     *_message_names,
 ]
