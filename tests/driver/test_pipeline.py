@@ -196,7 +196,7 @@ def test_pipeline_with_no_statement_cache_works(connect: Connector) -> None:
 
 def test_decode_error_fails_only_its_statement(conn: Connection) -> None:
     pipeline = conn.pipeline()
-    bad = pipeline.fetchval("SELECT 'infinity'::date")
+    bad = pipeline.fetchval("SELECT '10000-01-01'::date")
     good = pipeline.fetchval("SELECT 'today'::date IS NOT NULL")
     with pytest.raises(pgwire.DataError):
         pipeline.run()

@@ -67,7 +67,7 @@ def test_execute_of_an_empty_query_returns_an_empty_tag(conn: Connection) -> Non
 
 def test_execute_ignores_rows_it_could_not_decode(conn: Connection) -> None:
     # execute() returns only the tag: a value Python cannot hold must not make it fail.
-    assert conn.execute("SELECT 'infinity'::timestamptz") == "SELECT 1"
+    assert conn.execute("SELECT '10000-01-01'::timestamptz") == "SELECT 1"
 
 
 def test_failing_statement_in_a_multi_statement_query_undoes_the_earlier_ones(
@@ -226,11 +226,11 @@ def test_unencodable_parameter_of_a_type_without_codec_names_the_server_type(
     conn: Connection,
 ) -> None:
     with pytest.raises(pgwire.DataError) as caught:
-        conn.fetchval("SELECT $1::point", b"(1,2)")
+        conn.fetchval("SELECT $1::pg_lsn", b"0/1")
     message = str(caught.value)
     assert "$1" in message
     assert "bytes" in message
-    assert "oid 600" in message  # point: the registry has no name for it
+    assert "oid 3220" in message  # pg_lsn: the registry has no name for it
     _assert_usable(conn)
 
 
@@ -302,7 +302,7 @@ def test_undefined_table_is_a_programming_error(conn: Connection) -> None:
 
 def test_value_python_cannot_hold_raises_data_error_naming_the_column(conn: Connection) -> None:
     with pytest.raises(pgwire.DataError, match=r"column 1 .*timestamptz"):
-        conn.fetch("SELECT 1, 'infinity'::timestamptz")
+        conn.fetch("SELECT 1, '10000-01-01'::timestamptz")
     _assert_usable(conn)
 
 

@@ -25,20 +25,36 @@ The codecs assume client_encoding UTF8, DateStyle ISO and IntervalStyle postgres
 driver sets. This package must not do I/O or know about connections.
 """
 
+from pgwire.types.arrays import Array
 from pgwire.types.base import BINARY, TEXT, Decoder, Encoder, StructDecoder
 from pgwire.types.builtins import default_registry, install_builtins
-from pgwire.types.datetimes import Interval
+from pgwire.types.datetimes import INFINITY, NEG_INFINITY, Infinity, Interval
+from pgwire.types.geometric import Box, Circle, Line, LineSegment, Path, Point, Polygon
 from pgwire.types.jsoncodec import JsonDumps, JsonLoads
+from pgwire.types.ranges import Multirange, Range
 from pgwire.types.registry import RowDecoder, TypeRegistry, encode_unknown
 
 __all__ = [
     "BINARY",
+    "INFINITY",
+    "NEG_INFINITY",
     "TEXT",
+    "Array",
+    "Box",
+    "Circle",
     "Decoder",
     "Encoder",
+    "Infinity",
     "Interval",
     "JsonDumps",
     "JsonLoads",
+    "Line",
+    "LineSegment",
+    "Multirange",
+    "Path",
+    "Point",
+    "Polygon",
+    "Range",
     "RowDecoder",
     "StructDecoder",
     "TypeRegistry",

@@ -7,11 +7,16 @@ int64 microseconds, int32 days, int32 months.
 
 Policies (the same for both formats):
 
-- **infinity and out-of-range values raise `DataError`**, as psycopg does: 'infinity',
-  '-infinity', dates before year 1 or after 9999 (BC dates too), time '24:00:00', and intervals
-  too large for `datetime.timedelta`. Python has no value for them, and mapping them to
-  ``datetime.max`` or similar would silently change data. Select such a column as ``col::text``,
-  or register your own decoder for the OID (`TypeRegistry.register`).
+- **'infinity' and '-infinity'** dates, timestamps, timestamptzs and intervals decode to the
+  sentinels `INFINITY` and `NEG_INFINITY`, and those encode back to them. Python has no
+  datetime for them, and mapping them to ``datetime.max`` (as asyncpg does) would silently
+  turn a real value, 9999-12-31 23:59:59.999999, into infinity on the way back. The
+  sentinels compare greater (or less) than every date, datetime and timedelta, so sorting a
+  column works.
+- **other values Python cannot hold raise `DataError`**, as psycopg does: dates before year
+  1 or after 9999 (BC dates too), time '24:00:00', and intervals too large for
+  `datetime.timedelta`. Select such a column as ``col::text``, or register your own decoder
+  for the OID (`TypeRegistry.register`).
 - timestamptz decodes to an aware datetime in UTC (``tzinfo=datetime.timezone.utc``), whatever
   the session's TimeZone; timestamp decodes to a naive datetime.
 - **naive datetimes and times sent as timestamptz or timetz are taken as UTC**, as asyncpg does
@@ -65,6 +70,82 @@ _pack_int8 = _int8.pack
 _date_fromordinal = date.fromordinal
 
 
+class Infinity:
+    """PostgreSQL's 'infinity' (`INFINITY`) or '-infinity' (`NEG_INFINITY`) date or time.
+
+    There are exactly two instances. `INFINITY` compares greater than every date, datetime,
+    timedelta and `Interval`, `NEG_INFINITY` less; each equals only itself. ``str()`` gives
+    PostgreSQL's spelling, so they also work as text parameters.
+    """
+
+    __slots__ = ("_positive",)
+    _positive: bool
+
+    def __new__(cls, positive: bool = True) -> "Infinity":
+        existing = _INFINITIES.get(positive)
+        if existing is not None:
+            return existing
+        instance = super().__new__(cls)
+        object.__setattr__(instance, "_positive", positive)
+        _INFINITIES[positive] = instance
+        return instance
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Infinity is immutable")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Infinity, (self._positive,))
+
+    def __repr__(self) -> str:
+        return "pgwire.types.INFINITY" if self._positive else "pgwire.types.NEG_INFINITY"
+
+    def __str__(self) -> str:
+        return "infinity" if self._positive else "-infinity"
+
+    def __hash__(self) -> int:
+        return hash(("pgwire infinity", self._positive))
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def _order(self, other: object) -> int:
+        # -1, 0 or 1 as self is less than, equal to or greater than other.
+        if other is self:
+            return 0
+        if isinstance(other, (Infinity, date, time, timedelta, Interval)):
+            return 1 if self._positive else -1
+        raise TypeError
+
+    def __lt__(self, other: object) -> bool:
+        try:
+            return self._order(other) < 0
+        except TypeError:
+            return NotImplemented
+
+    def __le__(self, other: object) -> bool:
+        try:
+            return self._order(other) <= 0
+        except TypeError:
+            return NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        try:
+            return self._order(other) > 0
+        except TypeError:
+            return NotImplemented
+
+    def __ge__(self, other: object) -> bool:
+        try:
+            return self._order(other) >= 0
+        except TypeError:
+            return NotImplemented
+
+
+_INFINITIES: dict[bool, Infinity] = {}
+INFINITY: Final = Infinity(True)
+NEG_INFINITY: Final = Infinity(False)
+
+
 @dataclass(frozen=True, slots=True)
 class Interval:
     """A PostgreSQL interval that has months, which no `datetime.timedelta` can hold.
@@ -90,27 +171,38 @@ def _unrepresentable(type_name: str, what: str, oid: int) -> DataError:
 
 
 def _date_error(days: int) -> DataError:
-    if days == _INT32_MAX:
-        return _unrepresentable("date", "'infinity'", 1082)
-    if days == _INT32_MIN:
-        return _unrepresentable("date", "'-infinity'", 1082)
     return _unrepresentable("date", f"{days} days from 2000-01-01 (outside years 1-9999)", 1082)
 
 
-def decode_date_binary(data: bytes) -> date:
+def decode_date_binary(data: bytes) -> "date | Infinity":
     days = _unpack_int4(data)[0]
     try:
         return _date_fromordinal(days + _EPOCH_ORDINAL)
     except (ValueError, OverflowError):
+        if days == _INT32_MAX:
+            return INFINITY
+        if days == _INT32_MIN:
+            return NEG_INFINITY
         raise _date_error(days) from None
 
 
 _DATE_TEXT = re.compile(rb"(\d{4})-(\d\d)-(\d\d)")
 
 
-def decode_date_text(data: bytes) -> date:
+def _infinity_text(data: bytes) -> "Infinity | None":
+    if data == b"infinity":
+        return INFINITY
+    if data == b"-infinity":
+        return NEG_INFINITY
+    return None
+
+
+def decode_date_text(data: bytes) -> "date | Infinity":
     match = _DATE_TEXT.fullmatch(data)
     if match is None:
+        infinite = _infinity_text(data)
+        if infinite is not None:
+            return infinite
         raise _text_error("date", data, 1082)
     year, month, day = match.groups()
     try:
@@ -130,8 +222,10 @@ def _check_date(value: Any) -> date:
 
 
 def encode_date(value: Any) -> bytes:
-    """datetime.date (not datetime.datetime)."""
+    """datetime.date (not datetime.datetime), `INFINITY` or `NEG_INFINITY`."""
     if type(value) is not date:
+        if isinstance(value, Infinity):
+            return _pack_int4(_INT32_MAX if value is INFINITY else _INT32_MIN)
         value = _check_date(value)
     return _pack_int4(value.toordinal() - _EPOCH_ORDINAL)
 
@@ -140,29 +234,33 @@ def encode_date(value: Any) -> bytes:
 
 
 def _timestamp_error(type_name: str, microseconds: int, oid: int) -> DataError:
-    if microseconds == _INT64_MAX:
-        return _unrepresentable(type_name, "'infinity'", oid)
-    if microseconds == _INT64_MIN:
-        return _unrepresentable(type_name, "'-infinity'", oid)
     return _unrepresentable(
         type_name, f"{microseconds} microseconds from 2000-01-01 (outside years 1-9999)", oid
     )
 
 
-def decode_timestamp_binary(data: bytes) -> datetime:
+def decode_timestamp_binary(data: bytes) -> "datetime | Infinity":
     microseconds = _unpack_int8(data)[0]
     try:
         return _EPOCH + timedelta(0, 0, microseconds)
     except OverflowError:
-        raise _timestamp_error("timestamp", microseconds, 1114) from None
+        return _infinite_timestamp("timestamp", microseconds, 1114)
 
 
-def decode_timestamptz_binary(data: bytes) -> datetime:
+def decode_timestamptz_binary(data: bytes) -> "datetime | Infinity":
     microseconds = _unpack_int8(data)[0]
     try:
         return _EPOCH_UTC + timedelta(0, 0, microseconds)
     except OverflowError:
-        raise _timestamp_error("timestamptz", microseconds, 1184) from None
+        return _infinite_timestamp("timestamptz", microseconds, 1184)
+
+
+def _infinite_timestamp(type_name: str, microseconds: int, oid: int) -> Infinity:
+    if microseconds == _INT64_MAX:
+        return INFINITY
+    if microseconds == _INT64_MIN:
+        return NEG_INFINITY
+    raise _timestamp_error(type_name, microseconds, oid) from None
 
 
 def _microseconds(delta: timedelta) -> int:
@@ -183,15 +281,19 @@ def _naive_timestamp(value: Any) -> datetime:
 
 
 def encode_timestamp(value: Any) -> bytes:
-    """A naive datetime.datetime, or a datetime.date (its midnight)."""
+    """A naive datetime.datetime, a datetime.date (its midnight), or an `Infinity`."""
     if type(value) is not datetime or value.tzinfo is not None:
+        if isinstance(value, Infinity):
+            return _pack_int8(_INT64_MAX if value is INFINITY else _INT64_MIN)
         value = _naive_timestamp(value)
     return _pack_int8(_microseconds(value - _EPOCH))
 
 
 def encode_timestamptz(value: Any) -> bytes:
-    """datetime.datetime (naive means UTC), or a datetime.date (its midnight in UTC)."""
+    """datetime.datetime (naive means UTC), a datetime.date (its midnight in UTC), `Infinity`."""
     if not isinstance(value, datetime):
+        if isinstance(value, Infinity):
+            return _pack_int8(_INT64_MAX if value is INFINITY else _INT64_MIN)
         if not isinstance(value, date):
             raise wrong_type(value, "timestamptz", "datetime.datetime or datetime.date")
         value = datetime.combine(value, _MIDNIGHT)
@@ -231,11 +333,17 @@ def _parse_timestamp(data: bytes, type_name: str, oid: int) -> datetime:
         raise _unrepresentable(type_name, repr(data.decode()), oid) from None
 
 
-def decode_timestamp_text(data: bytes) -> datetime:
+def decode_timestamp_text(data: bytes) -> "datetime | Infinity":
+    infinite = _infinity_text(data)
+    if infinite is not None:
+        return infinite
     return _parse_timestamp(data, "timestamp", 1114)
 
 
-def decode_timestamptz_text(data: bytes) -> datetime:
+def decode_timestamptz_text(data: bytes) -> "datetime | Infinity":
+    infinite = _infinity_text(data)
+    if infinite is not None:
+        return infinite
     value = _parse_timestamp(data, "timestamptz", 1184)
     if value.tzinfo is None:
         raise _text_error("timestamptz", data, 1184)
@@ -332,7 +440,7 @@ def decode_timetz_text(data: bytes) -> time:
 # interval
 
 
-def decode_interval_binary(data: bytes) -> "timedelta | Interval":
+def decode_interval_binary(data: bytes) -> "timedelta | Interval | Infinity":
     microseconds, days, months = _interval.unpack(data)
     if months == 0:
         try:
@@ -342,14 +450,18 @@ def decode_interval_binary(data: bytes) -> "timedelta | Interval":
                 "interval", f"of {days} days {microseconds} microseconds", 1186
             ) from None
     if months == _INT32_MAX and days == _INT32_MAX and microseconds == _INT64_MAX:
-        raise _unrepresentable("interval", "'infinity'", 1186)
+        return INFINITY
     if months == _INT32_MIN and days == _INT32_MIN and microseconds == _INT64_MIN:
-        raise _unrepresentable("interval", "'-infinity'", 1186)
+        return NEG_INFINITY
     return Interval(months, days, microseconds)
 
 
 def encode_interval(value: Any) -> bytes:
-    """datetime.timedelta or `Interval`."""
+    """datetime.timedelta, `Interval` or `Infinity`."""
+    if isinstance(value, Infinity):
+        if value is INFINITY:
+            return _interval.pack(_INT64_MAX, _INT32_MAX, _INT32_MAX)
+        return _interval.pack(_INT64_MIN, _INT32_MIN, _INT32_MIN)
     if isinstance(value, timedelta):
         return _interval.pack(value.seconds * 1_000_000 + value.microseconds, value.days, 0)
     if isinstance(value, Interval):
@@ -360,7 +472,9 @@ def encode_interval(value: Any) -> bytes:
                 f"{value!r} out of range for interval: microseconds must fit in int64, "
                 "days and months in int32"
             ) from None
-    raise wrong_type(value, "interval", "datetime.timedelta or pgwire.types.Interval")
+    raise wrong_type(
+        value, "interval", "datetime.timedelta, pgwire.types.Interval or pgwire.types.INFINITY"
+    )
 
 
 _INTERVAL_TEXT = re.compile(
@@ -369,8 +483,11 @@ _INTERVAL_TEXT = re.compile(
 )
 
 
-def decode_interval_text(data: bytes) -> "timedelta | Interval":
+def decode_interval_text(data: bytes) -> "timedelta | Interval | Infinity":
     """IntervalStyle 'postgres' output, such as '1 year 2 mons -3 days +04:05:06.5'."""
+    infinite = _infinity_text(data)
+    if infinite is not None:
+        return infinite
     match = _INTERVAL_TEXT.fullmatch(data)
     if match is None or not data:
         raise _text_error("interval", data, 1186)
@@ -407,7 +524,7 @@ def _offset_seconds(
 
 def _text_error(type_name: str, data: bytes, oid: int) -> DataError:
     text = data.decode("utf-8", "replace")
-    if text in ("infinity", "-infinity") or text.endswith(" BC") or re.match(r"\d{5}", text):
+    if text.endswith(" BC") or re.match(r"\d{5}", text):
         return _unrepresentable(type_name, repr(text), oid)
     return DataError(
         f"invalid {type_name} text {text[:40]!r}: expected PostgreSQL's output with "

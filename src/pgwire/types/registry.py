@@ -12,16 +12,16 @@ driver's to set. The codecs of PostgreSQL's own types are in the sibling modules
 `pgwire.types.default_registry` returns a registry holding them all.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from pgwire.errors import DataError, Error, InterfaceError
-from pgwire.types import oids
-from pgwire.types.base import BINARY, TEXT, Decoder, Encoder, StructDecoder
+from pgwire.types import arrays, composite, oids, ranges
+from pgwire.types.base import BINARY, TEXT, Decoder, Encoder, StructDecoder, wrong_type
 from pgwire.types.datetimes import Interval, format_interval
 from pgwire.types.jsoncodec import JsonDumps, JsonLoads, default_dumps, default_loads, json_codecs
 from pgwire.types.scalars import encode_str
@@ -74,12 +74,43 @@ def encode_unknown(value: Any) -> bytes:
     return encode_str(str(value))
 
 
+class _Derived(NamedTuple):
+    """The codecs of a type built from the codecs of other types (array, range, ...)."""
+
+    text_decoder: Decoder
+    binary_decoder: Decoder | None
+    encoder: tuple[int, Encoder]
+
+    @property
+    def binary(self) -> bool:
+        return self.binary_decoder is not None and self.encoder[0] == BINARY
+
+
+class _CodecSet(NamedTuple):
+    text_decoder: Decoder | None
+    binary_decoder: Decoder | None
+    text_encoder: Encoder | None
+    binary_encoder: Encoder | None
+
+
 class TypeRegistry:
     """Codecs by type OID. Empty when created; `pgwire.types.default_registry()` fills one.
 
     Lookups never fail: a type without a decoder reads as str (text format) or bytes (binary
     format), and a type without an encoder takes text parameters made by `encode_unknown`.
     Ask `has_binary` before requesting binary results or sending binary parameters.
+
+    Besides types with codecs of their own (`register`), a registry knows types whose codecs
+    are *derived* from other types' codecs: arrays, ranges, multiranges, domains, composites
+    (`register_array` and friends). Derived codecs are built when first asked for, from the
+    codecs registered at that moment, so registering a decoder for timestamptz also changes
+    how timestamptz[] and tstzrange decode in row decoders built afterwards.
+
+    Types of the database (domains, enums, composites, extension types) have OIDs only the
+    server knows: `unknown` says which OIDs to look up, and
+    `pgwire.types.introspect.IntrospectTypes` looks them up and installs their codecs, once
+    per OID. `register_by_name` attaches codecs to a type name, resolved when a type of that
+    name is looked up. `copy` gives each connection of a pool its own registry.
     """
 
     def __init__(self) -> None:
@@ -90,6 +121,34 @@ class TypeRegistry:
         self._encoders: dict[int, tuple[int, Encoder]] = {}
         self._json_loads = default_loads
         self._json_dumps = default_dumps
+        # oid -> ("array", element, delimiter) | ("range", subtype) | ("multirange", range)
+        #        | ("domain", base) | ("composite", names, field oids) | ("record",)
+        self._kinds: dict[int, tuple[Any, ...]] = {}
+        self._derived: dict[int, _Derived | None] = {}
+        self._deriving: set[int] = set()
+        self._pending: dict[str, _CodecSet] = {}
+        self._oids_by_name: dict[str, int] = {}
+        self._introspected: set[int] = set()
+
+    def copy(self) -> "TypeRegistry":
+        """An independent registry with the same codecs, kinds, names and lookups done.
+
+        A pool makes one registry, registers its codecs, and gives each connection a copy:
+        registering on one connection's copy then changes no other connection.
+        """
+        other = TypeRegistry()
+        other._names = dict(self._names)
+        other._decoders = (dict(self._decoders[0]), dict(self._decoders[1]))
+        other._text_encoders = dict(self._text_encoders)
+        other._binary_encoders = dict(self._binary_encoders)
+        other._encoders = dict(self._encoders)
+        other._json_loads = self._json_loads
+        other._json_dumps = self._json_dumps
+        other._kinds = dict(self._kinds)
+        other._pending = dict(self._pending)
+        other._oids_by_name = dict(self._oids_by_name)
+        other._introspected = set(self._introspected)
+        return other
 
     def register(
         self,
@@ -110,9 +169,9 @@ class TypeRegistry:
         `pgwire.errors.DataError` for values they cannot encode. Row decoders already built
         keep the codecs they were built with.
         """
-        if not 0 < oid < 2**32:
-            raise InterfaceError(f"invalid type oid {oid!r}: expected 1 to 4294967295")
+        _check_oid(oid)
         self._names[oid] = name
+        self._derived.clear()
         if text_decoder is not None:
             self._decoders[TEXT][oid] = text_decoder
         if binary_decoder is not None:
@@ -153,6 +212,264 @@ class TypeRegistry:
             binary_encoder=codecs.encode_jsonb,
         )
 
+    # ------------------------------------------------------------------------------------
+    # Derived types
+
+    def _set_kind(self, oid: int, name: str, kind: tuple[Any, ...]) -> None:
+        _check_oid(oid)
+        self._names[oid] = name
+        self._kinds[oid] = kind
+        self._derived.clear()
+
+    def register_array(
+        self, oid: int, element_oid: int, name: str | None = None, *, delimiter: str = ","
+    ) -> None:
+        """Make `oid` an array of `element_oid` (named `name`, by default 'element[]').
+
+        `delimiter` separates elements in the text format (',' for every type but box).
+        """
+        if len(delimiter.encode()) != 1:
+            raise InterfaceError(f"an array delimiter is one byte, not {delimiter!r}")
+        name = name or f"{self.type_name(element_oid)}[]"
+        self._set_kind(oid, name, ("array", element_oid, delimiter.encode()))
+
+    def register_range(self, oid: int, subtype_oid: int, name: str) -> None:
+        """Make `oid` a range over `subtype_oid`: values are `pgwire.types.Range`."""
+        self._set_kind(oid, name, ("range", subtype_oid))
+
+    def register_multirange(self, oid: int, range_oid: int, name: str) -> None:
+        """Make `oid` a multirange of the range `range_oid`: values are lists of `Range`."""
+        self._set_kind(oid, name, ("multirange", range_oid))
+
+    def register_domain(self, oid: int, base_oid: int, name: str) -> None:
+        """Make `oid` a domain over `base_oid`: it takes the base type's codecs."""
+        self._set_kind(oid, name, ("domain", base_oid))
+
+    def register_composite(self, oid: int, name: str, fields: Sequence[tuple[str, int]]) -> None:
+        """Make `oid` a composite type with these (field name, type oid) pairs, in order.
+
+        Values decode to `pgwire.record.Record` and encode from tuples or dicts.
+        """
+        names = tuple(field_name for field_name, _ in fields)
+        field_oids = tuple(field_oid for _, field_oid in fields)
+        self._set_kind(oid, name, ("composite", names, field_oids))
+
+    def register_enum(self, oid: int, name: str) -> None:
+        """Make `oid` an enum: its labels are str in both formats (a str subclass too)."""
+
+        def encode_label(value: Any) -> bytes:
+            if not isinstance(value, str):
+                raise wrong_type(value, name, "str (one of the enum's labels)")
+            return encode_str(value)
+
+        self.register(
+            oid,
+            name,
+            text_decoder=_decode_unknown_text,
+            binary_decoder=_decode_unknown_text,
+            text_encoder=encode_label,
+            binary_encoder=encode_label,
+        )
+
+    def register_record(self, oid: int = oids.RECORD, name: str = "record") -> None:
+        """Make `oid` the anonymous record: tuples whose fields carry their own type oids."""
+        self._set_kind(oid, name, ("record",))
+
+    def _derive(self, oid: int) -> _Derived | None:
+        try:
+            return self._derived[oid]
+        except KeyError:
+            pass
+        if oid in self._deriving:  # a type made of itself: PostgreSQL forbids it; be safe
+            return None
+        self._deriving.add(oid)
+        try:
+            derived = self._build_derived(oid)
+        finally:
+            self._deriving.discard(oid)
+        self._derived[oid] = derived
+        return derived
+
+    def _text_encoder(self, oid: int) -> Encoder:
+        fmt, encoder = self.encoder(oid)
+        if fmt == TEXT:
+            return encoder
+        return self._text_encoders.get(oid, encode_unknown)
+
+    def _build_derived(self, oid: int) -> _Derived | None:
+        kind = self._kinds.get(oid)
+        if kind is None:
+            return None
+        name = self.type_name(oid)
+        tag = kind[0]
+        if tag == "array":
+            element, delimiter = kind[1], kind[2]
+            text_element = self.decoder(element, TEXT)
+
+            def decode_array_text(data: bytes) -> list[Any]:
+                return arrays.parse_array_text(data, text_element, delimiter)
+
+            if self.has_binary(element):
+                return _Derived(
+                    decode_array_text,
+                    arrays.binary_array_decoder(element, self.decoder(element, BINARY), name),
+                    (BINARY, arrays.binary_array_encoder(element, self.encoder(element)[1], name)),
+                )
+            encode = arrays.text_array_encoder(self._text_encoder(element), name, delimiter)
+            return _Derived(decode_array_text, None, (TEXT, encode))
+        if tag in ("range", "multirange"):
+            range_oid = oid if tag == "range" else kind[1]
+            range_kind = self._kinds.get(range_oid)
+            if range_kind is None or range_kind[0] != "range":
+                return None
+            subtype = range_kind[1]
+            text_bound = self.decoder(subtype, TEXT)
+            many = tag == "multirange"
+            text_decoder = (
+                ranges.text_multirange_decoder(text_bound, name)
+                if many
+                else ranges.text_range_decoder(text_bound, name)
+            )
+            if self.has_binary(subtype):
+                bound_decoder = self.decoder(subtype, BINARY)
+                bound_encoder = self.encoder(subtype)[1]
+                if many:
+                    return _Derived(
+                        text_decoder,
+                        ranges.binary_multirange_decoder(bound_decoder, name),
+                        (BINARY, ranges.binary_multirange_encoder(bound_encoder, name)),
+                    )
+                return _Derived(
+                    text_decoder,
+                    ranges.binary_range_decoder(bound_decoder, name),
+                    (BINARY, ranges.binary_range_encoder(bound_encoder, name)),
+                )
+            text_encoder = ranges.text_range_encoder(self._text_encoder(subtype), name, many)
+            return _Derived(text_decoder, None, (TEXT, text_encoder))
+        if tag == "domain":
+            base = kind[1]
+            return _Derived(
+                self.decoder(base, TEXT),
+                self.decoder(base, BINARY) if self.has_binary(base) else None,
+                self.encoder(base),
+            )
+        if tag == "composite":
+            names, field_oids = kind[1], kind[2]
+            text_decoder = composite.text_composite_decoder(
+                name, names, [self.decoder(f, TEXT) for f in field_oids]
+            )
+            if all(self.has_binary(f) for f in field_oids):
+                return _Derived(
+                    text_decoder,
+                    composite.binary_composite_decoder(
+                        name, names, field_oids, [self.decoder(f, BINARY) for f in field_oids]
+                    ),
+                    (
+                        BINARY,
+                        composite.binary_composite_encoder(
+                            name, names, field_oids, [self.encoder(f)[1] for f in field_oids]
+                        ),
+                    ),
+                )
+            text_encoder = composite.text_composite_encoder(
+                name, names, [self._text_encoder(f) for f in field_oids]
+            )
+            return _Derived(text_decoder, None, (TEXT, text_encoder))
+        if tag == "record":
+            field_decoders: dict[int, Decoder] = {}
+
+            def field_decoder(field_oid: int) -> Decoder:
+                found = field_decoders.get(field_oid)
+                if found is None:
+                    found = field_decoders[field_oid] = self.decoder(field_oid, BINARY)
+                return found
+
+            return _Derived(
+                composite.decode_record_text,
+                composite.binary_record_decoder(field_decoder),
+                (BINARY, composite.encode_record),
+            )
+        raise InterfaceError(f"unknown kind of type {tag!r} for oid {oid}")
+
+    # ------------------------------------------------------------------------------------
+    # Types by name, and the types a database defines
+
+    def register_by_name(
+        self,
+        name: str,
+        *,
+        text_decoder: Decoder | None = None,
+        binary_decoder: Decoder | None = None,
+        text_encoder: Encoder | None = None,
+        binary_encoder: Encoder | None = None,
+    ) -> None:
+        """Set the codecs of the type called `name` ('hstore', or 'schema.name').
+
+        A type's OID differs between databases (extension types, user types), so the codecs
+        wait until a type of that name is looked up (`pgwire.types.introspect`): right away if
+        this registry already knows the name, else when a statement first uses the type. The
+        codecs then behave as if given to `register`: functions left out are kept.
+        """
+        given = _CodecSet(text_decoder, binary_decoder, text_encoder, binary_encoder)
+        waiting = self._pending.get(name)
+        if waiting is not None:  # functions left out are kept, as with register()
+            given = _CodecSet(*(new or old for new, old in zip(given, waiting, strict=True)))
+        codecs = self._pending[name] = given
+        oid = self._oids_by_name.get(name)
+        if oid is not None:
+            self._install_pending(oid, name, codecs)
+
+    def _install_pending(self, oid: int, name: str, codecs: _CodecSet) -> None:
+        self.register(
+            oid,
+            self._names.get(oid, name),
+            text_decoder=codecs.text_decoder,
+            binary_decoder=codecs.binary_decoder,
+            text_encoder=codecs.text_encoder,
+            binary_encoder=codecs.binary_encoder,
+        )
+
+    def name_type(self, oid: int, schema: str, name: str) -> bool:
+        """Record that `oid` is the type `schema`.`name`; apply codecs waiting for that name.
+
+        Returns whether codecs were waiting (`register_by_name`). Introspection calls this.
+        """
+        qualified = f"{schema}.{name}"
+        self._oids_by_name[qualified] = oid
+        self._oids_by_name.setdefault(name, oid)
+        for key in (qualified, name):
+            codecs = self._pending.get(key)
+            if codecs is not None:
+                self._install_pending(oid, name if schema in _PLAIN_SCHEMAS else qualified, codecs)
+                return True
+        return False
+
+    def unknown(self, type_oids: Iterable[int]) -> set[int]:
+        """The OIDs among `type_oids` to look up in the catalog before decoding or encoding.
+
+        That is the OIDs of types created by the database (10000 and up: built-in types are
+        all known or read as text) that have no codecs here and were not looked up before:
+        each OID is looked up once per registry, found or not (`mark_introspected`).
+        """
+        return {
+            oid
+            for oid in type_oids
+            if oid >= oids.FIRST_NON_BUILTIN
+            and oid not in self._introspected
+            and oid not in self._names
+        }
+
+    def knows(self, oid: int) -> bool:
+        """Whether `oid` has codecs of its own or derived ones (or at least a name) here."""
+        return oid in self._names
+
+    def mark_introspected(self, type_oids: Iterable[int]) -> None:
+        """Remember that these OIDs were looked up, so `unknown` never returns them again."""
+        self._introspected.update(type_oids)
+
+    # ------------------------------------------------------------------------------------
+    # Lookups
+
     def type_name(self, oid: int) -> str:
         """The registered name of `oid`, or 'oid N' for a type this registry does not know."""
         return self._names.get(oid) or f"oid {oid}"
@@ -164,11 +481,22 @@ class TypeRegistry:
         found = self._decoders[fmt].get(oid)
         if found is not None:
             return found
+        if oid in self._kinds:
+            derived = self._derive(oid)
+            if derived is not None:
+                found = derived.binary_decoder if fmt == BINARY else derived.text_decoder
+                if found is not None:
+                    return found
         return _decode_unknown_text if fmt == TEXT else _decode_unknown_binary
 
     def has_binary(self, oid: int) -> bool:
         """Whether both a binary decoder and a binary encoder are known for `oid`."""
-        return oid in self._decoders[BINARY] and oid in self._binary_encoders
+        if oid in self._decoders[BINARY] and oid in self._binary_encoders:
+            return True
+        if oid in self._kinds:
+            derived = self._derive(oid)
+            return derived is not None and derived.binary
+        return False
 
     def encoder(self, oid: int) -> tuple[int, Encoder]:
         """The format code and the encoder for a parameter of server type `oid`.
@@ -176,7 +504,14 @@ class TypeRegistry:
         An unknown type, or oid 0 (the server's "unspecified"), gets text format and
         `encode_unknown`.
         """
-        return self._encoders.get(oid) or (TEXT, encode_unknown)
+        found = self._encoders.get(oid)
+        if found is not None:
+            return found
+        if oid in self._kinds:
+            derived = self._derive(oid)
+            if derived is not None:
+                return derived.encoder
+        return (TEXT, encode_unknown)
 
     def row_decoder(self, fields: Sequence[tuple[int, int]]) -> RowDecoder:
         """A function from a DataRow's values to a tuple of Python values (NULL is None).
@@ -223,6 +558,14 @@ class TypeRegistry:
                     f"{column_exc}"
                 )
         return DataError(f"cannot decode row: {exc}")
+
+
+_PLAIN_SCHEMAS = ("pg_catalog", "public")
+
+
+def _check_oid(oid: int) -> None:
+    if not 0 < oid < 2**32:
+        raise InterfaceError(f"invalid type oid {oid!r}: expected 1 to 4294967295")
 
 
 @lru_cache(maxsize=256)

@@ -95,6 +95,20 @@ decode_float_text: Final = float
 
 _pack_float4 = struct.Struct("!f").pack
 _pack_float8 = struct.Struct("!d").pack
+_unpack_float4 = struct.Struct("!f").unpack
+
+
+def decode_float4_text(data: bytes) -> float:
+    """float4 text is the shortest decimal that rounds to the float4 value: round it so.
+
+    ``float(b'9.275951e+07')`` is 92759510.0, but the float4 PostgreSQL printed that way is
+    92759512.0, which is what binary format gives; rounding to single precision makes the two
+    formats agree.
+    """
+    try:
+        return _unpack_float4(_pack_float4(float(data)))[0]  # type: ignore[no-any-return]
+    except OverflowError:
+        raise DataError(f"invalid float4 text {data[:40]!r}: out of range") from None
 
 
 def _as_float(value: Any, type_name: str) -> float:
