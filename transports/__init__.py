@@ -5,7 +5,7 @@ messages.  The drivers hand it the bytes the protocol core produced and feed the
 what it reads.
 """
 
-from pgwire.transports.base import SyncStream
+from pgwire.transports.base import SyncStream, TLSInfo
 from pgwire.transports.tcp import SocketStream, connect_tcp, connect_unix
 
-__all__ = ["SocketStream", "SyncStream", "connect_tcp", "connect_unix"]
+__all__ = ["SocketStream", "SyncStream", "TLSInfo", "connect_tcp", "connect_unix"]

@@ -5,10 +5,13 @@ Mirrors ``_sync_io.py`` name for name, so the generated blocking driver reads th
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Generator
 from typing import Any, TypeVar
 
-from pgwire.flows import IORequest, OpenStream, Receive, Send
+import anyio
+
+from pgwire.flows import CallPassword, IORequest, OpenStream, Receive, Send, StartTLS
 from pgwire.transports.async_tcp import AsyncStream, connect_tcp_async, connect_unix_async
 
 __all__ = ["run_flow"]
@@ -16,10 +19,16 @@ __all__ = ["run_flow"]
 _T = TypeVar("_T")
 
 
+def _left(deadline: float | None) -> float | None:
+    """What is left of the attempt's connect_timeout (``None``: no bound)."""
+    return None if deadline is None else max(deadline - anyio.current_time(), 0.0)
+
+
 async def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[AsyncStream | None, _T]:
     """Run a flow of :mod:`pgwire.flows` on anyio; return the open stream (if any) and the
     flow's result. A failing flow closes the stream it opened."""
     stream: AsyncStream | None = None
+    deadline: float | None = None
     reply: Any = None
     error: OSError | None = None
     try:
@@ -32,19 +41,34 @@ async def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[AsyncStream | N
             try:
                 if isinstance(request, Send):
                     assert stream is not None
-                    await stream.send_all(request.data)
+                    with anyio.fail_after(_left(deadline)):
+                        await stream.send_all(request.data)
                 elif isinstance(request, Receive):
                     assert stream is not None
-                    reply = await stream.receive_some()
+                    with anyio.fail_after(_left(deadline)):
+                        reply = await stream.receive_some()
+                elif isinstance(request, StartTLS):
+                    assert stream is not None
+                    with anyio.fail_after(_left(deadline)):
+                        reply = await stream.start_tls(request.context, request.server_hostname)
+                elif isinstance(request, CallPassword):
+                    reply = request.password()
+                    if inspect.isawaitable(reply):
+                        reply = await reply
                 elif isinstance(request, OpenStream):
                     if stream is not None:
                         await stream.close()
                         stream = None
+                    timeout = request.timeout
+                    deadline = None if timeout is None else anyio.current_time() + timeout
                     if request.path is not None:
-                        stream = await connect_unix_async(request.path, timeout=request.timeout)
+                        stream = await connect_unix_async(request.path, timeout=timeout)
                     else:
                         stream = await connect_tcp_async(
-                            request.host, request.port, timeout=request.timeout
+                            request.host,
+                            request.port,
+                            timeout=timeout,
+                            shuffle=request.shuffle_addresses,
                         )
                 elif stream is not None:
                     await stream.close()

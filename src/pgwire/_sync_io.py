@@ -6,10 +6,11 @@ drivers built on them read alike.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from typing import Any, TypeVar
 
-from pgwire.flows import IORequest, OpenStream, Receive, Send
+from pgwire.flows import CallPassword, IORequest, OpenStream, Receive, Send, StartTLS
 from pgwire.transports import SyncStream, connect_tcp, connect_unix
 
 __all__ = ["run_flow"]
@@ -17,10 +18,20 @@ __all__ = ["run_flow"]
 _T = TypeVar("_T")
 
 
+def _bound(stream: SyncStream, deadline: float | None) -> None:
+    """Give the next operation what is left of the attempt's connect_timeout."""
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("connect_timeout expired")
+        stream.set_timeout(left)
+
+
 def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[SyncStream | None, _T]:
     """Run a flow of :mod:`pgwire.flows` with blocking sockets; return the open stream (if
     any) and the flow's result. A failing flow closes the stream it opened."""
     stream: SyncStream | None = None
+    deadline: float | None = None
     reply: Any = None
     error: OSError | None = None
     try:
@@ -33,18 +44,33 @@ def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[SyncStream | None, _T
             try:
                 if isinstance(request, Send):
                     assert stream is not None
+                    _bound(stream, deadline)
                     stream.send_all(request.data)
                 elif isinstance(request, Receive):
                     assert stream is not None
+                    _bound(stream, deadline)
                     reply = stream.receive_some()
+                elif isinstance(request, StartTLS):
+                    assert stream is not None
+                    _bound(stream, deadline)
+                    reply = stream.start_tls(request.context, request.server_hostname)
+                elif isinstance(request, CallPassword):
+                    reply = request.password()
                 elif isinstance(request, OpenStream):
                     if stream is not None:
                         stream.close()
                         stream = None
+                    timeout = request.timeout
+                    deadline = None if timeout is None else time.monotonic() + timeout
                     if request.path is not None:
-                        stream = connect_unix(request.path, timeout=request.timeout)
+                        stream = connect_unix(request.path, timeout=timeout)
                     else:
-                        stream = connect_tcp(request.host, request.port, timeout=request.timeout)
+                        stream = connect_tcp(
+                            request.host,
+                            request.port,
+                            timeout=timeout,
+                            shuffle=request.shuffle_addresses,
+                        )
                 elif stream is not None:
                     stream.close()
                     stream = None

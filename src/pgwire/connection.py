@@ -47,7 +47,7 @@ from pgwire.errors import (
     notice_from_fields,
 )
 from pgwire.errors import PostgresNotice as Notice
-from pgwire.flows import cancel_flow, connect_flow, describe_target
+from pgwire.flows import cancel_flow, connect_flow
 from pgwire.operations import (
     CloseStatements,
     CopyIn,
@@ -163,20 +163,12 @@ class AsyncConnection:
     async def _open(
         cls, info: ConnectInfo, registry: TypeRegistry, statement_cache_size: int
     ) -> AsyncConnection:
-        password = await _io.resolve(info.password)
-        try:
-            # connect_timeout bounds the whole handshake: DNS, TCP, TLS and authentication
-            # (the blocking driver bounds each read and write with it instead).
-            with _io.fail_after(info.connect_timeout if _io.ASYNC else None):
-                stream, session = await run_flow(connect_flow(info, password))
-        except TimeoutError:
-            raise OperationalError(
-                f"connection to server at {describe_target(info)} failed: no answer within "
-                f"connect_timeout={info.connect_timeout or 0:g} seconds"
-            ) from None
+        # The flow tries each host in turn; connect_timeout bounds each attempt as a whole
+        # (DNS, TCP, TLS and authentication), and a password callable is called for each.
+        stream, session = await run_flow(connect_flow(info))
         assert stream is not None
         _io.settle(stream)
-        conn = cls(stream, session.core, info, registry, statement_cache_size)
+        conn = cls(stream, session.core, session.info, registry, statement_cache_size)
         for notice in session.notices:
             conn._on_notice(notice)
         return conn
@@ -284,7 +276,11 @@ class AsyncConnection:
 
     async def _write(self, data: bytes) -> None:
         try:
-            await self._stream.send_all(data)
+            # The core has already counted these messages as sent: a cancellation must not
+            # stop the write before or halfway, or the server and the core fall out of step.
+            # It takes effect at the next read instead, which cancels what was sent.
+            with _io.shield():
+                await self._stream.send_all(data)
         except OSError as exc:
             await self._abort()
             raise OperationalError(f"could not send data to the server: {exc}") from None
@@ -633,11 +629,12 @@ class AsyncConnection:
         transaction: outside one, a transaction is opened for the duration of the loop.
         """
         own_transaction = self.transaction_status == "I"
-        if own_transaction:
-            await self.execute("BEGIN")
         self._portal_counter += 1
         portal = f"_pgwire_cursor_{self._portal_counter}"
         try:
+            if own_transaction:
+                # Inside the try: a cancellation may land after the server ran the BEGIN.
+                await self.execute("BEGIN")
             statement = await self.prepare(sql)
             batch = ExecuteStatement(statement, [], sync=False)
             params = statement.encode(args)
@@ -657,7 +654,10 @@ class AsyncConnection:
         finally:
             with _io.shield():
                 if own_transaction and not self._closed:
-                    await self.execute("COMMIT" if self.transaction_status == "T" else "ROLLBACK")
+                    if self.transaction_status != "I":
+                        await self.execute(
+                            "COMMIT" if self.transaction_status == "T" else "ROLLBACK"
+                        )
                 elif not self._closed and self.transaction_status == "T":
                     # A portal lives until the transaction ends: close it, or the caller's
                     # transaction keeps its resources (and its name) to the end.
@@ -682,7 +682,15 @@ class AsyncConnection:
                 if level not in _ISOLATION_LEVELS:
                     raise InterfaceError(f"unknown isolation level {isolation!r}")
                 begin += f" ISOLATION LEVEL {level.upper()}"
-            await self.execute(begin)
+            was_idle = self.transaction_status == "I"
+            try:
+                await self.execute(begin)
+            except BaseException:
+                # A cancellation may land after the server ran the BEGIN: undo it.
+                if was_idle and not self._closed and self.transaction_status != "I":
+                    with _io.shield():
+                        await self.execute("ROLLBACK")
+                raise
         else:
             if isolation:
                 raise InterfaceError("a nested transaction cannot set an isolation level")
@@ -767,25 +775,25 @@ class AsyncConnection:
         operation = CopyIn(sql)
         with self._in_use():
             await self._send(operation.messages)
-            while not operation.started and not operation.done:
-                await self._step(operation)
-            if operation.started:
-                try:
+            try:
+                while not operation.started and not operation.done:
+                    await self._step(operation)
+                if operation.started:
                     async for chunk in _io.chunks(source):
                         if chunk:
                             await self._write(self._core.send(CopyData(chunk)))
                         if not self._core.copy_in_active:
                             break
-                except BaseException as exc:
                     if not self._closed:
-                        with _io.shield():
-                            reason = f"client error: {type(exc).__name__}"
-                            await self._write(self._core.send(CopyFail(reason)))
-                            await self._drain(operation)
-                    raise
-                if not self._closed:
-                    await self._write(self._core.send(CopyDone()))
-            await self._drain(operation)
+                        await self._write(self._core.send(CopyDone()))
+                await self._drain(operation)
+            except BaseException as exc:
+                # The source raised, or the task was cancelled at any step of the COPY.
+                if not self._closed and not operation.done:
+                    with _io.shield():
+                        reason = f"client error: {type(exc).__name__}"
+                        await self._abandon_copy_in(operation, reason)
+                raise
         operation.check()
         if not operation.started:
             raise InterfaceError(
@@ -793,6 +801,23 @@ class AsyncConnection:
                 f"{operation.tag or 'no command'!r} and took none of the data"
             )
         return operation.tag or ""
+
+    async def _abandon_copy_in(self, operation: CopyIn, reason: str) -> None:
+        """Stop an interrupted COPY ... FROM STDIN wherever it stands, and read to its
+        ReadyForQuery: CopyFail while the server takes data, a CancelRequest while it works
+        (on the statement before the data starts, or on the data after CopyDone). If it
+        does not end within ``cancel_timeout``, close the connection."""
+        try:
+            with _io.fail_after(self.cancel_timeout):
+                if not self._core.copy_in_active:
+                    await self.cancel()
+                while not operation.done:
+                    if self._core.copy_in_active:
+                        await self._write(self._core.send(CopyFail(reason)))
+                    await self._step(operation)
+        except BaseException as exc:
+            logger.warning("closing the connection: the interrupted COPY did not end: %r", exc)
+            await self._abort()
 
     @asynccontextmanager
     async def copy_out_stream(self, sql: str) -> AsyncIterator[AsyncIterator[bytes]]:

@@ -36,7 +36,7 @@ from pgwire.errors import (
     notice_from_fields,
 )
 from pgwire.errors import PostgresNotice as Notice
-from pgwire.flows import cancel_flow, connect_flow, describe_target
+from pgwire.flows import cancel_flow, connect_flow
 from pgwire.operations import (
     CloseStatements,
     CopyIn,
@@ -152,20 +152,12 @@ class Connection:
     def _open(
         cls, info: ConnectInfo, registry: TypeRegistry, statement_cache_size: int
     ) -> Connection:
-        password = _io.resolve(info.password)
-        try:
-            # connect_timeout bounds the whole handshake: DNS, TCP, TLS and authentication
-            # (the blocking driver bounds each read and write with it instead).
-            with _io.fail_after(info.connect_timeout if _io.ASYNC else None):
-                stream, session = run_flow(connect_flow(info, password))
-        except TimeoutError:
-            raise OperationalError(
-                f"connection to server at {describe_target(info)} failed: no answer within "
-                f"connect_timeout={info.connect_timeout or 0:g} seconds"
-            ) from None
+        # The flow tries each host in turn; connect_timeout bounds each attempt as a whole
+        # (DNS, TCP, TLS and authentication), and a password callable is called for each.
+        stream, session = run_flow(connect_flow(info))
         assert stream is not None
         _io.settle(stream)
-        conn = cls(stream, session.core, info, registry, statement_cache_size)
+        conn = cls(stream, session.core, session.info, registry, statement_cache_size)
         for notice in session.notices:
             conn._on_notice(notice)
         return conn
@@ -273,7 +265,11 @@ class Connection:
 
     def _write(self, data: bytes) -> None:
         try:
-            self._stream.send_all(data)
+            # The core has already counted these messages as sent: a cancellation must not
+            # stop the write before or halfway, or the server and the core fall out of step.
+            # It takes effect at the next read instead, which cancels what was sent.
+            with _io.shield():
+                self._stream.send_all(data)
         except OSError as exc:
             self._abort()
             raise OperationalError(f"could not send data to the server: {exc}") from None
@@ -618,11 +614,12 @@ class Connection:
         transaction: outside one, a transaction is opened for the duration of the loop.
         """
         own_transaction = self.transaction_status == "I"
-        if own_transaction:
-            self.execute("BEGIN")
         self._portal_counter += 1
         portal = f"_pgwire_cursor_{self._portal_counter}"
         try:
+            if own_transaction:
+                # Inside the try: a cancellation may land after the server ran the BEGIN.
+                self.execute("BEGIN")
             statement = self.prepare(sql)
             batch = ExecuteStatement(statement, [], sync=False)
             params = statement.encode(args)
@@ -642,7 +639,8 @@ class Connection:
         finally:
             with _io.shield():
                 if own_transaction and not self._closed:
-                    self.execute("COMMIT" if self.transaction_status == "T" else "ROLLBACK")
+                    if self.transaction_status != "I":
+                        self.execute("COMMIT" if self.transaction_status == "T" else "ROLLBACK")
                 elif not self._closed and self.transaction_status == "T":
                     # A portal lives until the transaction ends: close it, or the caller's
                     # transaction keeps its resources (and its name) to the end.
@@ -667,7 +665,15 @@ class Connection:
                 if level not in _ISOLATION_LEVELS:
                     raise InterfaceError(f"unknown isolation level {isolation!r}")
                 begin += f" ISOLATION LEVEL {level.upper()}"
-            self.execute(begin)
+            was_idle = self.transaction_status == "I"
+            try:
+                self.execute(begin)
+            except BaseException:
+                # A cancellation may land after the server ran the BEGIN: undo it.
+                if was_idle and not self._closed and self.transaction_status != "I":
+                    with _io.shield():
+                        self.execute("ROLLBACK")
+                raise
         else:
             if isolation:
                 raise InterfaceError("a nested transaction cannot set an isolation level")
@@ -752,25 +758,25 @@ class Connection:
         operation = CopyIn(sql)
         with self._in_use():
             self._send(operation.messages)
-            while not operation.started and not operation.done:
-                self._step(operation)
-            if operation.started:
-                try:
+            try:
+                while not operation.started and not operation.done:
+                    self._step(operation)
+                if operation.started:
                     for chunk in _io.chunks(source):
                         if chunk:
                             self._write(self._core.send(CopyData(chunk)))
                         if not self._core.copy_in_active:
                             break
-                except BaseException as exc:
                     if not self._closed:
-                        with _io.shield():
-                            reason = f"client error: {type(exc).__name__}"
-                            self._write(self._core.send(CopyFail(reason)))
-                            self._drain(operation)
-                    raise
-                if not self._closed:
-                    self._write(self._core.send(CopyDone()))
-            self._drain(operation)
+                        self._write(self._core.send(CopyDone()))
+                self._drain(operation)
+            except BaseException as exc:
+                # The source raised, or the task was cancelled at any step of the COPY.
+                if not self._closed and not operation.done:
+                    with _io.shield():
+                        reason = f"client error: {type(exc).__name__}"
+                        self._abandon_copy_in(operation, reason)
+                raise
         operation.check()
         if not operation.started:
             raise InterfaceError(
@@ -778,6 +784,23 @@ class Connection:
                 f"{operation.tag or 'no command'!r} and took none of the data"
             )
         return operation.tag or ""
+
+    def _abandon_copy_in(self, operation: CopyIn, reason: str) -> None:
+        """Stop an interrupted COPY ... FROM STDIN wherever it stands, and read to its
+        ReadyForQuery: CopyFail while the server takes data, a CancelRequest while it works
+        (on the statement before the data starts, or on the data after CopyDone). If it
+        does not end within ``cancel_timeout``, close the connection."""
+        try:
+            with _io.fail_after(self.cancel_timeout):
+                if not self._core.copy_in_active:
+                    self.cancel()
+                while not operation.done:
+                    if self._core.copy_in_active:
+                        self._write(self._core.send(CopyFail(reason)))
+                    self._step(operation)
+        except BaseException as exc:
+            logger.warning("closing the connection: the interrupted COPY did not end: %r", exc)
+            self._abort()
 
     @contextmanager
     def copy_out_stream(self, sql: str) -> Iterator[Iterator[bytes]]:

@@ -5,6 +5,8 @@ Unit tests: no server. Every call passes ``environ=`` so the real environment ne
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pgwire.conninfo import ConnectInfo, parse_dsn, resolve
@@ -222,9 +224,22 @@ def test_host_defaults_to_a_socket_directory_or_localhost() -> None:
     assert host in ("/var/run/postgresql", "/tmp", "localhost")
 
 
-def test_hostaddr_is_the_address_connected_to() -> None:
+def test_hostaddr_is_the_address_connected_to_and_host_the_name_checked() -> None:
     info = resolve(user="u", host="db.example", hostaddr="192.0.2.7", environ=NO_ENV)
-    assert info.host == "192.0.2.7"
+    assert (info.host, info.hostaddr) == ("db.example", "192.0.2.7")
+    assert info.hosts[0].address == "192.0.2.7"
+    assert info.hosts[0].server_name == "db.example"
+
+
+def test_hostaddr_alone_is_enough() -> None:
+    info = resolve(user="u", hostaddr="192.0.2.7", environ=NO_ENV)
+    assert info.hosts[0].address == "192.0.2.7"
+    assert not info.is_unix_socket
+
+
+def test_hostaddr_must_be_numeric() -> None:
+    with pytest.raises(InterfaceError, match=r"invalid hostaddr 'db\.example'"):
+        resolve(user="u", hostaddr="db.example", environ=NO_ENV)
 
 
 def test_fallback_application_name_applies_only_without_application_name() -> None:
@@ -254,7 +269,7 @@ def test_unknown_parameter_is_refused_by_name(make: object) -> None:
         make()  # type: ignore[operator]
 
 
-@pytest.mark.parametrize("port", ["abc", "", "5432x", "0", "65536", "-1"])
+@pytest.mark.parametrize("port", ["abc", "5432x", "0", "65536", "-1"])
 def test_bad_port_is_refused(port: str) -> None:
     with pytest.raises(InterfaceError, match="invalid port"):
         resolve(user="u", host="h", port=port, environ=NO_ENV)
@@ -265,15 +280,21 @@ def test_bad_port_from_the_environment_is_refused() -> None:
         resolve(environ={"PGPORT": "five", "PGUSER": "u"})
 
 
+def test_empty_port_means_the_default_port() -> None:
+    assert resolve(user="u", host="h", port="", environ=NO_ENV).port == 5432
+
+
 @pytest.mark.parametrize("sslmode", ["require", "verify-ca", "verify-full"])
-def test_sslmode_that_needs_tls_is_not_supported_yet(sslmode: str) -> None:
-    with pytest.raises(NotSupportedError, match=f"sslmode={sslmode}"):
-        resolve(f"postgresql://u@h/d?sslmode={sslmode}", environ=NO_ENV)
+def test_sslmode_that_needs_tls_is_accepted(sslmode: str) -> None:
+    assert resolve(f"postgresql://u@h/d?sslmode={sslmode}", environ=NO_ENV).sslmode == sslmode
 
 
-def test_sslmode_require_from_the_environment_is_not_supported_yet() -> None:
-    with pytest.raises(NotSupportedError):
-        resolve(environ={"PGSSLMODE": "require", "PGUSER": "u"})
+def test_sslmode_defaults_to_prefer_like_libpq() -> None:
+    assert resolve(user="u", environ=NO_ENV).sslmode == "prefer"
+
+
+def test_sslmode_from_the_environment() -> None:
+    assert resolve(environ={"PGSSLMODE": "require", "PGUSER": "u"}).sslmode == "require"
 
 
 @pytest.mark.parametrize("sslmode", ["disable", "allow", "prefer"])
@@ -286,9 +307,30 @@ def test_unknown_sslmode_is_refused() -> None:
         resolve(user="u", sslmode="sometimes", environ=NO_ENV)
 
 
-def test_several_hosts_are_not_supported_yet() -> None:
-    with pytest.raises(NotSupportedError, match="several hosts"):
-        resolve("postgresql://u@h1:5432,h2:5433/d", environ=NO_ENV)
+def test_several_hosts_with_their_ports_from_a_uri() -> None:
+    info = resolve("postgresql://u@h1:5432,h2:5433,[::1]/d", environ=NO_ENV)
+    assert [(h.host, h.port) for h in info.hosts] == [("h1", 5432), ("h2", 5433), ("::1", 5432)]
+    assert (info.host, info.port) == ("h1", 5432)
+
+
+def test_several_hosts_share_a_single_port() -> None:
+    info = resolve("host=a,b,c port=6000 user=u", environ=NO_ENV)
+    assert [h.port for h in info.hosts] == [6000, 6000, 6000]
+
+
+def test_port_count_must_match_the_host_count() -> None:
+    with pytest.raises(InterfaceError, match="could not match 2 port numbers to 3 hosts"):
+        resolve("host=a,b,c port=1,2 user=u", environ=NO_ENV)
+
+
+def test_hostaddr_count_must_match_the_host_count() -> None:
+    with pytest.raises(InterfaceError, match="could not match 2 host names to 1 hostaddr values"):
+        resolve("host=a,b hostaddr=192.0.2.1 user=u", environ=NO_ENV)
+
+
+def test_empty_host_in_a_list_means_the_default_host() -> None:
+    info = resolve("host=a, port=1,2 user=u", environ=NO_ENV)
+    assert info.hosts[1].host in ("/var/run/postgresql", "/tmp", "localhost")
 
 
 @pytest.mark.parametrize(
@@ -354,3 +396,213 @@ def test_startup_parameters_leave_out_what_was_not_given() -> None:
     assert "application_name" not in params
     assert "options" not in params
     assert "password" not in params
+
+
+# --------------------------------------------------------------------------------------
+# TLS, authentication and protocol settings
+# --------------------------------------------------------------------------------------
+
+
+def test_every_tls_setting_from_a_uri() -> None:
+    info = resolve(
+        "postgresql://u@h/d?sslmode=verify-full&sslnegotiation=direct&sslrootcert=/ca.pem"
+        "&sslcert=/c.crt&sslkey=/c.key&sslpassword=kp&sslcrl=/r.crl&sslcrldir=/crls&sslsni=0"
+        "&ssl_min_protocol_version=TLSv1.3",
+        environ=NO_ENV,
+    )
+    assert (info.sslmode, info.sslnegotiation, info.sslrootcert) == (
+        "verify-full",
+        "direct",
+        "/ca.pem",
+    )
+    assert (info.sslcert, info.sslkey, info.sslcrl, info.sslcrldir) == (
+        "/c.crt",
+        "/c.key",
+        "/r.crl",
+        "/crls",
+    )
+    assert info.sslpassword == "kp"
+    assert "kp" not in repr(info)
+    assert info.sslsni is False
+    assert info.ssl_min_protocol_version == "TLSv1.3"
+
+
+def test_every_environment_variable_of_the_issue() -> None:
+    info = resolve(
+        environ={
+            "PGUSER": "u",
+            "PGSSLMODE": "verify-ca",
+            "PGSSLNEGOTIATION": "direct",
+            "PGSSLROOTCERT": "/ca",
+            "PGSSLCERT": "/c",
+            "PGSSLKEY": "/k",
+            "PGCHANNELBINDING": "require",
+            "PGTARGETSESSIONATTRS": "read-write",
+            "PGLOADBALANCEHOSTS": "random",
+            "PGREQUIREAUTH": "scram-sha-256",
+            "PGMINPROTOCOLVERSION": "3.2",
+            "PGPASSFILE": "/nonexistent/pgpass",
+        }
+    )
+    assert (info.sslmode, info.sslnegotiation, info.sslrootcert) == ("verify-ca", "direct", "/ca")
+    assert (info.sslcert, info.sslkey, info.channel_binding) == ("/c", "/k", "require")
+    assert (info.target_session_attrs, info.load_balance_hosts) == ("read-write", "random")
+    assert info.require_auth is not None and info.require_auth.allowed == {"scram-sha-256"}
+    assert (info.min_protocol_version, info.max_protocol_version) == ((3, 2), (3, 2))
+    assert info.passfile == "/nonexistent/pgpass"
+
+
+def test_ssl_true_in_a_uri_means_require() -> None:
+    assert resolve("postgresql://u@h/d?ssl=true", environ=NO_ENV).sslmode == "require"
+
+
+def test_sslrootcert_system_defaults_to_verify_full() -> None:
+    assert resolve(user="u", sslrootcert="system", environ=NO_ENV).sslmode == "verify-full"
+
+
+def test_sslrootcert_system_refuses_a_weaker_sslmode() -> None:
+    with pytest.raises(InterfaceError, match='weak sslmode "verify-ca" may not be used'):
+        resolve(user="u", sslrootcert="system", sslmode="verify-ca", environ=NO_ENV)
+
+
+@pytest.mark.parametrize("sslmode", ["disable", "allow", "prefer"])
+def test_direct_negotiation_refuses_a_weak_sslmode(sslmode: str) -> None:
+    with pytest.raises(InterfaceError, match=f'weak sslmode "{sslmode}"'):
+        resolve(user="u", sslmode=sslmode, sslnegotiation="direct", environ=NO_ENV)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("sslnegotiation", "sometimes"),
+        ("channel_binding", "maybe"),
+        ("target_session_attrs", "writable"),
+        ("load_balance_hosts", "roundrobin"),
+        ("min_protocol_version", "3.1"),
+        ("ssl_min_protocol_version", "TLSv9"),
+        ("sslsni", "yes"),
+    ],
+)
+def test_invalid_values_are_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(InterfaceError, match=f"invalid {name} '{value}'"):
+        resolve(user="u", environ=NO_ENV, **{name: value})
+
+
+def test_tls_below_1_2_is_not_supported() -> None:
+    with pytest.raises(NotSupportedError, match=r"TLS 1\.2 and later"):
+        resolve(user="u", ssl_min_protocol_version="TLSv1.1", environ=NO_ENV)
+
+
+def test_tls_version_range_must_be_ordered() -> None:
+    with pytest.raises(InterfaceError, match="ssl_min_protocol_version is greater"):
+        resolve(
+            user="u",
+            ssl_min_protocol_version="TLSv1.3",
+            ssl_max_protocol_version="TLSv1.2",
+            environ=NO_ENV,
+        )
+
+
+def test_protocol_version_defaults_to_3_0_and_latest_means_3_2() -> None:
+    info = resolve(user="u", environ=NO_ENV)
+    assert (info.min_protocol_version, info.max_protocol_version) == ((3, 0), (3, 0))
+    info = resolve(user="u", max_protocol_version="latest", environ=NO_ENV)
+    assert info.max_protocol_version == (3, 2)
+
+
+def test_min_protocol_version_above_max_is_refused() -> None:
+    with pytest.raises(InterfaceError, match="min_protocol_version is greater"):
+        resolve(user="u", min_protocol_version="3.2", max_protocol_version="3.0", environ=NO_ENV)
+
+
+def test_require_auth_is_parsed_when_resolving() -> None:
+    with pytest.raises(InterfaceError, match="cannot be mixed"):
+        resolve(user="u", require_auth="md5,!password", environ=NO_ENV)
+
+
+@pytest.mark.parametrize("name", ["service", "keepalives", "requirepeer", "replication"])
+def test_libpq_parameters_pgwire_does_not_implement_are_refused_by_name(name: str) -> None:
+    with pytest.raises(NotSupportedError, match=f"'{name}' is a libpq parameter"):
+        resolve(user="u", environ=NO_ENV, **{name: "1"})
+
+
+def test_gssencmode_require_is_not_supported_but_prefer_is_harmless() -> None:
+    resolve(user="u", gssencmode="prefer", environ=NO_ENV)
+    with pytest.raises(NotSupportedError, match="GSSAPI"):
+        resolve(user="u", gssencmode="require", environ=NO_ENV)
+
+
+def test_uri_with_an_unclosed_ipv6_bracket_is_refused() -> None:
+    with pytest.raises(InterfaceError, match="closing bracket"):
+        parse_dsn("postgresql://u@[::1/d")
+
+
+# --------------------------------------------------------------------------------------
+# The password file
+# --------------------------------------------------------------------------------------
+
+
+def _passfile(tmp_path: Path, text: str, mode: int = 0o600) -> str:
+    path = tmp_path / "pgpass"
+    path.write_text(text)
+    path.chmod(mode)
+    return str(path)
+
+
+def _password(passfile: str, dsn: str = "host=db port=5433 dbname=sales user=alice") -> object:
+    return resolve(dsn, environ={"PGPASSFILE": passfile}).hosts[0].passfile_password
+
+
+def test_pgpass_first_matching_line_wins(tmp_path: Path) -> None:
+    passfile = _passfile(
+        tmp_path,
+        "# comment\nother:5433:sales:alice:no\ndb:5433:sales:alice:yes\n*:*:*:*:later\n",
+    )
+    assert _password(passfile) == "yes"
+
+
+def test_pgpass_wildcards_match_anything(tmp_path: Path) -> None:
+    assert _password(_passfile(tmp_path, "*:*:*:alice:star\n")) == "star"
+
+
+def test_pgpass_escapes_colons_and_backslashes(tmp_path: Path) -> None:
+    passfile = _passfile(tmp_path, "db:5433:sales:alice:a\\:b\\\\c\n")
+    assert _password(passfile) == "a:b\\c"
+
+
+def test_pgpass_escaped_star_is_not_a_wildcard(tmp_path: Path) -> None:
+    assert _password(_passfile(tmp_path, "\\*:*:*:*:literal\n")) is None
+
+
+def test_pgpass_default_socket_directory_matches_localhost(tmp_path: Path) -> None:
+    passfile = _passfile(tmp_path, "localhost:5432:*:alice:local\n")
+    assert _password(passfile, "host=/tmp user=alice") == "local"
+
+
+def test_pgpass_is_not_read_when_a_password_is_given(tmp_path: Path) -> None:
+    passfile = _passfile(tmp_path, "*:*:*:*:from-file\n")
+    info = resolve("user=alice password=given", environ={"PGPASSFILE": passfile})
+    assert info.password == "given"
+    assert info.hosts[0].passfile_password is None
+
+
+def test_pgpass_readable_by_others_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    passfile = _passfile(tmp_path, "*:*:*:*:secret-in-file\n", mode=0o644)
+    assert _password(passfile) is None
+    assert "has group or world access" in caplog.text
+    assert "secret-in-file" not in caplog.text
+
+
+def test_pgpass_in_home_is_the_default(tmp_path: Path) -> None:
+    Path(_passfile(tmp_path, "*:*:*:*:home\n")).rename(tmp_path / ".pgpass")
+    info = resolve("user=alice host=h", environ={"HOME": str(tmp_path)})
+    assert info.hosts[0].passfile_password == "home"
+
+
+def test_pgpass_is_looked_up_for_each_host(tmp_path: Path) -> None:
+    passfile = _passfile(tmp_path, "a:*:*:*:for-a\nb:*:*:*:for-b\n")
+    info = resolve("host=a,b user=u", environ={"PGPASSFILE": passfile})
+    assert [h.passfile_password for h in info.hosts] == ["for-a", "for-b"]
+    assert "for-a" not in repr(info)

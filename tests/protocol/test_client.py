@@ -28,10 +28,13 @@ from pgwire.protocol import (
     AuthenticationSASLContinue,
     AuthenticationSASLFinal,
     AuthenticationSSPI,
+    AuthRequirement,
+    BackendKeyData,
     BackendMessage,
     Bind,
     BindComplete,
     CancelRequest,
+    ChannelBinding,
     ClientConnection,
     Close,
     CloseComplete,
@@ -74,6 +77,7 @@ from pgwire.protocol import (
     StartupMessage,
     Sync,
     Terminate,
+    tls_server_end_point,
 )
 from tests.protocol.scripts import (
     BACKEND_KEY,
@@ -98,6 +102,7 @@ COLUMNS = RowDescription((FieldDescription("n", type_oid=23, type_size=4),))
 NOTICE = NoticeResponse({"S": "NOTICE", "V": "NOTICE", "C": "00000", "M": "hello"})
 NOTIFICATION = NotificationResponse(77, "jobs", "new")
 FATAL = error("terminating connection due to administrator command", "57P01", "FATAL")
+SASL_PLUS_OFFER = AuthenticationSASL(("SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"))
 
 
 def sent(*messages: FrontendMessage) -> bytes:
@@ -400,12 +405,376 @@ def test_only_terminate_may_be_sent_while_authenticating() -> None:
 
 def test_negotiate_protocol_version_lowers_a_3_2_request_to_3_0() -> None:
     conn = ClientConnection()
-    conn.send(StartupMessage({"user": USER}, PROTOCOL_3_2))
+    conn.send(StartupMessage({"user": USER, "_pq_.unknown": "1"}, PROTOCOL_3_2))
     assert conn.protocol_version == PROTOCOL_3_2
     downgrade = NegotiateProtocolVersion(0, ("_pq_.unknown",))
     assert receive(conn, downgrade, *TRUST_STARTUP) == [downgrade, *TRUST_STARTUP]
     assert conn.protocol_version == PROTOCOL_3_0
     assert conn.state is ConnState.READY
+
+
+def test_negotiate_protocol_version_as_postgresql_sends_it_with_the_major_version() -> None:
+    # PostgreSQL 15 answers a 3.2 request with the code of 3.0, 196608 (3 << 16).
+    conn = ClientConnection()
+    conn.send(StartupMessage({"user": USER}, PROTOCOL_3_2))
+    receive(conn, NegotiateProtocolVersion(3 << 16), *TRUST_STARTUP)
+    assert conn.protocol_version == PROTOCOL_3_0
+
+
+def test_negotiate_protocol_version_with_another_major_version_is_a_protocol_error() -> None:
+    conn = ClientConnection()
+    conn.send(StartupMessage({"user": USER}, PROTOCOL_3_2))
+    with pytest.raises(ProtocolError, match=r"offers 2\.0 in answer to a request for 3\.2"):
+        receive(conn, NegotiateProtocolVersion(2 << 16))
+
+
+def test_negotiate_protocol_version_naming_an_option_never_sent_is_a_protocol_error() -> None:
+    conn = ClientConnection()
+    conn.send(StartupMessage({"user": USER}, PROTOCOL_3_2))
+    with pytest.raises(ProtocolError, match=r"'_pq_\.unknown', which the client did not send"):
+        receive(conn, NegotiateProtocolVersion(0, ("_pq_.unknown",)))
+
+
+def test_negotiate_protocol_version_that_changes_nothing_is_a_protocol_error() -> None:
+    conn = ClientConnection()
+    conn.send(StartupMessage({"user": USER}, PROTOCOL_3_2))
+    with pytest.raises(ProtocolError, match="asks for no change"):
+        receive(conn, NegotiateProtocolVersion(2))
+
+
+def test_a_second_negotiate_protocol_version_is_a_protocol_error() -> None:
+    conn = ClientConnection()
+    conn.send(StartupMessage({"user": USER}, PROTOCOL_3_2))
+    receive(conn, NegotiateProtocolVersion(1))
+    with pytest.raises(ProtocolError, match="after the negotiation ended"):
+        receive(conn, NegotiateProtocolVersion(0))
+
+
+def test_downgrade_below_min_protocol_version_fails_the_connection() -> None:
+    conn = ClientConnection(min_protocol_version=PROTOCOL_3_2)
+    conn.send(StartupMessage({"user": USER}, PROTOCOL_3_2))
+    with pytest.raises(OperationalError, match=r"3\.0 at most, but min_protocol_version is 3\.2"):
+        receive(conn, NegotiateProtocolVersion(0))
+    assert conn.state is ConnState.FAILED
+
+
+def test_startup_below_min_protocol_version_is_refused() -> None:
+    conn = ClientConnection(min_protocol_version=PROTOCOL_3_2)
+    with pytest.raises(InterfaceError, match=r"below min_protocol_version 3\.2"):
+        conn.send(StartupMessage({"user": USER}))
+
+
+def test_min_protocol_version_out_of_range_is_refused() -> None:
+    with pytest.raises(InterfaceError, match="invalid min_protocol_version"):
+        ClientConnection(min_protocol_version=(3, 3))
+
+
+def test_protocol_3_2_keeps_a_long_cancel_key() -> None:
+    conn = ClientConnection()
+    conn.send(StartupMessage({"user": USER}, PROTOCOL_3_2))
+    long_key = BackendKeyData(4242, bytes(range(32)))
+    receive(conn, AuthenticationOk(), long_key, ReadyForQuery("I"))
+    assert conn.cancel_request() == CancelRequest(4242, bytes(range(32)))
+    assert conn.cancel_request().encode()[:4] == (16 + 28).to_bytes(4, "big")
+
+
+def test_protocol_3_0_refuses_a_cancel_key_that_is_not_4_bytes() -> None:
+    conn = start()
+    with pytest.raises(ProtocolError, match="32-byte secret key"):
+        receive(conn, AuthenticationOk(), BackendKeyData(1, bytes(32)))
+
+
+# --------------------------------------------------------------------------------------
+# Channel binding (SCRAM-SHA-256-PLUS, tls-server-end-point)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server_certificate() -> bytes:
+    import trustme
+
+    ca = trustme.CA()
+    der: bytes = ca.issue_cert("db.example").cert_chain_pems[0].bytes()
+    return ssl_pem_to_der(der)
+
+
+def ssl_pem_to_der(pem: bytes) -> bytes:
+    body = b"".join(line for line in pem.splitlines() if not line.startswith(b"-----"))
+    return base64.b64decode(body)
+
+
+class PlusScramServer:
+    """The server half of SCRAM-SHA-256-PLUS bound to ``certificate`` (or of plain SCRAM)."""
+
+    def __init__(self, certificate: bytes | None, mechanism: str = "SCRAM-SHA-256-PLUS") -> None:
+        import scramp
+
+        scram = scramp.ScramMechanism(mechanism)
+        info = scram.make_auth_info(PASSWORD, iteration_count=4096, salt=b"pgwire-test-salt")
+        binding = None
+        if certificate is not None:
+            binding = ("tls-server-end-point", tls_server_end_point(certificate))
+        self._server = scram.make_server(lambda _user: info, channel_binding=binding)
+
+    def challenge(self, client: bytes) -> AuthenticationSASLContinue:
+        first = client[5:]
+        mechanism, _, rest = first.partition(b"\0")
+        self.mechanism = mechanism.decode()
+        self.client_first = rest[4:].decode()
+        self._server.set_client_first(self.client_first)
+        return AuthenticationSASLContinue(self._server.get_server_first().encode())
+
+    def outcome(self, client: bytes) -> AuthenticationSASLFinal:
+        self._server.set_client_final(client[5:].decode())
+        return AuthenticationSASLFinal(self._server.get_server_final().encode())
+
+
+def tls_connection(
+    certificate: bytes | None, channel_binding: ChannelBinding = "prefer"
+) -> ClientConnection:
+    conn = ClientConnection(
+        password=PASSWORD, nonce_source=lambda: CLIENT_NONCE, channel_binding=channel_binding
+    )
+    conn.tls_established(certificate)
+    return start(conn)
+
+
+def scram_exchange(conn: ClientConnection, offer: AuthenticationSASL, server: PlusScramServer):  # type: ignore[no-untyped-def]
+    receive(conn, offer)
+    receive(conn, server.challenge(conn.data_to_send()))
+    return receive(conn, server.outcome(conn.data_to_send()), *TRUST_STARTUP)
+
+
+def test_scram_plus_is_chosen_over_tls_and_binds_to_the_server_certificate(
+    server_certificate: bytes,
+) -> None:
+    conn = tls_connection(server_certificate)
+    server = PlusScramServer(server_certificate)
+    scram_exchange(conn, SASL_PLUS_OFFER, server)
+    assert server.mechanism == "SCRAM-SHA-256-PLUS"
+    assert server.client_first.startswith("p=tls-server-end-point,,")
+    assert conn.auth_methods == ["SCRAM-SHA-256-PLUS"]
+    assert conn.channel_bound
+    assert conn.state is ConnState.READY
+
+
+def test_scram_plus_with_another_certificate_is_refused_by_the_server(
+    server_certificate: bytes,
+) -> None:
+    import scramp
+
+    conn = tls_connection(server_certificate)
+    # The server sits behind a different certificate: a man in the middle's.
+    server = PlusScramServer(server_certificate[:-1] + b"\0")
+    receive(conn, SASL_PLUS_OFFER)
+    receive(conn, server.challenge(conn.data_to_send()))
+    with pytest.raises(scramp.ScramException, match="channel bindings don't match"):
+        server.outcome(conn.data_to_send())
+
+
+def test_tls_server_end_point_hashes_with_the_signature_hash(server_certificate: bytes) -> None:
+    # trustme signs with ECDSA-SHA256.
+    assert tls_server_end_point(server_certificate) == hashlib.sha256(server_certificate).digest()
+
+
+def test_channel_binding_disable_uses_plain_scram_with_flag_n(server_certificate: bytes) -> None:
+    conn = tls_connection(server_certificate, "disable")
+    server = PlusScramServer(None, "SCRAM-SHA-256")
+    scram_exchange(conn, SASL_PLUS_OFFER, server)
+    assert server.mechanism == "SCRAM-SHA-256"
+    assert server.client_first.startswith("n,,")
+    assert not conn.channel_bound
+
+
+def test_tls_without_a_plus_offer_uses_flag_y(server_certificate: bytes) -> None:
+    conn = tls_connection(server_certificate)
+    server = PlusScramServer(None, "SCRAM-SHA-256")
+    scram_exchange(conn, AuthenticationSASL(("SCRAM-SHA-256",)), server)
+    assert server.client_first.startswith("y,,")
+    assert conn.state is ConnState.READY
+    assert not conn.channel_bound
+
+
+def test_flag_y_lets_a_binding_server_detect_a_stripped_plus_offer(
+    server_certificate: bytes,
+) -> None:
+    import scramp
+
+    conn = tls_connection(server_certificate)
+    receive(conn, AuthenticationSASL(("SCRAM-SHA-256",)))  # a middlebox removed the PLUS offer
+    server = PlusScramServer(server_certificate, "SCRAM-SHA-256")
+    with pytest.raises(scramp.ScramException, match="in fact it does"):
+        server.challenge(conn.data_to_send())
+
+
+def test_without_tls_plain_scram_uses_flag_n_even_if_plus_is_offered() -> None:
+    conn = scram_connection()
+    server = PlusScramServer(None, "SCRAM-SHA-256")
+    scram_exchange(conn, SASL_PLUS_OFFER, server)
+    assert server.client_first.startswith("n,,")
+
+
+def test_channel_binding_require_without_tls_is_refused() -> None:
+    conn = start(
+        ClientConnection(
+            password=PASSWORD, nonce_source=lambda: CLIENT_NONCE, channel_binding="require"
+        )
+    )
+    with pytest.raises(OperationalError, match="TLS is not in use"):
+        receive(conn, SASL_PLUS_OFFER)
+    assert conn.state is ConnState.FAILED
+    assert conn.data_to_send() == b""
+
+
+def test_channel_binding_require_without_a_plus_offer_is_refused(
+    server_certificate: bytes,
+) -> None:
+    conn = tls_connection(server_certificate, "require")
+    with pytest.raises(OperationalError, match="did not offer SCRAM-SHA-256-PLUS"):
+        receive(conn, AuthenticationSASL(("SCRAM-SHA-256",)))
+
+
+@pytest.mark.parametrize(
+    "request_", [AuthenticationCleartextPassword(), AuthenticationMD5Password(b"salt")]
+)
+def test_channel_binding_require_never_answers_a_password_request(
+    server_certificate: bytes, request_: BackendMessage
+) -> None:
+    conn = tls_connection(server_certificate, "require")
+    with pytest.raises(OperationalError, match="channel binding required"):
+        receive(conn, request_)
+    assert conn.data_to_send() == b"", "the password must not leave"
+
+
+def test_channel_binding_require_refuses_a_session_without_authentication(
+    server_certificate: bytes,
+) -> None:
+    conn = tls_connection(server_certificate, "require")
+    with pytest.raises(OperationalError, match="without channel binding"):
+        receive(conn, AuthenticationOk())
+    assert conn.state is ConnState.FAILED
+
+
+def test_channel_binding_require_accepts_scram_plus(server_certificate: bytes) -> None:
+    conn = tls_connection(server_certificate, "require")
+    scram_exchange(conn, SASL_PLUS_OFFER, PlusScramServer(server_certificate))
+    assert conn.state is ConnState.READY
+
+
+def test_tls_can_only_be_reported_before_the_startup_message() -> None:
+    conn = start()
+    with pytest.raises(InterfaceError, match="before the StartupMessage"):
+        conn.tls_established(b"")
+
+
+def test_unknown_channel_binding_setting_is_refused() -> None:
+    with pytest.raises(InterfaceError, match="invalid channel_binding 'always'"):
+        ClientConnection(channel_binding="always")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------
+# require_auth
+# --------------------------------------------------------------------------------------
+
+
+def requiring(text: str) -> ClientConnection:
+    conn = ClientConnection(
+        password=PASSWORD,
+        nonce_source=lambda: CLIENT_NONCE,
+        require_auth=AuthRequirement.parse(text),
+    )
+    return start(conn)
+
+
+@pytest.mark.parametrize(
+    ("text", "allowed", "required"),
+    [
+        ("scram-sha-256", {"scram-sha-256"}, True),
+        ("password, md5", {"password", "md5"}, True),
+        ("scram-sha-256,none", {"scram-sha-256"}, False),
+        ("none", set(), False),
+        ("!password", {"md5", "gss", "sspi", "scram-sha-256", "oauth"}, False),
+        ("!password,!md5,!none", {"gss", "sspi", "scram-sha-256", "oauth"}, True),
+    ],
+)
+def test_require_auth_lists_parse_like_libpq(text: str, allowed: set[str], required: bool) -> None:
+    requirement = AuthRequirement.parse(text)
+    assert (requirement.allowed, requirement.required) == (allowed, required)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("password,!md5", 'negative require_auth method "!md5" cannot be mixed'),
+        ("!md5,password", 'require_auth method "password" cannot be mixed with negative'),
+        ("md5,md5", 'require_auth method "md5" is specified more than once'),
+        ("none,none", 'require_auth method "none" is specified more than once'),
+        ("!none,!none", 'require_auth method "none" is specified more than once'),
+        ("kerberos", 'invalid require_auth value: "kerberos"'),
+        ("", 'invalid require_auth value: ""'),
+    ],
+)
+def test_bad_require_auth_lists_are_refused(text: str, message: str) -> None:
+    with pytest.raises(InterfaceError, match=message):
+        AuthRequirement.parse(text)
+
+
+def test_require_auth_refuses_a_method_not_listed_before_answering() -> None:
+    conn = requiring("scram-sha-256")
+    with pytest.raises(
+        OperationalError,
+        match='requirement "scram-sha-256" failed: server requested a cleartext password',
+    ):
+        receive(conn, AuthenticationCleartextPassword())
+    assert conn.data_to_send() == b"", "the password must not leave"
+    assert conn.state is ConnState.FAILED
+
+
+def test_require_auth_negation_refuses_the_negated_method() -> None:
+    conn = requiring("!md5")
+    with pytest.raises(OperationalError, match="server requested a hashed password"):
+        receive(conn, AuthenticationMD5Password(b"salt"))
+
+
+def test_require_auth_allows_a_listed_method() -> None:
+    conn = requiring("md5,password")
+    receive(conn, AuthenticationCleartextPassword(), *TRUST_STARTUP)
+    assert conn.state is ConnState.READY
+
+
+def test_require_auth_refuses_a_session_without_authentication_unless_none_is_listed() -> None:
+    conn = requiring("password")
+    with pytest.raises(OperationalError, match="server did not complete authentication"):
+        receive(conn, AuthenticationOk())
+    conn = requiring("password,none")
+    receive(conn, *TRUST_STARTUP)
+    assert conn.state is ConnState.READY
+
+
+def test_require_auth_not_none_demands_an_exchange() -> None:
+    conn = requiring("!none")
+    with pytest.raises(OperationalError, match="server did not complete authentication"):
+        receive(conn, AuthenticationOk())
+
+
+def test_require_auth_scram_completes_with_a_scram_server() -> None:
+    conn = requiring("scram-sha-256")
+    scram_exchange(
+        conn, AuthenticationSASL(("SCRAM-SHA-256",)), PlusScramServer(None, "SCRAM-SHA-256")
+    )
+    assert conn.state is ConnState.READY
+
+
+def test_require_auth_refuses_sasl_when_scram_is_negated() -> None:
+    conn = requiring("!scram-sha-256")
+    with pytest.raises(OperationalError, match="server requested SASL authentication"):
+        receive(conn, SASL_OFFER)
+
+
+def test_require_auth_names_gssapi_before_saying_it_is_unsupported() -> None:
+    conn = requiring("password")
+    with pytest.raises(OperationalError, match="server requested GSSAPI authentication"):
+        receive(conn, AuthenticationGSS())
 
 
 def test_negotiate_protocol_version_offering_a_newer_version_is_a_protocol_error() -> None:

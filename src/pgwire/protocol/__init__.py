@@ -7,6 +7,8 @@ to write.  It imports only the standard library, ``pgwire.errors`` and (for SCRA
 
 from pgwire.protocol.client import (
     NEED_DATA,
+    AuthRequirement,
+    ChannelBinding,
     ClientConnection,
     ConnectionClosed,
     ConnectionState,
@@ -14,6 +16,7 @@ from pgwire.protocol.client import (
     Event,
     NeedData,
     Phase,
+    tls_server_end_point,
 )
 from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
 from pgwire.protocol.messages import *  # noqa: F403
@@ -37,17 +40,19 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "NEED_DATA",
     "AuthMethod",
+    "AuthRequirement",
     "Authenticated",
     "AuthenticationFailed",
+    "ChannelBinding",
     "ClientConnection",
     "ConnectionClosed",
     "ConnectionState",
     "DirectTLSHandshake",
     "EncryptionResponse",
-    "MD5Auth",
-    "PasswordAuth",
     "Event",
+    "MD5Auth",
     "NeedData",
+    "PasswordAuth",
     "Phase",
     "ReceiveBuffer",
     "ScramAuth",
@@ -56,5 +61,6 @@ __all__ = [
     "ServerEvent",
     "ServerState",
     "TrustAuth",
+    "tls_server_end_point",
     *_message_names,
 ]

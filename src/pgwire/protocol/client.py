@@ -16,6 +16,12 @@ what the server owes for it on a queue, so any number of Sync-delimited batches 
 flight at once (pipelining).  An ErrorResponse in the extended protocol drops the queue up
 to that batch's Sync, exactly as the server skips messages up to it.  Anything not in the
 tables raises :class:`~pgwire.errors.ProtocolError` naming the state and the message.
+
+Authentication follows libpq's rules: ``channel_binding`` (SCRAM-SHA-256-PLUS with
+tls-server-end-point, from the server certificate the caller hands over with
+:meth:`~ClientConnection.tls_established`), ``require_auth`` (see :class:`AuthRequirement`)
+and ``min_protocol_version`` are checked against every authentication request the server
+makes, before anything is answered.
 """
 
 from __future__ import annotations
@@ -25,12 +31,13 @@ import hashlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from pgwire.errors import InterfaceError, NotSupportedError, OperationalError, ProtocolError
 from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
 from pgwire.protocol.messages import (
     PROTOCOL_3_0,
+    PROTOCOL_3_2,
     AuthenticationCleartextPassword,
     AuthenticationGSS,
     AuthenticationGSSContinue,
@@ -92,6 +99,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NEED_DATA",
+    "AuthRequirement",
+    "ChannelBinding",
     "ClientConnection",
     "ConnectionClosed",
     "ConnectionState",
@@ -99,6 +108,7 @@ __all__ = [
     "Event",
     "NeedData",
     "Phase",
+    "tls_server_end_point",
 ]
 
 
@@ -300,6 +310,111 @@ _FATAL_SEVERITIES: Final = frozenset({"FATAL", "PANIC"})
 _DATA_ROW_CODE: Final = ord("D")
 _ROW_PHASES: Final = frozenset({P.EXECUTE, P.QUERY_ROWS})
 _SCRAM: Final = "SCRAM-SHA-256"
+_SCRAM_PLUS: Final = "SCRAM-SHA-256-PLUS"
+
+#: libpq's ``channel_binding`` settings.
+ChannelBinding = Literal["disable", "prefer", "require"]
+_CHANNEL_BINDINGS: Final = get_args(ChannelBinding)
+
+#: Authentication request -> the ``require_auth`` method that allows it, and libpq's words
+#: for it when it is refused.
+_REQUIRE_AUTH_METHODS: Final[dict[type[BackendMessage], tuple[str, str]]] = {
+    AuthenticationCleartextPassword: ("password", "server requested a cleartext password"),
+    AuthenticationMD5Password: ("md5", "server requested a hashed password"),
+    AuthenticationSASL: ("scram-sha-256", "server requested SASL authentication"),
+    AuthenticationGSS: ("gss", "server requested GSSAPI authentication"),
+    AuthenticationGSSContinue: ("gss", "server requested GSSAPI authentication"),
+    AuthenticationSSPI: ("sspi", "server requested SSPI authentication"),
+    AuthenticationKerberosV5: ("kerberos", "server requested Kerberos V5 authentication"),
+}
+#: The method names ``require_auth`` accepts (libpq 18's list; ``none`` is handled apart).
+_REQUIRE_AUTH_NAMES: Final = ("password", "md5", "gss", "sspi", "scram-sha-256", "oauth")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRequirement:
+    """libpq's ``require_auth``: which authentication requests the server may make.
+
+    ``allowed`` holds the method names the server may ask for; ``required`` says whether it
+    must ask for one at all (``none`` allows sessions without an authentication exchange,
+    such as ``trust`` and ``cert``). Build it with :meth:`parse`.
+    """
+
+    text: str
+    allowed: frozenset[str]
+    required: bool
+
+    @classmethod
+    def parse(cls, text: str) -> AuthRequirement:
+        """Parse libpq's list form: ``scram-sha-256,none`` allows only those, and
+        ``!password,!md5`` allows everything else; the two forms cannot be mixed."""
+        allowed: set[str] = set()
+        required = True
+        negated = False
+        for position, item in enumerate(part.strip() for part in text.split(",")):
+            method = item
+            if item.startswith("!"):
+                if position == 0:
+                    negated, required, allowed = True, False, set(_REQUIRE_AUTH_NAMES)
+                elif not negated:
+                    raise InterfaceError(
+                        f'negative require_auth method "{item}" cannot be mixed with '
+                        "non-negative methods"
+                    )
+                method = item[1:]
+            elif negated:
+                raise InterfaceError(
+                    f'require_auth method "{item}" cannot be mixed with negative methods'
+                )
+            if method == "none":
+                # "none" allows an exchange-free session; "!none" demands an exchange.
+                if required is negated:
+                    raise _duplicate_method(method)
+                required = negated
+                continue
+            if method not in _REQUIRE_AUTH_NAMES:
+                raise InterfaceError(
+                    f'invalid require_auth value: "{method}"; expected a comma-separated list '
+                    f"of {', '.join(_REQUIRE_AUTH_NAMES)} and none, optionally each negated by !"
+                )
+            if (method in allowed) is not negated:
+                raise _duplicate_method(method)
+            if negated:
+                allowed.discard(method)
+            else:
+                allowed.add(method)
+        return cls(text, frozenset(allowed), required)
+
+    def refusal(self, request: type[BackendMessage]) -> str | None:
+        """Why ``request`` is not allowed, or ``None`` when it is."""
+        method, reason = _REQUIRE_AUTH_METHODS[request]
+        if method in self.allowed:
+            return None
+        return f'authentication method requirement "{self.text}" failed: {reason}'
+
+
+def _duplicate_method(method: str) -> InterfaceError:
+    return InterfaceError(f'require_auth method "{method}" is specified more than once')
+
+
+def tls_server_end_point(certificate: bytes) -> bytes:
+    """The tls-server-end-point channel binding data (RFC 5929) for a DER certificate:
+    its hash with the certificate's signature hash, SHA-256 in place of MD5 and SHA-1."""
+    # asn1crypto comes with scramp, which reads certificates with it too.
+    from asn1crypto.x509 import Certificate  # type: ignore[import-untyped]
+
+    try:
+        algorithm = Certificate.load(certificate).hash_algo
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ProtocolError(f"cannot read the server's TLS certificate: {exc}") from None
+    if algorithm in ("md5", "sha1"):
+        algorithm = "sha256"
+    if algorithm not in hashlib.algorithms_available:
+        raise NotSupportedError(
+            f"the server certificate's signature algorithm ({algorithm}) has no hash for "
+            "tls-server-end-point channel binding; use channel_binding=disable"
+        )
+    return hashlib.new(algorithm, certificate).digest()
 
 
 def md5_password(password: bytes, user: bytes, salt: bytes) -> bytes:
@@ -322,9 +437,29 @@ class ClientConnection:
         password: str | bytes | None = None,
         nonce_source: Callable[[], str] | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        channel_binding: ChannelBinding = "prefer",
+        require_auth: AuthRequirement | None = None,
+        min_protocol_version: tuple[int, int] = PROTOCOL_3_0,
     ) -> None:
+        if channel_binding not in _CHANNEL_BINDINGS:
+            raise InterfaceError(
+                f"invalid channel_binding {channel_binding!r}; expected one of "
+                f"{', '.join(_CHANNEL_BINDINGS)}"
+            )
+        if not PROTOCOL_3_0 <= min_protocol_version <= PROTOCOL_3_2:
+            raise InterfaceError(
+                f"invalid min_protocol_version {min_protocol_version}; expected 3.0 to 3.2"
+            )
         self._password = password
         self._nonce_source = nonce_source
+        self._channel_binding: ChannelBinding = channel_binding
+        self._require_auth = require_auth
+        self._min_protocol_version = min_protocol_version
+        self._tls = False
+        self._server_certificate: bytes | None = None
+        self._requested_options: frozenset[str] = frozenset()
+        self._negotiated = False
+        self._auth_finished = False
         self._buffer = ReceiveBuffer(max_message_size)
         self._out = bytearray()
         self._eof = False
@@ -346,14 +481,36 @@ class ClientConnection:
         self.backend_key: BackendKeyData | None = None
         #: ``I`` idle, ``T`` in a transaction block, ``E`` in a failed one.
         self.transaction_status: Literal["I", "T", "E"] = "I"
-        #: Authentication method names used, in order (``password``, ``md5``, ``SCRAM-SHA-256``).
+        #: Authentication method names used, in order (``password``, ``md5``, ``SCRAM-SHA-256``,
+        #: ``SCRAM-SHA-256-PLUS``).
         self.auth_methods: list[str] = []
+        #: Whether SCRAM-SHA-256-PLUS bound the session to the TLS channel, proven by the server.
+        self.channel_bound = False
 
     def __repr__(self) -> str:
         return (
             f"<ClientConnection state={self.state.value} in_flight={len(self._pending)} "
             f"transaction_status={self.transaction_status}>"
         )
+
+    @property
+    def tls(self) -> bool:
+        """Whether the caller reported TLS on the stream (:meth:`tls_established`)."""
+        return self._tls
+
+    def tls_established(self, server_certificate: bytes | None) -> None:
+        """Record that TLS now protects the stream, before the StartupMessage is sent.
+
+        ``server_certificate`` is the server's certificate in DER form (what
+        ``SSLSocket.getpeercert(binary_form=True)`` returns); SCRAM-SHA-256-PLUS binds the
+        session to it (tls-server-end-point).
+        """
+        if self.state is not ConnectionState.STARTUP:
+            raise InterfaceError(
+                f"TLS can only start before the StartupMessage (state is {self.state.value})"
+            )
+        self._tls = True
+        self._server_certificate = server_certificate
 
     # ----------------------------------------------------------------------------------
     # Outgoing
@@ -429,8 +586,17 @@ class ClientConnection:
             user = message.params.get("user")
             if not user:
                 raise self._refuse(message, "the startup parameters must include 'user'")
+            if message.protocol_version < self._min_protocol_version:
+                raise self._refuse(
+                    message,
+                    f"it asks for protocol {_version(message.protocol_version)}, below "
+                    f"min_protocol_version {_version(self._min_protocol_version)}",
+                )
             self._user = user.encode()
             self.protocol_version = message.protocol_version
+            self._requested_options = frozenset(
+                name for name in message.params if name.startswith("_pq_.")
+            )
             self.state = ConnectionState.AUTHENTICATING
         elif isinstance(message, CancelRequest):
             self.state = ConnectionState.CANCEL_SENT
@@ -586,6 +752,7 @@ class ClientConnection:
                     "the server ended SCRAM authentication without proving it knows the "
                     "password (AuthenticationOk before AuthenticationSASLFinal); refusing"
                 )
+            self._check_authentication_ok()
             self.state = ConnectionState.AWAITING_READY
             return message
         if kind in _AUTH_REQUESTS and self.auth_methods:
@@ -596,14 +763,18 @@ class ClientConnection:
                 f"the server asked for {_AUTH_REQUESTS[kind]} authentication after "
                 f"{self.auth_methods[-1]} had started; refusing (possible man-in-the-middle)"
             )
+        if kind in _REQUIRE_AUTH_METHODS:
+            self._check_auth_request(kind)
         if kind is AuthenticationCleartextPassword:
             self._out += PasswordMessage(self._require_password("password")).encode()
             self.auth_methods.append("password")
+            self._auth_finished = True
             return message
         if isinstance(message, AuthenticationMD5Password):
             digest = md5_password(self._require_password("md5"), self._user, message.salt)
             self._out += PasswordMessage(digest).encode()
             self.auth_methods.append("md5")
+            self._auth_finished = True
             return message
         if isinstance(message, AuthenticationSASL):
             return self._sasl_start(message)
@@ -620,14 +791,73 @@ class ClientConnection:
             )
         raise self._unexpected(message)
 
+    def _fail(self, error: Exception) -> Exception:
+        self.state = ConnectionState.FAILED
+        return error
+
+    def _check_auth_request(self, kind: type[BackendMessage]) -> None:
+        """libpq's check_expected_areq: refuse a request before answering it."""
+        if self._require_auth is not None:
+            refusal = self._require_auth.refusal(kind)
+            if refusal is not None:
+                raise self._fail(OperationalError(refusal))
+        if self._channel_binding == "require" and kind is not AuthenticationSASL:
+            # Answering would hand the password (or its hash) to a server not yet proven.
+            raise self._fail(
+                OperationalError(
+                    "channel binding required, but the server asked for "
+                    f"{_REQUIRE_AUTH_METHODS[kind][0]} authentication, which cannot bind; "
+                    "refusing"
+                )
+            )
+
+    def _check_authentication_ok(self) -> None:
+        requirement = self._require_auth
+        if requirement is not None and requirement.required and not self._auth_finished:
+            raise self._fail(
+                OperationalError(
+                    f'authentication method requirement "{requirement.text}" failed: '
+                    "server did not complete authentication"
+                )
+            )
+        if self._channel_binding == "require" and not self.channel_bound:
+            raise self._fail(
+                OperationalError(
+                    "channel binding required, but the server authenticated the client "
+                    "without channel binding"
+                )
+            )
+
     def _negotiate(self, message: NegotiateProtocolVersion) -> Event:
         major, minor = self.protocol_version
-        if not 0 <= message.newest_minor_version <= minor or self.auth_methods:
+        offered = message.newest_minor_version
+        # The documentation calls the field a minor version, but PostgreSQL sends (and libpq
+        # reads) the whole version code, major << 16 | minor: accept both spellings.
+        offered_major, newest = divmod(offered, 0x10000) if offered > 0xFFFF else (major, offered)
+        if self._negotiated or self.auth_methods:
+            raise ProtocolError("NegotiateProtocolVersion arrived after the negotiation ended")
+        if offered_major != major or not 0 <= newest <= minor:
             raise ProtocolError(
-                f"NegotiateProtocolVersion offers 3.{message.newest_minor_version} in answer to "
+                f"NegotiateProtocolVersion offers {offered_major}.{newest} in answer to "
                 f"a request for {major}.{minor}"
             )
-        self.protocol_version = (major, message.newest_minor_version)
+        if newest == minor and not message.unrecognized_options:
+            raise ProtocolError("NegotiateProtocolVersion negotiated but asks for no change")
+        for option in message.unrecognized_options:
+            if option not in self._requested_options:
+                raise ProtocolError(
+                    f"NegotiateProtocolVersion reports the option {option!r}, which the "
+                    "client did not send"
+                )
+        self._negotiated = True
+        if (major, newest) < self._min_protocol_version:
+            raise self._fail(
+                OperationalError(
+                    f"the server supports protocol version {major}.{newest} at most, but "
+                    f"min_protocol_version is {_version(self._min_protocol_version)}"
+                )
+            )
+        self.protocol_version = (major, newest)
         return message
 
     def _require_password(self, method: str) -> bytes:
@@ -639,15 +869,48 @@ class ClientConnection:
             )
         return password.encode() if isinstance(password, str) else password
 
+    def _choose_mechanism(self, offered: tuple[str, ...]) -> tuple[str, bytes | None]:
+        """libpq's choice: SCRAM-SHA-256-PLUS when TLS is up and binding is not disabled,
+        else SCRAM-SHA-256; with the channel binding data to send (``None``: flag ``n``)."""
+        can_bind = self._tls and self._server_certificate is not None
+        binding = self._channel_binding
+        if can_bind and binding != "disable":
+            assert self._server_certificate is not None
+            data = tls_server_end_point(self._server_certificate)
+            if _SCRAM_PLUS in offered:
+                return _SCRAM_PLUS, data
+        else:
+            data = None
+        if binding == "require":
+            if not self._tls:
+                raise self._fail(
+                    OperationalError(
+                        "channel binding is required, but TLS is not in use; connect with "
+                        "sslmode=require or stronger"
+                    )
+                )
+            raise self._fail(
+                OperationalError(
+                    "channel binding is required, but the server did not offer "
+                    f"{_SCRAM_PLUS} (it offers {', '.join(offered) or 'nothing'})"
+                )
+            )
+        if _SCRAM not in offered:
+            offered_text = ", ".join(offered) or "none"
+            raise self._fail(
+                NotSupportedError(
+                    f"the server offers SASL mechanisms {offered_text}; pgwire supports "
+                    f"{_SCRAM} and, over TLS, {_SCRAM_PLUS}"
+                )
+            )
+        # With binding data but plain SCRAM the client sends flag "y" (it could bind, the
+        # server did not offer to): a server that does support binding then sees a downgrade.
+        return _SCRAM, data
+
     def _sasl_start(self, message: AuthenticationSASL) -> Event:
         import scramp  # only sessions that use SCRAM pay for the import
 
-        if _SCRAM not in message.mechanisms:
-            self.state = ConnectionState.FAILED
-            offered = ", ".join(message.mechanisms) or "none"
-            raise NotSupportedError(
-                f"the server offers SASL mechanisms {offered}; pgwire supports {_SCRAM}"
-            )
+        mechanism, binding_data = self._choose_mechanism(message.mechanisms)
         if self._nonce_source is None:
             self.state = ConnectionState.FAILED
             raise InterfaceError(
@@ -656,9 +919,14 @@ class ClientConnection:
         password = self._require_password(_SCRAM)
         # PostgreSQL ignores the SCRAM username (the startup packet's user counts) and libpq
         # sends an empty one, which scramp refuses: any fixed name will do.
+        binding = None if binding_data is None else ("tls-server-end-point", binding_data)
         try:
             client = scramp.ScramClient(
-                [_SCRAM], "*", password.decode("utf-8"), c_nonce=self._nonce_source()
+                [mechanism],
+                "*",
+                password.decode("utf-8"),
+                channel_binding=binding,
+                c_nonce=self._nonce_source(),
             )
         except UnicodeDecodeError:
             # The exception's text would quote bytes of the password.
@@ -670,8 +938,8 @@ class ClientConnection:
             raise InterfaceError(f"cannot start SCRAM authentication: {exc}") from None
         self._scram = client
         first = client.get_client_first()
-        self._out += SASLInitialResponse(_SCRAM, first.encode()).encode()
-        self.auth_methods.append(_SCRAM)
+        self._out += SASLInitialResponse(mechanism, first.encode()).encode()
+        self.auth_methods.append(mechanism)
         return message
 
     def _scram_client(self, message: BackendMessage) -> scramp.ScramClient:
@@ -705,6 +973,8 @@ class ClientConnection:
                 "refusing the connection (possible man-in-the-middle)"
             ) from None
         self._scram_done = True
+        self._auth_finished = True
+        self.channel_bound = self.auth_methods[-1] == _SCRAM_PLUS
         return message
 
     def _awaiting_ready_event(self, message: BackendMessage) -> Event:
@@ -712,6 +982,11 @@ class ClientConnection:
             self.state = ConnectionState.READY
             self.transaction_status = message.status
         elif isinstance(message, BackendKeyData):
+            if self.protocol_version == PROTOCOL_3_0 and len(message.secret_key) != 4:
+                raise ProtocolError(
+                    f"BackendKeyData with a {len(message.secret_key)}-byte secret key, which "
+                    "protocol 3.0 does not allow (4 bytes)"
+                )
             self.backend_key = message
         elif isinstance(message, ParameterStatus):
             self.parameters[message.name] = message.value
@@ -769,6 +1044,10 @@ class ClientConnection:
         if not pending:
             self._skip_until_sync = True
         return message
+
+
+def _version(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
 
 
 def _prepend(buffer: ReceiveBuffer, data: bytes) -> ReceiveBuffer:
