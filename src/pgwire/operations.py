@@ -128,6 +128,19 @@ class PreparedStatement:
             )
         return statement
 
+    def type_oids(self) -> set[int]:
+        """The types of the parameters and of the result columns."""
+        used = set(self.param_oids)
+        if self.columns is not None:
+            used.update(column.type_oid for column in self.columns)
+        return used
+
+    def rebuilt(self, registry: TypeRegistry) -> PreparedStatement:
+        """The same server statement with encoders and decoder built anew from ``registry``
+        (after it learnt new types)."""
+        description = RowDescription(tuple(self.columns)) if self.columns is not None else None
+        return PreparedStatement.build(self.name, self.sql, self.param_oids, description, registry)
+
     def encode(self, args: Sequence[Any]) -> tuple[bytes | None, ...]:
         """Encode ``args`` for a Bind, or raise naming the parameter at fault."""
         if len(args) != len(self.param_oids):

@@ -74,6 +74,7 @@ from pgwire.protocol import (
 from pgwire.record import Record
 from pgwire.transports import SyncStream
 from pgwire.types import TypeRegistry, default_registry
+from pgwire.types.introspect import IntrospectTypes
 
 __all__ = [
     "Connection",
@@ -531,16 +532,27 @@ class Connection:
         operations = [PrepareStatement(name, sql, self.registry) for name, sql in pairs]
         with self._in_use():
             self._exchange(operations)
-        statements = []
+            statements = []
+            for op in operations:
+                op.check()
+                assert op.statement is not None
+                statements.append(op.statement)
+            statements = self._with_types(statements)
         evicted: list[PreparedStatement] = []
-        for op in operations:
-            op.check()
-            assert op.statement is not None
-            statements.append(op.statement)
-            if op.statement.name:
-                evicted.extend(self._cache.put(op.statement))
+        for statement in statements:
+            if statement.name:
+                evicted.extend(self._cache.put(statement))
         self._close_statements(evicted)
         return statements
+
+    def _with_types(self, statements: list[PreparedStatement]) -> list[PreparedStatement]:
+        """Look up, once per type, the types the registry does not know yet (enums,
+        domains, composites, user ranges, ...), then rebuild the statements using them."""
+        missing = self.registry.unknown({o for s in statements for o in s.type_oids()})
+        if not missing:
+            return statements
+        self._run(IntrospectTypes(missing, self.registry))
+        return [s.rebuilt(self.registry) if s.type_oids() & missing else s for s in statements]
 
     def _execute_prepared(
         self, sql: str, args: Sequence[Any], *, max_rows: int = 0, timeout: float | None = None
@@ -1026,15 +1038,18 @@ class Pipeline:
         if missing:
             ops = [PrepareStatement(conn._cache.next_name(), sql, conn.registry) for sql in missing]
             conn._exchange(ops)
+            fresh: list[PreparedStatement] = []
             for op in ops:
                 failure = op.misuse or op.error
                 if failure is not None:
                     statements[op.sql] = failure
                 else:
                     assert op.statement is not None
-                    statements[op.sql] = op.statement
-                    # Statements evicted now may still run below: close them afterwards.
-                    evicted.extend(conn._cache.put(op.statement))
+                    fresh.append(op.statement)
+            for statement in conn._with_types(fresh):
+                statements[statement.sql] = statement
+                # Statements evicted now may still run below: close them afterwards.
+                evicted.extend(conn._cache.put(statement))
         runnable: list[tuple[PipelineResult, ExecuteStatement]] = []
         for item in queue:
             prepared = statements[item.sql]
