@@ -85,7 +85,7 @@ SESSION_START = encode(
     ParameterStatus("server_version", "18.0"),
     ParameterStatus("client_encoding", "UTF8"),
     ParameterStatus("DateStyle", "ISO, MDY"),
-    BackendKeyData(4242, b"\x01\x02\x03\x04\x05\x06\x07\x08"),
+    BackendKeyData(4242, b"\x01\x02\x03\x04"),
     ReadyForQuery("I"),
 )
 TRUST_STARTUP = encode(AuthenticationOk(), SESSION_START)
