@@ -339,7 +339,19 @@ class AsyncConnection:
         sink: Callable[[bytes], Any] | None = None,
     ) -> None:
         """Feed events to ``operation`` until its ReadyForQuery."""
+        core = self._core
+        takes_rows = operation.takes_rows
         while not operation.done:
+            if takes_rows:
+                # The fast path: whole batches of rows, straight from the receive buffer.
+                try:
+                    rows = core.next_data_rows()
+                except ProtocolError:
+                    await self._abort()
+                    raise
+                if rows:
+                    operation.feed_rows(rows)
+                    continue
             event = await self._read_event(timeout)
             if self._dispatch_async_message(event):
                 continue

@@ -249,6 +249,14 @@ class Operation:
         else:
             self.on_event(event)
 
+    #: Whether the operation reads result rows (then the driver may hand it whole batches
+    #: of raw rows through :meth:`feed_rows`, the fast path, instead of DataRow events).
+    takes_rows = False
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        """Consume the values of DataRow messages, in order."""
+        raise ProtocolError(f"unexpected DataRow for {type(self).__name__}")
+
     def on_event(self, event: BackendMessage) -> None:
         """Handle a server event other than ErrorResponse and ReadyForQuery."""
         raise ProtocolError(f"unexpected {type(event).__name__} for {type(self).__name__}")
@@ -297,15 +305,22 @@ class SimpleQuery(Operation):
         self._shape: RecordShape | None = None
         self._decode: RowDecoder | None = None
 
+    takes_rows = True
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        if self.misuse is not None or not self.keep_rows:
+            return
+        decode, shape = self._decode, self._shape
+        if decode is None or shape is None:
+            raise ProtocolError("DataRow before RowDescription in a simple query")
+        try:
+            self._current.rows.extend([Record(shape, decode(values)) for values in rows])
+        except Error as exc:
+            self.misuse = exc
+
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, DataRow):
-            if self.misuse is not None or not self.keep_rows:
-                return
-            assert self._decode is not None and self._shape is not None
-            try:
-                self._current.rows.append(Record(self._shape, self._decode(event.values)))
-            except Error as exc:
-                self.misuse = exc
+            self.feed_rows([event.values])
         elif isinstance(event, RowDescription):
             if self.keep_rows:
                 self._shape = RecordShape(tuple(f.name for f in event.fields))
@@ -387,18 +402,23 @@ class ExecuteStatement(Operation):
         """The last command tag."""
         return self.tags[-1] if self.tags else None
 
+    takes_rows = True
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        decode, shape = self._decode, self._shape
+        if decode is None or shape is None:
+            raise ProtocolError("DataRow for a statement described as returning no rows")
+        if self.misuse is not None:
+            return
+        try:
+            self.rows.extend([Record(shape, decode(values)) for values in rows])
+        except Error as exc:
+            # Keep reading to ReadyForQuery, or the next request would get this one's rest.
+            self.misuse = exc
+
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, DataRow):
-            decode = self._decode
-            if decode is None or self._shape is None:
-                raise ProtocolError("DataRow for a statement described as returning no rows")
-            if self.misuse is not None:
-                return
-            try:
-                self.rows.append(Record(self._shape, decode(event.values)))
-            except Error as exc:
-                # Keep reading to ReadyForQuery, or the next request would get this one's rest.
-                self.misuse = exc
+            self.feed_rows([event.values])
         elif isinstance(event, BindComplete):
             return
         elif isinstance(event, CommandComplete):

@@ -21,6 +21,8 @@ DEFAULT_MAX_MESSAGE_SIZE = (1 << 30) + (1 << 20)
 
 _unpack_header = struct.Struct("!Bi").unpack_from
 _unpack_length = struct.Struct("!i").unpack_from
+_unpack_count = struct.Struct("!h").unpack_from
+_DATA_ROW = 0x44
 #: Compact the buffer once this many consumed bytes sit at its front.
 _COMPACT_AT = 1 << 16
 
@@ -71,6 +73,64 @@ class ReceiveBuffer:
         payload = bytes(buf[pos + 5 : end])
         self._pos = end
         return code, payload
+
+    def take_data_rows(self) -> list[tuple[bytes | None, ...]]:
+        """Every whole DataRow message at the front of the buffer, parsed in place.
+
+        The hot path of every result set: each column is copied once, straight out of the
+        buffer, with no intermediate payload or message object.  Stops at the first message
+        that is not a DataRow or not whole.  A malformed row raises ProtocolError.
+        """
+        buf = self._buf
+        pos = self._pos
+        size = len(buf)
+        rows: list[tuple[bytes | None, ...]] = []
+        if size - pos < 5 or buf[pos] != _DATA_ROW:
+            return rows
+        limit = self.max_message_size
+        view = memoryview(buf)
+        try:
+            while size - pos >= 5 and buf[pos] == _DATA_ROW:
+                (length,) = _unpack_length(buf, pos + 1)
+                if length < 6 or length > limit:
+                    self._check_length(length, "message of type b'D'")
+                    raise ProtocolError(f"malformed DataRow message: {length - 4}-byte body")
+                end = pos + 1 + length
+                if end > size:
+                    break
+                (count,) = _unpack_count(buf, pos + 5)
+                if count < 0:
+                    raise ProtocolError(f"malformed DataRow message: negative column count {count}")
+                at = pos + 7
+                values: list[bytes | None] = []
+                append = values.append
+                for _ in range(count):
+                    if at + 4 > end:
+                        raise ProtocolError("malformed DataRow message: truncated")
+                    (width,) = _unpack_length(buf, at)
+                    at += 4
+                    if width < 0:
+                        if width != -1:
+                            raise ProtocolError(
+                                f"malformed DataRow message: invalid column length {width}"
+                            )
+                        append(None)
+                        continue
+                    stop = at + width
+                    if stop > end:
+                        raise ProtocolError("malformed DataRow message: a column runs past the end")
+                    append(bytes(view[at:stop]))
+                    at = stop
+                if at != end:
+                    raise ProtocolError(
+                        f"malformed DataRow message: {end - at} unexpected trailing bytes"
+                    )
+                rows.append(tuple(values))
+                pos = end
+        finally:
+            view.release()
+        self._pos = pos
+        return rows
 
     def next_untyped(self) -> bytes | None:
         """The next whole startup-phase message (no type byte): its body after the length."""
