@@ -1,4 +1,4 @@
-"""``python -m pgwire``: command-line entry points (``demo``, ``trace``)."""
+"""``python -m pgwire``: command-line entry points (``demo``, ``trace``, ``dsql-local``)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,19 @@ def main(argv: list[str] | None = None) -> int:
     from pgwire import trace as trace_module
 
     trace_module.add_arguments(trace)
+    dsql_local = commands.add_parser(
+        "dsql-local",
+        help="run a local Aurora DSQL endpoint (TLS, IAM tokens) in front of PostgreSQL",
+        description="Listen like an Aurora DSQL cluster: TLS only (classic and direct), IAM "
+        "tokens checked against test credentials, OCC errors and a connection lifetime, "
+        "relaying to a real PostgreSQL (the embedded one unless --upstream is given).",
+    )
+    from pgwire import dsql_local as dsql_local_module
+
+    dsql_local_module.add_arguments(dsql_local)
     args = parser.parse_args(argv)
+    if args.command == "dsql-local":
+        return dsql_local_module.run(args)
     if args.command == "trace":
         return trace_module.run(args)
     if args.command == "demo":

@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from pgwire import _async_compat as _io
 from pgwire._async_io import run_flow
-from pgwire.conninfo import ConnectInfo, resolve
+from pgwire.conninfo import ConnectInfo, resolve, wants_iam
 from pgwire.copy import (
     BINARY_HEADER,
     BINARY_TRAILER,
@@ -110,7 +110,8 @@ async def connect_async(dsn: str | None = None, **params: Any) -> AsyncConnectio
     ``dsn`` is a ``postgresql://`` URI or a ``key=value`` string; keyword arguments
     (``host``, ``port``, ``user``, ``password``, ``dbname``/``database``, ...) override it,
     and the ``PG*`` environment fills in the rest.  ``password`` may be a callable (sync or
-    async), called for each new connection: that is how IAM tokens plug in.
+    async), called for each new connection: that is how IAM tokens plug in.  A ``dsql://``
+    DSN, or ``iam=dsql`` / ``iam=rds``, connects with IAM tokens (see :mod:`pgwire.dsql`).
 
     Driver options: ``statement_cache_size`` (default 256; 0 turns the cache off),
     ``registry`` (a :class:`~pgwire.types.TypeRegistry`), ``command_timeout`` (seconds, the
@@ -121,6 +122,13 @@ async def connect_async(dsn: str | None = None, **params: Any) -> AsyncConnectio
     registry = params.pop("registry", None)
     command_timeout = params.pop("command_timeout", None)
     cancel_timeout = params.pop("cancel_timeout", DEFAULT_CANCEL_TIMEOUT)
+    if wants_iam(dsn, params):
+        # dsql:// DSNs and iam=dsql|rds: IAM tokens as passwords, and DSQL's (or RDS's)
+        # defaults (verify-full TLS, direct negotiation, ...).
+        from pgwire.dsql import connection_params
+
+        params = connection_params(dsn, for_async=_io.ASYNC, **params)
+        dsn = None
     info = resolve(dsn, **params)
     conn = await AsyncConnection._open(info, registry or default_registry(), statement_cache_size)
     conn.command_timeout = command_timeout

@@ -368,6 +368,20 @@ def _parse_uri(dsn: str) -> dict[str, str]:
     return result
 
 
+_IAM_IN_DSN = re.compile(r"(?:^|[?&\s])iam\s*=")
+
+
+def wants_iam(dsn: str | None, params: Mapping[str, Any]) -> bool:
+    """Whether a connection asks for IAM authentication (:mod:`pgwire.dsql` then supplies
+    tokens and defaults): a ``dsql://`` DSN, or an ``iam`` parameter in the DSN or the
+    keyword arguments."""
+    if params.get("iam"):
+        return True
+    if not dsn:
+        return False
+    return dsn.startswith("dsql://") or _IAM_IN_DSN.search(dsn) is not None
+
+
 def parse_dsn(dsn: str) -> dict[str, str]:
     """Parse a ``postgresql://`` / ``postgres://`` URI or a ``key=value`` string."""
     if dsn.startswith(("postgresql://", "postgres://")):
