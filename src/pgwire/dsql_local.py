@@ -207,6 +207,12 @@ class Upstream:
     #: The database to use there (``None``: the one the client asked for).
     database: str | None = None
 
+    async def open(self) -> anyio.abc.SocketStream:
+        """A stream to the server: TCP, or its Unix socket when ``host`` is a directory."""
+        if self.host.startswith("/"):
+            return await anyio.connect_unix(os.path.join(self.host, f".s.PGSQL.{self.port}"))
+        return await anyio.connect_tcp(self.host, self.port)
+
     @classmethod
     def from_dsn(cls, dsn: str) -> Upstream:
         """Read host, port, user, password and database from a ``postgresql://`` DSN."""
@@ -460,7 +466,7 @@ class LocalDsqlEndpoint:
 
     async def _forward_cancel(self, request: CancelRequest) -> None:
         with contextlib.suppress(OSError):
-            upstream = await anyio.connect_tcp(self.upstream.host, self.upstream.port)
+            upstream = await self.upstream.open()
             async with upstream:
                 await upstream.send(request.encode())
                 with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError):
@@ -516,7 +522,7 @@ class LocalDsqlEndpoint:
         """Log in to the real server; pass its session parameters on to the client."""
         target = self.upstream
         try:
-            upstream = await anyio.connect_tcp(target.host, target.port)
+            upstream = await target.open()
         except OSError as exc:
             raise _Refused(
                 _fatal("08006", f"the local endpoint cannot reach its PostgreSQL: {exc}")
