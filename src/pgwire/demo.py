@@ -113,9 +113,7 @@ def _dsql_session(dsn: str) -> None:
     with tempfile.TemporaryDirectory(prefix="pgwire-demo-dsql-") as certs:
         endpoint = LocalDsqlEndpoint(Upstream.from_dsn(dsn), cert_dir=certs)
         with endpoint.running_in_thread() as port:
-            _say(
-                f"   local endpoint {endpoint.endpoint} on 127.0.0.1:{port} (python -m pgwire dsql-local)"
-            )
+            _say(f"   a local endpoint (python -m pgwire dsql-local) on 127.0.0.1:{port}")
             with dsql.connect(
                 endpoint.endpoint,
                 hostaddr="127.0.0.1",
@@ -134,7 +132,7 @@ def _dsql_session(dsn: str) -> None:
 
                 dsql.run_transaction(conn, transfer, base_delay=0.01)
                 _say(
-                    f"   an optimistic-concurrency conflict (OC000) retried: {len(attempts)} attempts"
+                    f"   an OCC conflict (OC000) retried by run_transaction: {len(attempts)} tries"
                 )
 
 
