@@ -6,11 +6,13 @@ Mirrors ``_sync_io.py`` name for name, so the generated blocking driver reads th
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Generator
 from typing import Any, TypeVar
 
 import anyio
 
+from pgwire.conninfo import WebSocketTarget
 from pgwire.flows import CallPassword, IORequest, OpenStream, Receive, Send, StartTLS
 from pgwire.transports.async_tcp import AsyncStream, connect_tcp_async, connect_unix_async
 
@@ -61,7 +63,9 @@ async def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[AsyncStream | N
                         stream = None
                     timeout = request.timeout
                     deadline = None if timeout is None else anyio.current_time() + timeout
-                    if request.path is not None:
+                    if request.websocket is not None:
+                        stream = await _open_websocket(request.websocket, timeout)
+                    elif request.path is not None:
                         stream = await connect_unix_async(request.path, timeout=timeout)
                     else:
                         stream = await connect_tcp_async(
@@ -79,3 +83,17 @@ async def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[AsyncStream | N
         if stream is not None:
             await stream.close()
         raise
+
+
+async def _open_websocket(target: WebSocketTarget, timeout: float | None) -> AsyncStream:
+    if sys.platform == "emscripten":  # Pyodide: the browser's (or the runtime's) WebSocket
+        from pgwire.transports.pyodide import connect_browser_websocket
+
+        return await connect_browser_websocket(
+            target.url, subprotocols=target.subprotocols, timeout=timeout
+        )
+    from pgwire.transports.websocket import connect_websocket_async
+
+    return await connect_websocket_async(
+        target.url, subprotocols=target.subprotocols, headers=target.headers, timeout=timeout
+    )

@@ -10,6 +10,7 @@ import time
 from collections.abc import Generator
 from typing import Any, TypeVar
 
+from pgwire.conninfo import WebSocketTarget
 from pgwire.flows import CallPassword, IORequest, OpenStream, Receive, Send, StartTLS
 from pgwire.transports import SyncStream, connect_tcp, connect_unix
 
@@ -62,7 +63,9 @@ def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[SyncStream | None, _T
                         stream = None
                     timeout = request.timeout
                     deadline = None if timeout is None else time.monotonic() + timeout
-                    if request.path is not None:
+                    if request.websocket is not None:
+                        stream = _open_websocket(request.websocket, timeout)
+                    elif request.path is not None:
                         stream = connect_unix(request.path, timeout=timeout)
                     else:
                         stream = connect_tcp(
@@ -80,3 +83,11 @@ def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[SyncStream | None, _T
         if stream is not None:
             stream.close()
         raise
+
+
+def _open_websocket(target: WebSocketTarget, timeout: float | None) -> SyncStream:
+    from pgwire.transports.websocket import connect_websocket
+
+    return connect_websocket(
+        target.url, subprotocols=target.subprotocols, headers=target.headers, timeout=timeout
+    )

@@ -23,7 +23,14 @@ from pgwire import pgpass
 from pgwire.errors import InterfaceError, NotSupportedError
 from pgwire.protocol import PROTOCOL_3_0, PROTOCOL_3_2, AuthRequirement, ChannelBinding
 
-__all__ = ["ConnectInfo", "HostSpec", "Password", "parse_dsn", "resolve"]
+__all__ = [
+    "ConnectInfo",
+    "HostSpec",
+    "Password",
+    "WebSocketTarget",
+    "parse_dsn",
+    "resolve",
+]
 
 #: A password, or a callable returning one (the async driver also awaits what it returns),
 #: called for every new physical connection.
@@ -35,6 +42,9 @@ Encryption = Literal["plain", "tls"]
 _ALIASES = {"database": "dbname", "username": "user"}
 _KNOWN = frozenset(
     {
+        "websocket_url",
+        "websocket_subprotocols",
+        "websocket_headers",
         "host",
         "hostaddr",
         "port",
@@ -153,6 +163,16 @@ DEFAULT_PORT = 5432
 
 
 @dataclass(frozen=True)
+class WebSocketTarget:
+    """Where a WebSocket transport connects: the ``ws://``/``wss://`` URL (its path and a
+    bridge's ``?address=host:port`` included), the subprotocols to offer and extra headers."""
+
+    url: str
+    subprotocols: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
 class HostSpec:
     """One server to try: ``host`` (a name, an IP address or a Unix-socket directory), the
     ``hostaddr`` to connect to instead of resolving it, and the port."""
@@ -236,6 +256,8 @@ class ConnectInfo:
     #: For the settings of an open session: how its stream was protected. A cancel request
     #: goes the same way. ``None``: not connected yet, ``sslmode`` decides.
     encryption: Encryption | None = None
+    #: Set when the connection goes through a WebSocket (``ws://``/``wss://`` DSNs).
+    websocket: WebSocketTarget | None = None
 
     def __post_init__(self) -> None:
         if not self.hosts:
@@ -382,10 +404,49 @@ def wants_iam(dsn: str | None, params: Mapping[str, Any]) -> bool:
     return dsn.startswith("dsql://") or _IAM_IN_DSN.search(dsn) is not None
 
 
+#: Query parameters of a ``ws://``/``wss://`` DSN that belong to the WebSocket URL itself.
+_WEBSOCKET_URL_PARAMS = frozenset({"address"})
+
+
+def _parse_websocket_uri(dsn: str) -> dict[str, str]:
+    """``ws[s]://[user[:password]@]host[:port]/path?address=...&dbname=...``: the user and
+    password, and the query's PostgreSQL parameters, are PostgreSQL's; the rest is the
+    WebSocket URL (a bridge's ``address`` included)."""
+    scheme, rest = dsn.split("://", 1)
+    rest, _, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    result: dict[str, str] = {}
+    if at:
+        user, colon, password = userinfo.partition(":")
+        if user:
+            result["user"] = unquote(user)
+        if colon:
+            result["password"] = unquote(password)
+    kept: list[str] = []
+    for item in query.split("&") if query else ():
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise InterfaceError(
+                f"invalid URI query parameter {unquote(key)!r}: expected key=value"
+            )
+        if unquote(key) in _WEBSOCKET_URL_PARAMS:
+            kept.append(item)
+        else:
+            result[unquote(key)] = unquote(value)
+    url = f"{scheme}://{hostport}/{path if slash else ''}"
+    if kept:
+        url += "?" + "&".join(kept)
+    result["websocket_url"] = url
+    return result
+
+
 def parse_dsn(dsn: str) -> dict[str, str]:
     """Parse a ``postgresql://`` / ``postgres://`` URI or a ``key=value`` string."""
     if dsn.startswith(("postgresql://", "postgres://")):
         return _parse_uri(dsn)
+    if dsn.startswith(("ws://", "wss://")):
+        return _parse_websocket_uri(dsn)
     if "://" in dsn.split("=", 1)[0]:
         scheme = dsn.split("://", 1)[0]
         raise InterfaceError(f"unsupported URI scheme {scheme!r}: use postgresql://")
@@ -540,6 +601,36 @@ def _is_default_socket_dir(host: str) -> bool:
     return host.rstrip("/") in _DEFAULT_SOCKET_DIRS
 
 
+def _websocket_target(merged: dict[str, Any]) -> WebSocketTarget | None:
+    """The WebSocket to go through, if any; its host and port become the connection's."""
+    url = merged.get("websocket_url")
+    if not url:
+        return None
+    url = str(url)
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise InterfaceError(f"invalid websocket_url {url!r}: expected ws://host/... or wss://")
+    try:
+        port = parts.port or (443 if parts.scheme == "wss" else 80)
+    except ValueError:
+        raise InterfaceError(f"invalid websocket_url {url!r}: bad port") from None
+    merged["host"] = parts.hostname
+    merged["port"] = str(port)
+    protocols = merged.get("websocket_subprotocols") or ()
+    if isinstance(protocols, str):
+        protocols = [p.strip() for p in protocols.split(",") if p.strip()]
+    headers = merged.get("websocket_headers") or ()
+    if isinstance(headers, Mapping):
+        headers = list(headers.items())
+    elif isinstance(headers, str):
+        raise InterfaceError("websocket_headers must be a mapping or (name, value) pairs")
+    return WebSocketTarget(
+        url, tuple(str(p) for p in protocols), tuple((str(k), str(v)) for k, v in headers)
+    )
+
+
 def resolve(
     dsn: str | None = None,
     *,
@@ -558,6 +649,7 @@ def resolve(
         merged.update(_canonical(parse_dsn(dsn)))
     merged.update(_canonical(params))
 
+    websocket = _websocket_target(merged)
     user = str(merged.get("user") or getpass.getuser())
     dbname = str(merged.get("dbname") or user)
     timeout_value = merged.get("connect_timeout")
@@ -574,7 +666,9 @@ def resolve(
 
     sslrootcert = _path(merged, "sslrootcert")
     explicit_sslmode = "sslmode" in merged
-    sslmode = _choice(merged, "sslmode", _SSLMODES, "prefer")
+    # Inside a WebSocket, PostgreSQL-level TLS is opt-in: wss:// already encrypts, and
+    # WebSocket endpoints (DSQL's among them) expect no SSLRequest.
+    sslmode = _choice(merged, "sslmode", _SSLMODES, "disable" if websocket else "prefer")
     if sslrootcert == "system":
         # libpq 16+: the system store only makes sense with host name checks.
         if not explicit_sslmode:
@@ -658,4 +752,5 @@ def resolve(
         max_protocol_version=max_protocol,
         target_session_attrs=target_session_attrs,
         load_balance_hosts=load_balance,  # type: ignore[arg-type]
+        websocket=websocket,
     )

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pgwire import tls
-from pgwire.conninfo import ConnectInfo, Encryption, HostSpec
+from pgwire.conninfo import ConnectInfo, Encryption, HostSpec, WebSocketTarget
 from pgwire.errors import OperationalError, error_from_fields
 from pgwire.protocol import (
     NEED_DATA,
@@ -83,6 +83,8 @@ class OpenStream:
     path: str | None = None
     timeout: float | None = None
     shuffle_addresses: bool = False
+    #: Go through this WebSocket instead (``host``/``port`` then only name it).
+    websocket: WebSocketTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,7 @@ def _attempt(
             spec.socket_path if spec.is_unix_socket else None,
             info.connect_timeout,
             info.load_balance_hosts == "random",
+            info.websocket,
         )
     except OSError as exc:
         raise _HostFailed(_failed(info, where, exc)) from None
@@ -479,6 +482,7 @@ def cancel_flow(info: ConnectInfo, request: bytes) -> Generator[IORequest, Any, 
             spec.port,
             spec.socket_path if spec.is_unix_socket else None,
             info.connect_timeout,
+            websocket=info.websocket,
         )
     except OSError as exc:
         raise OperationalError(
