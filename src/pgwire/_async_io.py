@@ -6,13 +6,13 @@ Mirrors ``_sync_io.py`` name for name, so the generated blocking driver reads th
 from __future__ import annotations
 
 import inspect
+import ssl
 import sys
 from collections.abc import Generator
 from typing import Any, TypeVar
 
 import anyio
 
-from pgwire.conninfo import WebSocketTarget
 from pgwire.flows import CallPassword, IORequest, OpenStream, Receive, Send, StartTLS
 from pgwire.transports.async_tcp import AsyncStream, connect_tcp_async, connect_unix_async
 
@@ -64,7 +64,7 @@ async def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[AsyncStream | N
                     timeout = request.timeout
                     deadline = None if timeout is None else anyio.current_time() + timeout
                     if request.websocket is not None:
-                        stream = await _open_websocket(request.websocket, timeout)
+                        stream = await _open_websocket(request, timeout)
                     elif request.path is not None:
                         stream = await connect_unix_async(request.path, timeout=timeout)
                     else:
@@ -85,15 +85,55 @@ async def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[AsyncStream | N
         raise
 
 
-async def _open_websocket(target: WebSocketTarget, timeout: float | None) -> AsyncStream:
+async def _open_websocket(request: OpenStream, timeout: float | None) -> AsyncStream:
+    """The async twin of ``_sync_io._open_websocket``."""
+    target = request.websocket
+    assert target is not None
     if sys.platform == "emscripten":  # Pyodide: the browser's (or the runtime's) WebSocket
         from pgwire.transports.pyodide import connect_browser_websocket
 
+        # The runtime runs TLS with its own trust store: sslrootcert and hostaddr do not
+        # apply there.
         return await connect_browser_websocket(
             target.url, subprotocols=target.subprotocols, timeout=timeout
         )
-    from pgwire.transports.websocket import connect_websocket_async
-
-    return await connect_websocket_async(
-        target.url, subprotocols=target.subprotocols, headers=target.headers, timeout=timeout
+    from pgwire.transports.websocket import (
+        AsyncWebSocketStream,
+        connect_websocket_async,
+        parse_websocket_url,
     )
+
+    where = parse_websocket_url(target.url)
+    if request.host == where.host:
+        return await connect_websocket_async(
+            target.url,
+            subprotocols=target.subprotocols,
+            headers=target.headers,
+            timeout=timeout,
+            ssl_context=request.websocket_tls,
+            server_hostname=where.host,
+        )
+    with anyio.fail_after(timeout):
+        inner = await connect_tcp_async(request.host, where.port, shuffle=request.shuffle_addresses)
+        try:
+            if where.secure:
+                await inner.start_tls(request.websocket_tls or _strict_context(), where.host)
+            stream = AsyncWebSocketStream(
+                inner,
+                where.host_header,
+                where.target,
+                subprotocols=target.subprotocols,
+                headers=target.headers,
+            )
+            await stream.handshake()
+        except BaseException:
+            await inner.close()
+            raise
+    return stream
+
+
+def _strict_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    return context

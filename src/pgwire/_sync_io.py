@@ -6,11 +6,11 @@ drivers built on them read alike.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Generator
 from typing import Any, TypeVar
 
-from pgwire.conninfo import WebSocketTarget
 from pgwire.flows import CallPassword, IORequest, OpenStream, Receive, Send, StartTLS
 from pgwire.transports import SyncStream, connect_tcp, connect_unix
 
@@ -64,7 +64,7 @@ def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[SyncStream | None, _T
                     timeout = request.timeout
                     deadline = None if timeout is None else time.monotonic() + timeout
                     if request.websocket is not None:
-                        stream = _open_websocket(request.websocket, timeout)
+                        stream = _open_websocket(request, timeout)
                     elif request.path is not None:
                         stream = connect_unix(request.path, timeout=timeout)
                     else:
@@ -85,9 +85,50 @@ def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[SyncStream | None, _T
         raise
 
 
-def _open_websocket(target: WebSocketTarget, timeout: float | None) -> SyncStream:
-    from pgwire.transports.websocket import connect_websocket
-
-    return connect_websocket(
-        target.url, subprotocols=target.subprotocols, headers=target.headers, timeout=timeout
+def _open_websocket(request: OpenStream, timeout: float | None) -> SyncStream:
+    """The WebSocket of ``request``: TLS (``wss://``) with its context and the URL's host as
+    the server name, then the upgrade. With a ``hostaddr``, TCP goes there instead of to
+    the URL's host (which still names the server: SNI, certificate check, Host header)."""
+    from pgwire.transports.websocket import (
+        WebSocketStream,
+        connect_websocket,
+        parse_websocket_url,
     )
+
+    target = request.websocket
+    assert target is not None
+    where = parse_websocket_url(target.url)
+    if request.host == where.host:
+        return connect_websocket(
+            target.url,
+            subprotocols=target.subprotocols,
+            headers=target.headers,
+            timeout=timeout,
+            ssl_context=request.websocket_tls,
+            server_hostname=where.host,
+        )
+    inner = connect_tcp(
+        request.host, where.port, timeout=timeout, shuffle=request.shuffle_addresses
+    )
+    try:
+        if where.secure:
+            inner.start_tls(request.websocket_tls or _strict_context(), where.host)
+        stream = WebSocketStream(
+            inner,
+            where.host_header,
+            where.target,
+            subprotocols=target.subprotocols,
+            headers=target.headers,
+        )
+        stream.handshake()
+    except BaseException:
+        inner.close()
+        raise
+    return stream
+
+
+def _strict_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    return context

@@ -171,6 +171,13 @@ class WebSocketTarget:
     subprotocols: tuple[str, ...] = ()
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
+    @property
+    def secure(self) -> bool:
+        """Whether this is a ``wss://`` URL: TLS at the WebSocket layer, always verify-full,
+        with the connection's ``sslrootcert``/``sslcert``/``sslkey``/``sslcrl`` settings
+        (see :func:`pgwire.tls.websocket_context`)."""
+        return self.url[:6].lower() == "wss://"
+
 
 @dataclass(frozen=True)
 class HostSpec:
@@ -669,7 +676,10 @@ def resolve(
     # Inside a WebSocket, PostgreSQL-level TLS is opt-in: wss:// already encrypts, and
     # WebSocket endpoints (DSQL's among them) expect no SSLRequest.
     sslmode = _choice(merged, "sslmode", _SSLMODES, "disable" if websocket else "prefer")
-    if sslrootcert == "system":
+    # Over wss://, the TLS settings (sslrootcert included) also secure the WebSocket layer,
+    # always with verify-full: sslrootcert=system then needs no PostgreSQL-level TLS inside.
+    websocket_tls = websocket is not None and websocket.secure
+    if sslrootcert == "system" and not (websocket_tls and sslmode == "disable"):
         # libpq 16+: the system store only makes sense with host name checks.
         if not explicit_sslmode:
             sslmode = "verify-full"

@@ -8,7 +8,8 @@
   apply DSQL's defaults: user ``admin``, database ``postgres``, port 5432, a fresh (cached)
   token for every physical connection, ``sslmode=verify-full`` with the system trust store,
   direct TLS negotiation, never plaintext, ``application_name`` ``pgwire/<version>``, and
-  pools that recycle connections before DSQL's 60-minute limit;
+  pools that recycle connections before DSQL's 60-minute limit; ``transport="websocket"``
+  goes through DSQL's ``wss://`` endpoint instead;
 * :func:`is_occ_error`, :func:`run_transaction` (blocking) and
   :func:`run_transaction_async` retry transactions that lost an optimistic-concurrency
   conflict (SQLSTATE 40001, ``OC000``/``OC001``) with exponential backoff and jitter.
@@ -77,7 +78,10 @@ _DSQL_HOST = re.compile(r"\.dsql[a-z0-9-]*\.([a-z]{2}(?:-[a-z]+)+-\d+)\.on\.aws\
 _SCHEMES = ("dsql://", "postgresql://", "postgres://")
 #: Parameters this module takes out of a DSN or the keyword arguments (conninfo does not
 #: know them).
-_IAM_PARAMS = ("iam", "region", "profile", "expires_in")
+_IAM_PARAMS = ("iam", "region", "profile", "expires_in", "transport")
+_TRANSPORTS = ("tcp", "websocket")
+#: DSQL's WebSocket endpoint listens on HTTPS's port.
+DEFAULT_WEBSOCKET_PORT = 443
 
 _T = TypeVar("_T")
 
@@ -232,6 +236,7 @@ def connection_params(
     credentials: CredentialsSpec = None,
     profile: str | None = None,
     expires_in: int | None = None,
+    transport: Literal["tcp", "websocket"] | None = None,
     for_async: bool = False,
     **params: Any,
 ) -> dict[str, Any]:
@@ -242,8 +247,14 @@ def connection_params(
     ``dsn`` is an endpoint or cluster id alone, a ``dsql://`` or ``postgresql://`` URI, or a
     ``key=value`` string. ``credentials``/``profile``: see :func:`generate_token`.
 
-    ``iam``, ``region``, ``profile`` and ``expires_in`` may also come from the DSN
-    (``?iam=rds&region=eu-west-1``). Keyword arguments win over the DSN.
+    ``transport="websocket"`` (DSQL only) goes through DSQL's WebSocket endpoint
+    ``wss://<endpoint>/`` (port 443 unless ``port=`` says otherwise; ``hostaddr=`` still
+    redirects the TCP connection): TLS verify-full at the WebSocket layer with the usual
+    ``sslrootcert`` (default ``system``), no subprotocol, no SSLRequest inside, the token
+    as a cleartext password inside the encrypted tunnel.
+
+    ``iam``, ``region``, ``profile``, ``expires_in`` and ``transport`` may also come from the
+    DSN (``?iam=rds&region=eu-west-1``). Keyword arguments win over the DSN.
     """
     merged = _parse(dsn)
     merged.update({k: v for k, v in params.items() if v is not None})
@@ -255,26 +266,34 @@ def connection_params(
     region = region or extra.get("region") or None
     profile = profile or extra.get("profile") or None
     expires = int(expires_in or extra.get("expires_in") or DEFAULT_EXPIRES_IN)
+    transport = transport or extra.get("transport") or "tcp"
+    if transport not in _TRANSPORTS:
+        raise InterfaceError(f"unknown transport={transport!r}; expected tcp or websocket")
+    if transport == "websocket" and kind != "dsql":
+        raise InterfaceError("transport=websocket is for DSQL only (iam=dsql)")
     host = str(merged.get("host") or "")
     if not host:
         raise InterfaceError("no host: pass the DSQL endpoint or cluster id as host=")
     if "," in host:
         raise InterfaceError("IAM connections take one host, not a list")
-    merged.setdefault("port", 5432)
+    merged.setdefault("port", DEFAULT_WEBSOCKET_PORT if transport == "websocket" else 5432)
     merged.setdefault("application_name", _default_application_name())
     if kind == "dsql":
         endpoint, resolved = endpoint_for(host, region, profile=profile)
         merged["host"] = endpoint
         user = str(merged.setdefault("user", "admin"))
         merged.setdefault("dbname", "postgres")
-        sslmode = str(merged.setdefault("sslmode", "verify-full"))
-        if sslmode in ("disable", "allow", "prefer"):
-            raise InterfaceError(
-                f"sslmode={sslmode} is not allowed with DSQL: it accepts TLS only "
-                "(use require, verify-ca or verify-full)"
-            )
         merged.setdefault("sslrootcert", "system")
-        merged.setdefault("sslnegotiation", "direct")
+        if transport == "websocket":
+            _websocket_params(merged, endpoint)
+        else:
+            sslmode = str(merged.setdefault("sslmode", "verify-full"))
+            if sslmode in ("disable", "allow", "prefer"):
+                raise InterfaceError(
+                    f"sslmode={sslmode} is not allowed with DSQL: it accepts TLS only "
+                    "(use require, verify-ca or verify-full)"
+                )
+            merged.setdefault("sslnegotiation", "direct")
         provider = token_provider(
             endpoint,
             region=resolved,
@@ -309,6 +328,33 @@ def connection_params(
     if merged.get("password") in (None, ""):
         merged["password"] = provider.async_token if for_async else provider
     return merged
+
+
+def _websocket_params(merged: dict[str, Any], endpoint: str) -> None:
+    """Turn DSQL's parameters into those of its WebSocket endpoint, in place: the TLS is the
+    WebSocket's (always verify-full, with ``sslrootcert``), none inside the tunnel."""
+    for name in ("websocket_url", "websocket_subprotocols"):
+        if merged.get(name):
+            raise InterfaceError(f"{name} is set by transport=websocket; do not pass it")
+    sslmode = str(merged.pop("sslmode", None) or "verify-full")
+    if sslmode != "verify-full":
+        raise InterfaceError(
+            f"sslmode={sslmode} does not apply to transport=websocket: the WebSocket's TLS "
+            "always verifies the certificate chain and host name (verify-full), and "
+            "PostgreSQL-level TLS is not used inside it"
+        )
+    if merged.get("sslnegotiation"):
+        raise InterfaceError(
+            "sslnegotiation does not apply to transport=websocket: TLS starts first, at the "
+            "WebSocket layer"
+        )
+    port = int(merged.pop("port"))
+    where = f"[{endpoint}]" if ":" in endpoint else endpoint
+    if port != DEFAULT_WEBSOCKET_PORT:
+        where = f"{where}:{port}"
+    merged["websocket_url"] = f"wss://{where}/"
+    # The TLS is the WebSocket's: no SSLRequest inside (DSQL's WebSocket expects none).
+    merged["sslmode"] = "disable"
 
 
 # --------------------------------------------------------------------------------------

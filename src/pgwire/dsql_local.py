@@ -18,6 +18,13 @@
   optimistic-concurrency conflict (SQLSTATE 40001, ``OC000``), after rolling back on the real
   server, so that retry logic can be tested.
 
+With ``websocket_port``, it also listens for ``wss://`` as DSQL's WebSocket endpoint does:
+TLS with the same certificate (ALPN ``http/1.1``), an HTTP upgrade on path ``/`` with no
+subprotocol, binary frames carrying the PostgreSQL byte stream (cut anywhere), pings
+answered; no SSLRequest inside (one is declined), the SNI of the WebSocket's TLS checked as
+above, and the same token check and relay. A CancelRequest sent over the WebSocket is
+forwarded as over TCP.
+
 Built on the server role (:class:`~pgwire.protocol.ServerConnection`) facing the client and
 the client role (:class:`~pgwire.protocol.ClientConnection`) facing PostgreSQL. Only COMMIT
 sent with the simple protocol (what ``transaction()`` blocks send) is turned into a conflict.
@@ -47,6 +54,22 @@ from urllib.parse import quote, unquote
 import anyio
 import anyio.abc
 from anyio.streams.tls import TLSAttribute, TLSStream
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState as WebSocketState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Message,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.frame_protocol import CloseReason
+from wsproto.utilities import RemoteProtocolError
 
 from pgwire.iam import MAX_EXPIRES, StaticCredentials
 from pgwire.mockserver import ReplayStream
@@ -90,6 +113,10 @@ DEFAULT_CLUSTER_ID = "localdsqlclusterid00000000"
 TEST_CREDENTIALS = StaticCredentials("AKIDLOCALDSQLTEST", "local-dsql-test-secret-key")
 DEFAULT_MAX_LIFETIME = 3600.0
 ALPN = "postgresql"
+#: The ALPN protocol of the ``wss://`` listener: the upgrade is an HTTP/1.1 request.
+WEBSOCKET_ALPN = "http/1.1"
+#: The path of DSQL's WebSocket endpoint.
+WEBSOCKET_PATH = "/"
 #: A token dated this far in the future is refused (AWS allows 5 minutes of clock skew).
 _CLOCK_SKEW = 300
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -300,6 +327,8 @@ class LocalDsqlEndpoint:
         self.refusals: list[str] = []
         #: Connections closed for reaching ``max_lifetime``.
         self.expired = 0
+        #: The port of the ``wss://`` listener, once one listens (see :meth:`running`).
+        self.websocket_port: int | None = None
 
     def __repr__(self) -> str:
         return f"<pgwire.dsql_local.LocalDsqlEndpoint {self.endpoint} -> {self.upstream!r}>"
@@ -315,43 +344,79 @@ class LocalDsqlEndpoint:
         """How many injected conflicts are still to come."""
         return len(self._occ_pending)
 
+    @property
+    def websocket_url(self) -> str | None:
+        """``wss://<endpoint>:<port>/`` once the WebSocket listener runs, else ``None``."""
+        if self.websocket_port is None:
+            return None
+        return f"wss://{self.endpoint}:{self.websocket_port}{WEBSOCKET_PATH}"
+
     # ----------------------------------------------------------------------------------
     # Serving
     # ----------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def running(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[int]:
-        """Listen for the ``async with`` block (port 0: a free one); yield the port."""
+    async def running(
+        self, host: str = "127.0.0.1", port: int = 0, *, websocket_port: int | None = None
+    ) -> AsyncIterator[int]:
+        """Listen for the ``async with`` block (port 0: a free one); yield the port.
+
+        ``websocket_port``: also listen for ``wss://`` there (0: a free one; read it from
+        :attr:`websocket_port` or :attr:`websocket_url`).
+        """
         listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
         bound: int = listener.extra(anyio.abc.SocketAttribute.local_port)
-        async with listener, anyio.create_task_group() as group:
-            group.start_soon(listener.serve, self.handle)
-            yield bound
-            group.cancel_scope.cancel()
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(listener)
+            ws_listener = None
+            if websocket_port is not None:
+                ws_listener = await anyio.create_tcp_listener(
+                    local_host=host, local_port=websocket_port
+                )
+                await stack.enter_async_context(ws_listener)
+                self.websocket_port = ws_listener.extra(anyio.abc.SocketAttribute.local_port)
+                stack.callback(setattr, self, "websocket_port", None)
+            async with anyio.create_task_group() as group:
+                group.start_soon(listener.serve, self.handle)
+                if ws_listener is not None:
+                    group.start_soon(ws_listener.serve, self.handle_websocket)
+                yield bound
+                group.cancel_scope.cancel()
 
     @contextmanager
     def running_in_thread(
-        self, host: str = "127.0.0.1", port: int = 0, *, backend: str = "asyncio"
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        websocket_port: int | None = None,
+        backend: str = "asyncio",
     ) -> Iterator[int]:
-        """Listen from a background thread for the ``with`` block; yield the port."""
+        """Listen from a background thread for the ``with`` block; yield the port (see
+        :meth:`running`)."""
         from anyio.from_thread import start_blocking_portal
 
         with (
             start_blocking_portal(backend) as portal,
-            portal.wrap_async_context_manager(self.running(host, port)) as bound,
+            portal.wrap_async_context_manager(
+                self.running(host, port, websocket_port=websocket_port)
+            ) as bound,
         ):
             yield bound
 
-    async def serve(self, host: str = "127.0.0.1", port: int = 5432) -> None:
-        """Listen on ``host:port`` until cancelled."""
-        listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
-        await listener.serve(self.handle)
+    async def serve(
+        self, host: str = "127.0.0.1", port: int = 5432, *, websocket_port: int | None = None
+    ) -> None:
+        """Listen on ``host:port`` (and for ``wss://`` on ``websocket_port``) until
+        cancelled."""
+        async with self.running(host, port, websocket_port=websocket_port):
+            await anyio.sleep_forever()
 
-    def _tls_context(self, sni: list[str | None]) -> ssl.SSLContext:
+    def _tls_context(self, sni: list[str | None], alpn: str = ALPN) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._cert.configure_cert(context)
-        context.set_alpn_protocols([ALPN])
+        context.set_alpn_protocols([alpn])
 
         def remember(_obj: Any, name: str | None, _context: ssl.SSLContext) -> None:
             sni.append(name)
@@ -362,12 +427,45 @@ class LocalDsqlEndpoint:
     async def handle(self, client: anyio.abc.ByteStream) -> None:
         """Serve one client connection until either side closes."""
         self.connections += 1
+        await self._serve(client, None)
+
+    async def handle_websocket(self, client: anyio.abc.ByteStream) -> None:
+        """Serve one client connection of the ``wss://`` listener: TLS, the WebSocket
+        upgrade, then the same session as :meth:`handle` over the WebSocket's byte stream."""
+        self.connections += 1
+        sni: list[str | None] = []
+        try:
+            with anyio.fail_after(30):
+                stream = await TLSStream.wrap(
+                    client,
+                    server_side=True,
+                    ssl_context=self._tls_context(sni, WEBSOCKET_ALPN),
+                    standard_compatible=False,
+                )
+                websocket = await _accept_websocket(stream)
+        except Exception as exc:
+            logger.debug("WebSocket handshake failed: %s", type(exc).__name__, exc_info=True)
+            with contextlib.suppress(Exception):
+                await client.aclose()
+            return
+        if websocket is None:
+            self.refusals.append("WebSocket upgrade refused")
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+            return
+        await self._serve(websocket, sni)
+
+    async def _serve(
+        self, client: anyio.abc.ByteStream, websocket_sni: list[str | None] | None
+    ) -> None:
+        """One session on ``client``; ``websocket_sni``: the client came through the
+        WebSocket listener, whose TLS recorded this SNI name."""
         core = ServerConnection(max_protocol_minor=PROTOCOL_3_0[1])
         # The stream to the client, TLS once negotiated: a refusal goes out on it.
         current = [client]
         try:
             with anyio.fail_after(30):
-                stream, startup, sni = await self._start(core, current)
+                stream, startup, sni = await self._start(core, current, websocket_sni)
                 if startup is None or sni is None:
                     return
                 await self._authenticate(core, stream, sni)
@@ -401,16 +499,29 @@ class LocalDsqlEndpoint:
             core.receive_data(data)
 
     async def _start(
-        self, core: ServerConnection, current: list[anyio.abc.ByteStream]
+        self,
+        core: ServerConnection,
+        current: list[anyio.abc.ByteStream],
+        websocket_sni: list[str | None] | None = None,
     ) -> tuple[anyio.abc.ByteStream, StartupMessage | None, str | None]:
         """Negotiate TLS (appending the TLS stream to ``current``); return the stream, the
-        StartupMessage (``None``: nothing to serve) and the SNI name."""
+        StartupMessage (``None``: nothing to serve) and the SNI name. Inside a WebSocket,
+        the TLS is the WebSocket's: an SSLRequest is declined, direct TLS refused."""
         stream = current[-1]
-        sni: list[str | None] = []
-        encrypted = False
+        websocket = websocket_sni is not None
+        sni: list[str | None] = websocket_sni if websocket_sni is not None else []
+        encrypted = websocket
         while True:
             event = await self._event(core, stream)
-            if isinstance(event, SSLRequest):
+            if websocket and isinstance(event, SSLRequest | GSSENCRequest):
+                answer = EncryptionResponse(
+                    "ssl" if isinstance(event, SSLRequest) else "gss", False
+                )
+                await stream.send(core.send(answer))
+            elif websocket and isinstance(event, DirectTLSHandshake):
+                self.refusals.append("TLS inside the WebSocket")
+                return stream, None, None
+            elif isinstance(event, SSLRequest):
                 await stream.send(core.send(EncryptionResponse("ssl", True)))
                 stream = await TLSStream.wrap(
                     stream,
@@ -670,6 +781,125 @@ class LocalDsqlEndpoint:
         scope.cancel()
 
 
+# --------------------------------------------------------------------------------------
+# The server side of the wss:// listener
+# --------------------------------------------------------------------------------------
+
+
+async def _accept_websocket(stream: anyio.abc.ByteStream) -> _ServerWebSocket | None:
+    """Read the client's HTTP upgrade request on ``stream`` and accept it (path ``/``, no
+    subprotocol), or refuse it with an HTTP error (``None``)."""
+    ws = WSConnection(ConnectionType.SERVER)
+    while True:
+        try:
+            data: bytes | None = await stream.receive()
+        except (anyio.EndOfStream, anyio.BrokenResourceError):
+            data = None
+        try:
+            ws.receive_data(data)
+            events = list(ws.events())
+        except RemoteProtocolError as exc:
+            await _refuse_upgrade(ws, stream, 400, f"invalid WebSocket upgrade: {exc}")
+            return None
+        for event in events:
+            if not isinstance(event, Request):
+                continue
+            if event.target.partition("?")[0] != WEBSOCKET_PATH:
+                await _refuse_upgrade(ws, stream, 404, f"no WebSocket at {event.target}")
+                return None
+            # DSQL chooses no subprotocol, whatever the client offers.
+            await stream.send(ws.send(AcceptConnection()))
+            return _ServerWebSocket(stream, ws)
+        if data is None:
+            return None
+
+
+async def _refuse_upgrade(
+    ws: WSConnection, stream: anyio.abc.ByteStream, status: int, message: str
+) -> None:
+    body = message.encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8")]
+    with contextlib.suppress(Exception):
+        await stream.send(
+            ws.send(RejectConnection(status_code=status, headers=headers, has_body=True))
+            + ws.send(RejectData(data=body, body_finished=True))
+        )
+
+
+class _ServerWebSocket(anyio.abc.ByteStream):
+    """The server side of an accepted WebSocket over ``inner``, as a byte stream: ``send``
+    writes one binary frame, ``receive`` returns the payload of binary frames as one
+    continuous stream (cut anywhere), pings are answered, a close is answered and ends the
+    stream (``EndOfStream``), a text frame closes it with 1003."""
+
+    def __init__(self, inner: anyio.abc.ByteStream, ws: WSConnection) -> None:
+        self._inner = inner
+        self._ws = ws
+        self._payload = bytearray()
+        self._ended = False
+        self._closed = False
+        self._lock = anyio.Lock()
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        while True:
+            await self._handle_events()
+            if self._payload:
+                data = bytes(self._payload[:max_bytes])
+                del self._payload[:max_bytes]
+                return data
+            if self._ended:
+                raise anyio.EndOfStream
+            try:
+                incoming: bytes | None = await self._inner.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                incoming = None
+            self._ws.receive_data(incoming)
+
+    async def _handle_events(self) -> None:
+        for event in self._ws.events():
+            if isinstance(event, BytesMessage):
+                self._payload += event.data
+            elif isinstance(event, Ping):
+                await self._write(event.response())
+            elif isinstance(event, CloseConnection):
+                self._ended = True
+                if self._ws.state is WebSocketState.REMOTE_CLOSING:
+                    await self._write(event.response())
+                elif self._ws.state is WebSocketState.OPEN:
+                    # A frame wsproto could not parse: close with its code.
+                    await self._write(CloseConnection(event.code, event.reason))
+            elif isinstance(event, TextMessage):
+                self._ended = True
+                await self._write(
+                    CloseConnection(CloseReason.UNSUPPORTED_DATA, "binary frames only")
+                )
+                raise anyio.BrokenResourceError("the client sent a text frame")
+
+    async def _write(self, event: Event) -> None:
+        async with self._lock:
+            if self._ws.state in (WebSocketState.OPEN, WebSocketState.REMOTE_CLOSING):
+                with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    await self._inner.send(self._ws.send(event))
+
+    async def send(self, item: bytes) -> None:
+        async with self._lock:
+            if self._ws.state is not WebSocketState.OPEN:
+                raise anyio.ClosedResourceError
+            await self._inner.send(self._ws.send(Message(data=bytes(item))))
+
+    async def send_eof(self) -> None:
+        await self._write(CloseConnection(CloseReason.NORMAL_CLOSURE))
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            with anyio.move_on_after(1, shield=True):
+                await self._write(CloseConnection(CloseReason.NORMAL_CLOSURE))
+        await self._inner.aclose()
+
+
 @dataclass
 class _Session:
     """What the relay tracks of one session: the transaction status, and for each request
@@ -700,6 +930,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-lifetime", type=float, default=DEFAULT_MAX_LIFETIME, help="seconds (3600)"
     )
+    parser.add_argument(
+        "--websocket-port",
+        type=int,
+        help="also listen for wss:// (DSQL's WebSocket endpoint) on this port (0: a free one)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -718,19 +953,39 @@ def run(args: argparse.Namespace) -> int:
             max_lifetime=args.max_lifetime,
             cert_dir=args.cert_dir,
         )
+        with contextlib.suppress(KeyboardInterrupt):
+            anyio.run(_run, endpoint, args.host, args.port, args.websocket_port)
+    return 0
+
+
+async def _run(
+    endpoint: LocalDsqlEndpoint, host: str, port: int, websocket_port: int | None
+) -> None:
+    async with endpoint.running(host, port, websocket_port=websocket_port) as bound:
         creds = endpoint.credentials
+        connect = (
+            "  python -c 'import pgwire.dsql as d; c = d.connect("
+            f'"{endpoint.endpoint}", hostaddr="{host}", port={bound}, '
+            f'sslrootcert="{endpoint.ca_file}"); print(c.fetchval("SELECT 1"))\'\n'
+        )
+        websocket = ""
+        if endpoint.websocket_url is not None:
+            websocket = f"WebSocket: {endpoint.websocket_url} on {host}:{endpoint.websocket_port}\n"
+            connect += (
+                "  python -c 'import pgwire.dsql as d; c = d.connect("
+                f'"{endpoint.endpoint}", transport="websocket", hostaddr="{host}", '
+                f'port={endpoint.websocket_port}, sslrootcert="{endpoint.ca_file}"); '
+                'print(c.fetchval("SELECT 1"))\'\n'
+            )
         print(
-            f"local DSQL endpoint {endpoint.endpoint} on {args.host}:{args.port}\n"
+            f"local DSQL endpoint {endpoint.endpoint} on {host}:{bound}\n"
+            f"{websocket}"
             f"CA certificate: {endpoint.ca_file}\n\n"
             "connect with:\n"
             f"  export AWS_ACCESS_KEY_ID={creds.access_key}\n"
             f"  export AWS_SECRET_ACCESS_KEY={creds.secret_key}\n"
             f"  export AWS_REGION={endpoint.region}\n"
-            "  python -c 'import pgwire.dsql as d; c = d.connect("
-            f'"{endpoint.endpoint}", hostaddr="{args.host}", port={args.port}, '
-            f'sslrootcert="{endpoint.ca_file}"); print(c.fetchval("SELECT 1"))\'\n',
+            f"{connect}",
             flush=True,
         )
-        with contextlib.suppress(KeyboardInterrupt):
-            anyio.run(endpoint.serve, args.host, args.port)
-    return 0
+        await anyio.sleep_forever()

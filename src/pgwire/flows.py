@@ -83,8 +83,13 @@ class OpenStream:
     path: str | None = None
     timeout: float | None = None
     shuffle_addresses: bool = False
-    #: Go through this WebSocket instead (``host``/``port`` then only name it).
+    #: Go through this WebSocket instead: its URL names the server (Host header, TLS server
+    #: name); ``host``/``port`` are where to connect (``hostaddr`` when one was given, else
+    #: the URL's host and port).
     websocket: WebSocketTarget | None = None
+    #: For a ``wss://`` WebSocket: the TLS context of the WebSocket layer (see
+    #: :func:`pgwire.tls.websocket_context`); ``None``: the transport's strict default.
+    websocket_tls: ssl.SSLContext | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -182,11 +187,22 @@ class _TLSSetup:
     def __init__(self, info: ConnectInfo) -> None:
         self._info = info
         self._context: ssl.SSLContext | None = None
+        self._websocket_context: ssl.SSLContext | None = None
 
     def context(self) -> ssl.SSLContext:
         if self._context is None:
             self._context = tls.client_context(self._info)
         return self._context
+
+    def websocket_context(self) -> ssl.SSLContext | None:
+        """The TLS context of a ``wss://`` WebSocket (``None`` for no WebSocket or ``ws://``)."""
+        if self._websocket_context is None and _secure_websocket(self._info):
+            self._websocket_context = tls.websocket_context(self._info)
+        return self._websocket_context
+
+
+def _secure_websocket(info: ConnectInfo) -> bool:
+    return info.websocket is not None and info.websocket.secure
 
 
 def _methods(info: ConnectInfo, spec: HostSpec) -> list[Encryption]:
@@ -274,6 +290,7 @@ def _attempt(
             info.connect_timeout,
             info.load_balance_hosts == "random",
             info.websocket,
+            setup.websocket_context(),
         )
     except OSError as exc:
         raise _HostFailed(_failed(info, where, exc)) from None
@@ -318,6 +335,8 @@ def _failed(info: ConnectInfo, where: str, exc: OSError) -> str:
             f"connection to server at {where} failed: no answer within "
             f"connect_timeout={info.connect_timeout or 0:g} seconds"
         )
+    if isinstance(exc, ssl.SSLError):  # the TLS of a wss:// WebSocket
+        return f"connection to server at {where} failed: {tls.describe_tls_error(exc)}"
     return f"connection to server at {where} failed: {exc}"
 
 
@@ -476,6 +495,7 @@ def cancel_flow(info: ConnectInfo, request: bytes) -> Generator[IORequest, Any, 
     if spec.is_unix_socket:
         encryption = "plain"
     context = tls.client_context(info) if encryption == "tls" else None
+    websocket_tls = tls.websocket_context(info) if _secure_websocket(info) else None
     try:
         yield OpenStream(
             spec.address,
@@ -483,10 +503,12 @@ def cancel_flow(info: ConnectInfo, request: bytes) -> Generator[IORequest, Any, 
             spec.socket_path if spec.is_unix_socket else None,
             info.connect_timeout,
             websocket=info.websocket,
+            websocket_tls=websocket_tls,
         )
     except OSError as exc:
+        reason = tls.describe_tls_error(exc) if isinstance(exc, ssl.SSLError) else str(exc)
         raise OperationalError(
-            f"could not connect to {where} to send the cancel request: {exc}"
+            f"could not connect to {where} to send the cancel request: {reason}"
         ) from None
     try:
         if context is not None:

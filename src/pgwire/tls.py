@@ -11,12 +11,16 @@
   may read is refused, as libpq refuses it.
 * TLS 1.2 at least, ALPN ``postgresql`` always offered (PostgreSQL 17+ requires it for
   direct TLS), no compression, no renegotiation.
+* :func:`websocket_context`: the TLS of a ``wss://`` WebSocket, with the same files but
+  always verify-full (chain and host name), the system roots unless ``sslrootcert`` names a
+  file, and ALPN ``http/1.1``.
 
 Only builds contexts and explains TLS failures: the transports run the handshake.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import ssl
 import stat
@@ -24,10 +28,19 @@ import stat
 from pgwire.conninfo import ConnectInfo
 from pgwire.errors import OperationalError
 
-__all__ = ["ALPN_PROTOCOL", "client_context", "describe_tls_error", "verifies_server"]
+__all__ = [
+    "ALPN_PROTOCOL",
+    "WEBSOCKET_ALPN_PROTOCOL",
+    "client_context",
+    "describe_tls_error",
+    "verifies_server",
+    "websocket_context",
+]
 
 #: The ALPN protocol name of PostgreSQL (PostgreSQL 17+).
 ALPN_PROTOCOL = "postgresql"
+#: What a ``wss://`` client offers: the WebSocket upgrade is an HTTP/1.1 request.
+WEBSOCKET_ALPN_PROTOCOL = "http/1.1"
 
 _TLS_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -130,6 +143,40 @@ def client_context(info: ConnectInfo) -> ssl.SSLContext:
         context.check_hostname = info.sslmode == "verify-full"
         _load_revocation_lists(context, info)
     _load_client_certificate(context, info)
+    return context
+
+
+def websocket_context(info: ConnectInfo) -> ssl.SSLContext:
+    """The TLS context of a ``wss://`` WebSocket with ``info``'s TLS settings.
+
+    Always verify-full, whatever ``sslmode`` says (``sslmode`` is about PostgreSQL-level TLS
+    inside the tunnel): the chain is checked against ``sslrootcert`` (a file, or ``system``;
+    default: the system trust store, not ``~/.postgresql/root.crt``) and the host name
+    against the certificate. ``sslcrl``/``sslcrldir`` and the client certificate
+    ``sslcert``/``sslkey``/``sslpassword`` apply when given (libpq's default files under
+    ``~/.postgresql`` do not). TLS 1.2 at least (``ssl_min_protocol_version``), ALPN
+    ``http/1.1``. Raises ``OperationalError`` when a file it names is missing or unusable.
+    """
+    # Only what the caller named: no defaults from ~/.postgresql at the WebSocket layer.
+    explicit = dataclasses.replace(info, ssl_dir=None)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = _TLS_VERSIONS[info.ssl_min_protocol_version]
+    if info.ssl_max_protocol_version is not None:
+        context.maximum_version = _TLS_VERSIONS[info.ssl_max_protocol_version]
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    context.set_alpn_protocols([WEBSOCKET_ALPN_PROTOCOL])
+    root = info.sslrootcert or "system"
+    try:
+        if root == "system":
+            context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+        else:
+            context.load_verify_locations(cafile=root)
+    except (ssl.SSLError, OSError) as exc:
+        raise OperationalError(f'could not read root certificate file "{root}": {exc}') from None
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.check_hostname = True
+    _load_revocation_lists(context, explicit)
+    _load_client_certificate(context, explicit)
     return context
 
 
