@@ -33,6 +33,8 @@ __all__ = [
 #: True here, False in ``_sync_compat``.
 ASYNC = True
 _CHUNK = 1 << 16
+#: The wait that stands for a zero timeout (a poll) on a read.
+_POLL = 0.001
 
 #: The pool's lock and wake-up signal (``threading.Condition`` in the blocking twin).
 Condition = anyio.Condition
@@ -74,7 +76,9 @@ async def receive(stream: AsyncStream, timeout: float | None) -> bytes:
     """Read some bytes, raising ``TimeoutError`` after ``timeout`` seconds."""
     if timeout is None:
         return await stream.receive_some()
-    with anyio.fail_after(timeout):
+    # A zero timeout polls: asyncio and trio would cancel the read before it looks at the
+    # socket at all, so give it the shortest wait that does.
+    with anyio.fail_after(max(timeout, _POLL)):
         return await stream.receive_some()
 
 

@@ -100,6 +100,9 @@ logger = logging.getLogger("pgwire")
 
 #: How long a cancelled query may take to wind down before the connection is closed.
 DEFAULT_CANCEL_TIMEOUT = 10.0
+#: While a cancelled pipeline winds down, how long a later statement may stay silent before
+#: it is cancelled too.
+_STATEMENT_GRACE = 0.1
 _COPY_CHUNK = 1 << 16
 _ISOLATION_LEVELS = ("serializable", "repeatable read", "read committed", "read uncommitted")
 
@@ -421,11 +424,19 @@ class AsyncConnection:
         """After an interrupted exchange: cancel on the server and read the rest."""
         if self._closed:
             return
+        read_timeout = None if _io.ASYNC else self.cancel_timeout
         try:
             with _io.fail_after(self.cancel_timeout):
                 await self.cancel()
-                for operation in pending:
-                    await self._drain(operation, None if _io.ASYNC else self.cancel_timeout)
+                await self._drain(pending[0], read_timeout)
+                # Each later statement of a pipeline is a batch of its own, which the server
+                # starts once the one before has ended: cancel those that keep it busy too.
+                for operation in pending[1:]:
+                    try:
+                        await self._drain(operation, _STATEMENT_GRACE)
+                    except TimeoutError:
+                        await self.cancel()
+                        await self._drain(operation, read_timeout)
         except BaseException as exc:
             logger.warning("closing the connection: the cancelled query did not end: %r", exc)
             await self._abort()
