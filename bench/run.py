@@ -1,18 +1,22 @@
-"""Side-by-side benchmark: pgwire (blocking) against asyncpg, psycopg 3 and pg8000.
+"""Side-by-side benchmark of pgwire against asyncpg, psycopg 3 and pg8000.
 
-Run it from the repository root::
+Run it from the repository root (``scripts/bench`` sets up .venv and PostgreSQL 18 first)::
 
-    .venv/bin/python bench/run.py            # full run, about 1.5 minutes
-    .venv/bin/python bench/run.py --quick    # about 20 seconds, noisier
-    .venv/bin/python bench/run.py --drivers pgwire,asyncpg --budget 1
-    .venv/bin/python bench/run.py --profile  # cProfile of pgwire's 10,000-row fetch
+    .venv/bin/python bench/run.py                 # full run, about 12 minutes
+    .venv/bin/python bench/run.py --quick         # about 2.5 minutes, noisier
+    .venv/bin/python bench/run.py --drivers pgwire-sync,asyncpg --workloads select,pgtype
+    .venv/bin/python bench/run.py --profile pgwire-sync:pgtype   # py-spy profile summary
 
-One PostgreSQL 18 server (``tests.pg.PostgresServer``) is started for the whole run; every
-driver then runs in its own subprocess, one after the other, against that server. See
-bench/README.md for what is measured and why it is measured that way.
+One PostgreSQL 18 server (``tests.pg.PostgresServer``, or ``--dsn``) serves the whole run.
+For each workload every driver gets its own fresh worker subprocess (its own interpreter:
+psycopg picks its implementation at import time, and peak RSS must be the driver's alone),
+which opens its connections, warms up and checks its answer once. The parent then asks the
+workers in turn for a fixed-duration measurement, for several rounds, rotating who goes
+first, so that outside load hits every driver alike; the table shows the medians over the
+rounds. See docs/performance.md for the method and the latest numbers.
 
-This is a benchmark, not a test: nothing here asserts on time. It does check once per
-workload that each driver got the right answer, so that a fast wrong result cannot win.
+This is a benchmark, not a test: nothing asserts on time. A driver that returns a wrong
+answer, or fails, is reported as failed for that workload instead of timed.
 """
 
 from __future__ import annotations
@@ -22,874 +26,872 @@ import contextlib
 import datetime
 import gc
 import json
+import math
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+import traceback
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-RESULTS_FILE = BENCH_DIR / "results" / "latest.json"
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
 
+from bench.drivers import (  # noqa: E402
+    DRIVERS,
+    NOTES,
+    SETUP_SQL,
+    TRUNCATE_SQL,
+    WORKLOADS,
+    check,
+    make_adapter,
+    versions_of,
+)
+
+RESULTS_DIR = BENCH_DIR / "results"
 USER, PASSWORD = "scram_user", "pw-scram"
-
-# ---------------------------------------------------------------------------------------
-# Workloads. The SQL is the same for every driver, up to the placeholder style.
-# ---------------------------------------------------------------------------------------
-
-FETCH_ROWS = 10_000
-FETCH_SQL = (
-    "SELECT i::int4 AS a, i::int8 * 1000003 AS b, 'row number ' || i AS c,"
-    " i / 3.0::float8 AS d, round(i::numeric / 7, 4) AS e,"
-    " timestamptz '2024-01-01 00:00:00+00' + i * interval '1 second' AS f"
-    f" FROM generate_series(1, {FETCH_ROWS}) AS i"
-)
-INSERT_ROWS = 1_000
-CREATE_TABLE_SQL = (
-    "CREATE TEMP TABLE bench_insert (a int4, b text, c float8, d timestamptz, e int8)"
-)
-TRUNCATE_SQL = "TRUNCATE bench_insert"
-COUNT_SQL = "SELECT count(*) FROM bench_insert"
-PIPELINE_QUERIES = 100
-PIPELINE_EXPECTED = sum(i + 1 for i in range(PIPELINE_QUERIES))
-
-_T0 = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
-INSERT_DATA = [
-    (i, f"name {i}", i * 0.25, _T0 + datetime.timedelta(seconds=i), i * 1_000_003)
-    for i in range(INSERT_ROWS)
-]
-
-
-def sql_for(style: str, sql: str) -> str:
-    """Rewrite ``$n`` placeholders for the driver's paramstyle."""
-    if style == "dollar":
-        return sql
-    for n in range(9, 0, -1):
-        sql = sql.replace(f"${n}", "%s" if style == "format" else f":p{n}")
-    return sql
-
-
-INSERT_SQL = "INSERT INTO bench_insert (a, b, c, d, e) VALUES ($1, $2, $3, $4, $5)"
-PIPELINE_SQL = "SELECT $1::int4 + 1"
-
-# (key, title, what one "op" is)
-WORKLOADS = [
-    ("connect", "connect + SCRAM auth + close", "1 connection"),
-    ("select1", "SELECT 1 round trip", "1 query"),
-    ("fetch", f"fetch {FETCH_ROWS:,} rows x 6 cols", f"{FETCH_ROWS:,} rows"),
-    ("insert", f"executemany insert {INSERT_ROWS:,} rows", f"{INSERT_ROWS:,} rows"),
-    ("pipeline", f"{PIPELINE_QUERIES} small SELECTs pipelined", f"{PIPELINE_QUERIES} queries"),
-]
-
-# name -> (extra environment, description). Every driver runs in its own subprocess.
-DRIVERS: dict[str, tuple[dict[str, str], str]] = {
-    "pgwire": ({}, "pgwire blocking driver (pure Python)"),
-    "asyncpg": ({}, "asyncpg on the default asyncio loop (Cython)"),
-    "psycopg-c": ({"PSYCOPG_IMPL": "binary"}, "psycopg 3, psycopg-binary C impl over libpq"),
-    "psycopg-py": ({"PSYCOPG_IMPL": "python"}, "psycopg 3, pure-Python impl over libpq (ctypes)"),
-    "pg8000": ({}, "pg8000 native API (pure Python)"),
-}
-
-
-class WrongResult(Exception):
-    pass
-
-
-def check(condition: bool, what: str) -> None:
-    if not condition:
-        raise WrongResult(what)
-
-
-# ---------------------------------------------------------------------------------------
-# Driver adapters. Each workload method returns (op, reset): ``op()`` does one operation
-# (for asyncpg a coroutine function), ``reset()`` runs untimed between samples (or None).
-# ``verify()`` runs once, untimed, after warm-up.
-# ---------------------------------------------------------------------------------------
-
-Op = Callable[[], Any]
-
-
-class Workload:
-    def __init__(
-        self,
-        op: Op,
-        verify: Callable[[], object],
-        reset: Callable[[], object] | None = None,
-        note: str = "",
-    ) -> None:
-        self.op, self.verify, self.reset, self.note = op, verify, reset, note
-
-
-class PgwireDriver:
-    is_async = False
-
-    def __init__(self, conn: dict[str, Any]) -> None:
-        import pgwire
-
-        self.pgwire = pgwire
-        self.dsn = conn["dsn"]
-        self.conn = pgwire.connect(self.dsn)
-        self.conn.execute(CREATE_TABLE_SQL)
-
-    def versions(self) -> dict[str, str]:
-        import importlib.metadata
-
-        return {"pgwire": importlib.metadata.version("pgwire")}
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def connect(self) -> Workload:
-        def op() -> None:
-            self.pgwire.connect(self.dsn).close()
-
-        def verify() -> None:
-            with self.pgwire.connect(self.dsn) as c:
-                check(c.fetchval("SELECT current_user") == USER, "connected as wrong user")
-
-        return Workload(op, verify)
-
-    def select1(self) -> Workload:
-        conn = self.conn
-
-        def op() -> Any:
-            return conn.fetchval("SELECT 1")
-
-        return Workload(op, lambda: check(op() == 1, "SELECT 1"))
-
-    def fetch(self) -> Workload:
-        conn = self.conn
-
-        def op() -> Any:
-            return conn.fetch(FETCH_SQL)
-
-        def verify() -> None:
-            rows = op()
-            check(len(rows) == FETCH_ROWS and rows[-1][0] == FETCH_ROWS, "fetch rows")
-
-        return Workload(op, verify)
-
-    def insert(self) -> Workload:
-        conn = self.conn
-
-        def op() -> None:
-            conn.executemany(INSERT_SQL, INSERT_DATA)
-
-        def verify() -> None:
-            conn.execute(TRUNCATE_SQL)
-            op()
-            check(conn.fetchval(COUNT_SQL) == INSERT_ROWS, "inserted row count")
-
-        return Workload(op, verify, lambda: conn.execute(TRUNCATE_SQL))
-
-    def pipeline(self) -> Workload:
-        conn = self.conn
-
-        def op() -> list[Any]:
-            with conn.pipeline() as p:
-                futures = [p.fetchval(PIPELINE_SQL, i) for i in range(PIPELINE_QUERIES)]
-            return [f.result() for f in futures]
-
-        return Workload(op, lambda: check(sum(op()) == PIPELINE_EXPECTED, "pipeline"))
-
-
-class AsyncpgDriver:
-    is_async = True
-
-    def __init__(self, conn: dict[str, Any]) -> None:
-        import asyncio
-
-        import asyncpg
-
-        self.asyncpg = asyncpg
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self.dsn = conn["dsn"]
-        self.conn = self.run(asyncpg.connect(self.dsn))
-        self.run(self.conn.execute(CREATE_TABLE_SQL))
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-    def versions(self) -> dict[str, str]:
-        return {"asyncpg": self.asyncpg.__version__}
-
-    def close(self) -> None:
-        self.run(self.conn.close())
-        self.loop.close()
-
-    def connect(self) -> Workload:
-        async def op() -> None:
-            c = await self.asyncpg.connect(self.dsn)
-            await c.close()
-
-        async def user() -> Any:
-            c = await self.asyncpg.connect(self.dsn)
-            try:
-                return await c.fetchval("SELECT current_user")
-            finally:
-                await c.close()
-
-        return Workload(op, lambda: check(self.run(user()) == USER, "connected as wrong user"))
-
-    def select1(self) -> Workload:
-        conn = self.conn
-
-        async def op() -> Any:
-            return await conn.fetchval("SELECT 1")
-
-        return Workload(op, lambda: check(self.run(op()) == 1, "SELECT 1"))
-
-    def fetch(self) -> Workload:
-        conn = self.conn
-
-        async def op() -> Any:
-            return await conn.fetch(FETCH_SQL)
-
-        def verify() -> None:
-            rows = self.run(op())
-            check(len(rows) == FETCH_ROWS and rows[-1][0] == FETCH_ROWS, "fetch rows")
-
-        return Workload(op, verify)
-
-    def insert(self) -> Workload:
-        conn = self.conn
-
-        async def op() -> None:
-            await conn.executemany(INSERT_SQL, INSERT_DATA)
-
-        def verify() -> None:
-            self.run(conn.execute(TRUNCATE_SQL))
-            self.run(op())
-            check(self.run(conn.fetchval(COUNT_SQL)) == INSERT_ROWS, "inserted row count")
-
-        return Workload(op, verify, lambda: self.run(conn.execute(TRUNCATE_SQL)))
-
-    def pipeline(self) -> Workload:
-        # asyncpg has no pipeline API, and asyncio.gather() on one connection fails with
-        # "another operation is in progress"; its executemany pipelines but discards rows.
-        conn = self.conn
-
-        async def op() -> list[Any]:
-            return [await conn.fetchval(PIPELINE_SQL, i) for i in range(PIPELINE_QUERIES)]
-
-        return Workload(
-            op,
-            lambda: check(sum(self.run(op())) == PIPELINE_EXPECTED, "pipeline"),
-            note="sequential (asyncpg has no pipeline for queries returning rows)",
-        )
-
-
-class PsycopgDriver:
-    is_async = False
-
-    def __init__(self, conn: dict[str, Any]) -> None:
-        import psycopg
-
-        self.psycopg = psycopg
-        self.dsn = conn["dsn"]
-        # autocommit: like pgwire, asyncpg and pg8000.native, no implicit BEGIN per query.
-        self.conn = psycopg.connect(self.dsn, autocommit=True)
-        self.conn.execute(CREATE_TABLE_SQL)
-
-    def versions(self) -> dict[str, str]:
-        return {
-            "psycopg": self.psycopg.__version__,
-            "impl": self.psycopg.pq.__impl__,
-            "libpq": str(self.psycopg.pq.version()),
-        }
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def connect(self) -> Workload:
-        def op() -> None:
-            self.psycopg.connect(self.dsn).close()
-
-        def verify() -> None:
-            with self.psycopg.connect(self.dsn) as c:
-                row = c.execute("SELECT current_user").fetchone()
-                check(row is not None and row[0] == USER, "connected as wrong user")
-
-        return Workload(op, verify)
-
-    def select1(self) -> Workload:
-        conn = self.conn
-
-        def op() -> Any:
-            return conn.execute("SELECT 1", prepare=True).fetchone()[0]  # type: ignore[index]
-
-        return Workload(op, lambda: check(op() == 1, "SELECT 1"))
-
-    def fetch(self) -> Workload:
-        conn = self.conn
-
-        def op() -> Any:
-            return conn.execute(FETCH_SQL, prepare=True).fetchall()
-
-        def verify() -> None:
-            rows = op()
-            check(len(rows) == FETCH_ROWS and rows[-1][0] == FETCH_ROWS, "fetch rows")
-
-        return Workload(op, verify)
-
-    def insert(self) -> Workload:
-        conn = self.conn
-        sql = sql_for("format", INSERT_SQL)
-
-        def op() -> None:
-            with conn.cursor() as cur:
-                cur.executemany(sql, INSERT_DATA)
-
-        def verify() -> None:
-            conn.execute(TRUNCATE_SQL)
-            op()
-            row = conn.execute(COUNT_SQL).fetchone()
-            check(row is not None and row[0] == INSERT_ROWS, "inserted row count")
-
-        return Workload(op, verify, lambda: conn.execute(TRUNCATE_SQL))
-
-    def pipeline(self) -> Workload:
-        conn = self.conn
-        sql = sql_for("format", PIPELINE_SQL)
-
-        def op() -> list[Any]:
-            cursors = []
-            with conn.pipeline():
-                for i in range(PIPELINE_QUERIES):
-                    cur = conn.cursor()
-                    cur.execute(sql, (i,), prepare=True)
-                    cursors.append(cur)
-            return [cur.fetchone()[0] for cur in cursors]  # type: ignore[index]
-
-        return Workload(op, lambda: check(sum(op()) == PIPELINE_EXPECTED, "pipeline"))
-
-
-class Pg8000Driver:
-    is_async = False
-
-    def __init__(self, conn: dict[str, Any]) -> None:
-        import pg8000.native
-
-        self.pg8000 = pg8000
-        self.params = {
-            "user": conn["user"],
-            "password": conn["password"],
-            "host": conn["host"],
-            "port": conn["port"],
-            "database": conn["database"],
-        }
-        self.conn = pg8000.native.Connection(**self.params)
-        self.conn.run(CREATE_TABLE_SQL)
-
-    def versions(self) -> dict[str, str]:
-        import importlib.metadata
-
-        return {"pg8000": importlib.metadata.version("pg8000")}
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def connect(self) -> Workload:
-        native = self.pg8000.native
-
-        def op() -> None:
-            native.Connection(**self.params).close()
-
-        def verify() -> None:
-            c = native.Connection(**self.params)
-            try:
-                check(c.run("SELECT current_user")[0][0] == USER, "connected as wrong user")
-            finally:
-                c.close()
-
-        return Workload(op, verify)
-
-    def select1(self) -> Workload:
-        statement = self.conn.prepare("SELECT 1")
-
-        def op() -> Any:
-            return statement.run()[0][0]
-
-        return Workload(op, lambda: check(op() == 1, "SELECT 1"))
-
-    def fetch(self) -> Workload:
-        statement = self.conn.prepare(FETCH_SQL)
-
-        def op() -> Any:
-            return statement.run()
-
-        def verify() -> None:
-            rows = op()
-            check(len(rows) == FETCH_ROWS and rows[-1][0] == FETCH_ROWS, "fetch rows")
-
-        return Workload(op, verify)
-
-    def insert(self) -> Workload:
-        conn = self.conn
-        statement = conn.prepare(sql_for("named", INSERT_SQL))
-        data = [{f"p{n}": v for n, v in enumerate(row, 1)} for row in INSERT_DATA]
-
-        def op() -> None:
-            # pg8000 has no batched executemany (its DB-API one is this same loop).
-            conn.run("BEGIN")
-            for params in data:
-                statement.run(**params)
-            conn.run("COMMIT")
-
-        def verify() -> None:
-            conn.run(TRUNCATE_SQL)
-            op()
-            check(conn.run(COUNT_SQL)[0][0] == INSERT_ROWS, "inserted row count")
-
-        return Workload(
-            op,
-            verify,
-            lambda: conn.run(TRUNCATE_SQL),
-            note="sequential: one round trip per row, in one transaction",
-        )
-
-    def pipeline(self) -> Workload:
-        statement = self.conn.prepare(sql_for("named", PIPELINE_SQL))
-
-        def op() -> list[Any]:
-            return [statement.run(p1=i)[0][0] for i in range(PIPELINE_QUERIES)]
-
-        return Workload(
-            op,
-            lambda: check(sum(op()) == PIPELINE_EXPECTED, "pipeline"),
-            note="sequential (pg8000 has no pipeline mode)",
-        )
-
-
-ADAPTERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "pgwire": PgwireDriver,
-    "asyncpg": AsyncpgDriver,
-    "psycopg-c": PsycopgDriver,
-    "psycopg-py": PsycopgDriver,
-    "pg8000": Pg8000Driver,
+BASELINE = "asyncpg"
+WARM_STREAM_ROWS = 10_000
+
+# name -> settings. ``duration``: seconds per measurement; ``rounds``: measurements per
+# driver and workload; ``warmup``: seconds of untimed ops first; ``stream_rows``: rows of
+# the streaming workload, measured ``stream_rounds`` times.
+MODES = {
+    "full": {
+        "duration": 2.0,
+        "rounds": 3,
+        "warmup": 0.5,
+        "stream_rows": 5_000_000,
+        "stream_rounds": 1,
+    },
+    "quick": {
+        "duration": 0.4,
+        "rounds": 2,
+        "warmup": 0.2,
+        "stream_rows": 300_000,
+        "stream_rounds": 1,
+    },
 }
 
 
 # ---------------------------------------------------------------------------------------
-# Timing: runs in the worker subprocess, one per driver, driven by the parent over a pipe
+# Worker subprocess: one driver, one workload
 # ---------------------------------------------------------------------------------------
 
-# A sample lasts about min(budget / SAMPLES_PER_BUDGET, MAX_SAMPLE_S): short enough that on
-# a busy machine some samples fall between other jobs' bursts, long enough to hide the timer.
-SAMPLES_PER_BUDGET = 40
-MAX_SAMPLE_S = 0.02
+
+def memory_kib(field: str) -> int:
+    """``VmHWM`` (peak) or ``VmRSS`` (current) of this process, in KiB. getrusage's
+    ru_maxrss would include the parent's memory inherited through fork."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def make_batch_runner(driver: Any, op: Op) -> Callable[[int], float]:
-    """A function that runs ``op`` n times back to back and returns the elapsed seconds.
-
-    For asyncpg the loop runs inside one coroutine, so the cost of entering the event loop
-    is paid once per batch, not once per operation.
-    """
-    perf_counter = time.perf_counter
-    if driver.is_async:
-
-        async def abatch(n: int) -> float:
-            start = perf_counter()
-            for _ in range(n):
-                await op()
-            return perf_counter() - start
-
-        return lambda n: driver.run(abatch(n))
-
-    def batch(n: int) -> float:
-        start = perf_counter()
-        for _ in range(n):
-            op()
-        return perf_counter() - start
-
-    return batch
+def summarize(latencies: list[float], elapsed: float, rows_per_op: int) -> dict[str, Any]:
+    n = len(latencies)
+    if n >= 2:
+        cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+        p50, p99 = cuts[49], cuts[98]
+    else:
+        p50 = p99 = latencies[0] if latencies else float("nan")
+    return {
+        "ops": n,
+        "elapsed_s": elapsed,
+        "qps": n / elapsed,
+        "rows_per_s": n * rows_per_op / elapsed,
+        "p50_s": p50,
+        "p99_s": p99,
+        "mean_s": sum(latencies) / n if n else float("nan"),
+    }
 
 
-class Measurement:
-    """One workload of one driver: warmed up and verified once, then sampled in rounds.
+class Channel:
+    """JSON lines: commands on stdin, replies on the real stdout (print goes to stderr)."""
 
-    A sample is a batch of back-to-back operations sized to last about
-    min(budget / SAMPLES_PER_BUDGET, MAX_SAMPLE_S), so that timer resolution and loop
-    overhead vanish for sub-millisecond operations; its time per operation is the batch
-    time / batch size.
-    """
+    def __init__(self) -> None:
+        self.out = sys.stdout
+        sys.stdout = sys.stderr
 
-    def __init__(self, driver: Any, workload: Workload, budget: float) -> None:
-        self.run_batch = make_batch_runner(driver, workload.op)
-        self.reset = workload.reset or (lambda: None)
-        self.note = workload.note
-        # Warm-up: statement caches, type introspection, allocator, CPU caches.
-        warm: list[float] = []
-        start = time.perf_counter()
-        while len(warm) < 3 or (time.perf_counter() - start < budget * 0.1 and len(warm) < 50):
-            self.reset()
-            warm.append(self.run_batch(1))
-        self.reset()
-        workload.verify()
-        self.reset()
-        target = min(budget / SAMPLES_PER_BUDGET, MAX_SAMPLE_S)
-        self.batch = max(1, round(target / min(warm)))
+    def reply(self, obj: Any) -> None:
+        self.out.write(json.dumps(obj) + "\n")
+        self.out.flush()
 
-    def sample(self, seconds: float, min_samples: int) -> list[float]:
-        samples: list[float] = []
-        start = time.perf_counter()
-        while len(samples) < min_samples or time.perf_counter() - start < seconds:
-            self.reset()
-            gc.collect()
-            samples.append(self.run_batch(self.batch) / self.batch)
-        self.reset()
-        return samples
+    def read(self) -> dict[str, Any]:
+        line = sys.stdin.readline()
+        return json.loads(line) if line else {"cmd": "quit"}
 
 
-def worker(name: str, conn: dict[str, Any]) -> None:
-    """Serve the parent: one JSON command per line on stdin, one JSON reply per line."""
-    reply_to = sys.stdout
-    sys.stdout = sys.stderr  # nothing but replies may reach the pipe
-    driver = ADAPTERS[name](conn)
-    measurements: dict[str, Measurement] = {}
+def timed_sync(conns: list[Any], op: Any, seconds: float) -> tuple[list[float], float]:
+    """Every connection runs ``op`` back to back (a thread each when there are several)
+    until ``seconds`` have passed; returns every op's latency and the wall time."""
+    pc = time.perf_counter
+    lats: list[list[float]] = [[] for _ in conns]
+    errors: list[BaseException] = []
+    deadline = [0.0]
 
-    def reply(obj: Any) -> None:
-        reply_to.write(json.dumps(obj) + "\n")
-        reply_to.flush()
+    def loop(conn: Any, lat: list[float], barrier: threading.Barrier | None) -> None:
+        try:
+            if barrier is not None:
+                barrier.wait()
+            append, end = lat.append, deadline[0]
+            while True:
+                t0 = pc()
+                if t0 >= end:
+                    return
+                op(conn)
+                append(pc() - t0)
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
 
-    reply({"versions": driver.versions()})
-    try:
-        for line in sys.stdin:
-            cmd = json.loads(line)
-            if cmd["cmd"] == "prepare":
-                workload = getattr(driver, cmd["workload"])()
-                m = Measurement(driver, workload, cmd["budget"])
-                measurements[cmd["workload"]] = m
-                reply({"batch": m.batch, "note": m.note})
-            elif cmd["cmd"] == "sample":
-                m = measurements[cmd["workload"]]
-                reply({"samples": m.sample(cmd["seconds"], cmd["min_samples"])})
+    start = pc()
+    deadline[0] = start + seconds
+    if len(conns) == 1:
+        loop(conns[0], lats[0], None)
+    else:
+        barrier = threading.Barrier(len(conns) + 1)
+        threads = [
+            threading.Thread(target=loop, args=(c, lat, barrier))
+            for c, lat in zip(conns, lats, strict=True)
+        ]
+        for t in threads:
+            t.start()
+        start = pc()
+        deadline[0] = start + seconds
+        barrier.wait()
+        for t in threads:
+            t.join()
+    elapsed = pc() - start
+    if errors:
+        raise errors[0]
+    return [x for lat in lats for x in lat], elapsed
+
+
+async def timed_async(conns: list[Any], op: Any, seconds: float) -> tuple[list[float], float]:
+    """As `timed_sync`, with one task per connection."""
+    import anyio
+
+    pc = time.perf_counter
+    lat: list[float] = []
+    append = lat.append
+    start = pc()
+    end = start + seconds
+
+    async def loop(conn: Any) -> None:
+        while True:
+            t0 = pc()
+            if t0 >= end:
+                return
+            await op(conn)
+            append(pc() - t0)
+
+    async with anyio.create_task_group() as tg:
+        for c in conns:
+            tg.start_soon(loop, c)
+    return lat, pc() - start
+
+
+async def _maybe_await(value: Any) -> Any:
+    if hasattr(value, "__await__"):
+        return await value
+    return value
+
+
+class WorkerBody:
+    """What a worker does, written once for both kinds of driver: ``call`` runs a driver
+    method (awaiting it for async drivers), ``timed`` is `timed_sync` or `timed_async`."""
+
+    def __init__(self, driver: str, workload: str, settings: dict[str, Any]) -> None:
+        self.driver, self.workload, self.settings = driver, workload, settings
+        self.adapter = make_adapter(driver, settings["dsn"])
+        self.concurrency = settings.get("concurrency") or WORKLOADS[workload][2]
+        self.conns: list[Any] = []
+
+    async def run(self, chan: Channel, call: Any, timed: Any, read: Any) -> None:
+        a, workload = self.adapter, self.workload
+        try:
+            for _ in range(self.concurrency):
+                self.conns.append(await call(a.connect()))
+            for c in self.conns:
+                for sql in SETUP_SQL.get(workload, []):
+                    await call(a.execute(c, sql))
+            if workload == "stream":
+                warm = a.op("stream", WARM_STREAM_ROWS)
+                for _ in range(2):
+                    check("stream", await call(warm(self.conns[0])), rows=WARM_STREAM_ROWS)
+                rows = self.settings["stream_rows"]
+                op = a.op("stream", rows)
+                rows_per_op = rows
             else:
-                break
-    finally:
-        driver.close()
+                op = a.op(workload)
+                await timed(self.conns, op, self.settings["warmup"])
+                await self.reset(call)
+                result = await call(op(self.conns[0]))
+                count = None
+                if workload in ("copy", "executemany"):
+                    count = await call(a.count(self.conns[0]))
+                rows_per_op = check(workload, result, count)
+            note = NOTES.get((DRIVERS[self.driver][0], workload), "")
+            chan.reply(
+                {
+                    "ready": True,
+                    "versions": a.versions(),
+                    "rows_per_op": rows_per_op,
+                    "note": note,
+                    "rss_ready_kib": memory_kib("VmRSS"),
+                }
+            )
+            while (cmd := await read())["cmd"] == "run":
+                await self.reset(call)
+                gc.collect()
+                if workload == "stream":
+                    t0 = time.perf_counter()
+                    n = await call(op(self.conns[0]))
+                    elapsed = time.perf_counter() - t0
+                    check("stream", n, rows=rows_per_op)
+                    chan.reply(summarize([elapsed], elapsed, rows_per_op))
+                else:
+                    lat, elapsed = await timed(self.conns, op, cmd["seconds"])
+                    chan.reply(summarize(lat, elapsed, rows_per_op))
+            for c in self.conns:
+                await call(a.close(c))
+            chan.reply({"peak_rss_kib": memory_kib("VmHWM")})
+        except Exception as exc:  # reported to the parent, which goes on without this driver
+            chan.reply(
+                {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+            )
+
+    async def reset(self, call: Any) -> None:
+        if self.workload in ("copy", "executemany"):
+            for c in self.conns:
+                await call(self.adapter.execute(c, TRUNCATE_SQL))
+
+
+def run_blocking(coro: Any) -> Any:
+    """Run a coroutine that never suspends (`WorkerBody` with a blocking driver)."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError("a blocking driver's coroutine suspended")
+
+
+def smoke(driver: str, workload: str, dsn: str, stream_rows: int = 1000) -> int:
+    """Run one workload's op twice on one connection, in this process, and check the
+    answers; return the rows of one op. For the tests: no timing at all."""
+    adapter = make_adapter(driver, dsn)
+
+    async def body() -> int:
+        call = _maybe_await
+        conn = await call(adapter.connect())
+        try:
+            for sql in SETUP_SQL.get(workload, []):
+                await call(adapter.execute(conn, sql))
+            op = adapter.op(workload, stream_rows)
+            rows = 0
+            for _ in range(2):
+                if workload in ("copy", "executemany"):
+                    await call(adapter.execute(conn, TRUNCATE_SQL))
+                result = await call(op(conn))
+                count = None
+                if workload in ("copy", "executemany"):
+                    count = await call(adapter.count(conn))
+                rows = check(workload, result, count, stream_rows)
+            return rows
+        finally:
+            await call(adapter.close(conn))
+
+    if not adapter.is_async:
+        return int(run_blocking(body()))
+    import anyio
+
+    runs_on = DRIVERS[driver][1]
+    if runs_on == "trio":
+        return int(anyio.run(body, backend="trio"))
+    return int(
+        anyio.run(body, backend="asyncio", backend_options={"use_uvloop": runs_on == "uvloop"})
+    )
+
+
+def worker(driver: str, workload: str, settings: dict[str, Any]) -> int:
+    chan = Channel()
+    try:
+        body = WorkerBody(driver, workload, settings)
+    except BaseException as exc:
+        chan.reply({"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
+        return 1
+    runs_on = DRIVERS[driver][1]
+    if not body.adapter.is_async:
+
+        async def read() -> dict[str, Any]:
+            return chan.read()
+
+        async def timed(conns: list[Any], op: Any, seconds: float) -> Any:
+            return timed_sync(conns, op, seconds)
+
+        run_blocking(body.run(chan, _maybe_await, timed, read))
+        return 0
+
+    import anyio
+
+    async def aread() -> dict[str, Any]:
+        return await anyio.to_thread.run_sync(chan.read)
+
+    async def main() -> None:
+        await body.run(chan, _maybe_await, timed_async, aread)
+
+    if runs_on == "trio":
+        anyio.run(main, backend="trio")
+    else:
+        anyio.run(main, backend="asyncio", backend_options={"use_uvloop": runs_on == "uvloop"})
+    return 0
 
 
 # ---------------------------------------------------------------------------------------
-# Orchestration (the parent process)
+# The parent: orchestration
 # ---------------------------------------------------------------------------------------
 
 
 class Worker:
-    """The parent's handle on one driver's worker subprocess."""
+    """The parent's handle on one worker subprocess."""
 
-    def __init__(self, name: str, conn: dict[str, Any]) -> None:
-        extra_env, _ = DRIVERS[name]
-        # Drop PG* variables so that nothing but the DSN decides where a driver connects.
+    def __init__(
+        self, driver: str, workload: str, settings: dict[str, Any], wrap: list[str] = ()
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env.pop("PSYCOPG_IMPL", None)
-        env.update(extra_env)
-        args = [sys.executable, str(Path(__file__).resolve()), "--worker", name]
-        args += ["--conn", json.dumps(conn)]
-        self.name = name
+        env.update(DRIVERS[driver][2])
+        args = [*wrap, sys.executable, str(Path(__file__).resolve()), "--worker"]
+        args += [driver, workload, json.dumps(settings)]
+        self.driver, self.error = driver, ""
         self.proc = subprocess.Popen(
             args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-        self.versions: dict[str, str] = self._read()["versions"]
+        self.ready: dict[str, Any] = {}
 
-    def _read(self) -> Any:
+    def _read(self) -> dict[str, Any]:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
+        while line and not line.startswith("{"):  # py-spy's own messages, under --profile
+            print(line, end="", file=sys.stderr)
+            line = self.proc.stdout.readline()
         if not line:
-            status = self.proc.wait()
-            raise RuntimeError(f"{self.name} worker died (exit status {status}); see above")
-        return json.loads(line)
+            raise RuntimeError(f"worker exited with status {self.proc.wait()}")
+        reply: dict[str, Any] = json.loads(line)
+        if "error" in reply:
+            print(reply["traceback"], file=sys.stderr)
+            raise RuntimeError(reply["error"])
+        return reply
 
-    def call(self, **cmd: Any) -> Any:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        return self._read()
+    def wait_ready(self) -> None:
+        try:
+            self.ready = self._read()
+        except RuntimeError as exc:
+            self.fail(exc)
+
+    def call(self, **cmd: Any) -> dict[str, Any] | None:
+        if self.error:
+            return None
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(json.dumps(cmd) + "\n")
+            self.proc.stdin.flush()
+            return self._read()
+        except (RuntimeError, OSError) as exc:
+            self.fail(exc)
+            return None
+
+    def fail(self, exc: BaseException) -> None:
+        self.error = str(exc) or type(exc).__name__
+        print(f"\n  {self.driver} failed: {self.error}", file=sys.stderr)
+        self.close()
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            with contextlib.suppress(RuntimeError, OSError, ValueError):
-                self.call(cmd="quit")
+            with contextlib.suppress(OSError, ValueError):
+                assert self.proc.stdin is not None
+                self.proc.stdin.close()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
 
 
-def summarize(samples: list[float], batch: int, note: str) -> dict[str, Any]:
-    quartiles = statistics.quantiles(samples, n=4)
-    median = statistics.median(samples)
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def measure(
+    workload: str, drivers: list[str], settings: dict[str, Any], mode: dict[str, Any]
+) -> dict[str, Any]:
+    """Run one workload for every driver; return {driver: result}."""
+    title = WORKLOADS[workload][0]
+    print(f"  {title}: ", end="", file=sys.stderr, flush=True)
+    workers = [Worker(d, workload, settings) for d in drivers]
+    for w in workers:
+        w.wait_ready()
+    stream = workload == "stream"
+    rounds = mode["stream_rounds"] if stream else mode["rounds"]
+    samples: dict[str, list[dict[str, Any]]] = {d: [] for d in drivers}
+    for r in range(rounds):
+        shift = r % len(workers)
+        for w in workers[shift:] + workers[:shift]:
+            reply = w.call(cmd="run", seconds=mode["duration"])
+            if reply is not None:
+                samples[w.driver].append(reply)
+            if stream:
+                print(".", end="", file=sys.stderr, flush=True)
+        print(".", end="", file=sys.stderr, flush=True)
+    out: dict[str, Any] = {}
+    for w in workers:
+        peak = w.call(cmd="quit")
+        w.close()
+        if w.error:
+            out[w.driver] = {"error": w.error}
+            continue
+        runs = samples[w.driver]
+        out[w.driver] = {
+            "qps": median([s["qps"] for s in runs]),
+            "rows_per_s": median([s["rows_per_s"] for s in runs]),
+            "p50_s": median([s["p50_s"] for s in runs]),
+            "p99_s": median([s["p99_s"] for s in runs]),
+            "peak_rss_mb": (peak or {}).get("peak_rss_kib", float("nan")) * 1024 / 1e6,
+            "rss_ready_mb": w.ready["rss_ready_kib"] * 1024 / 1e6,
+            "rows_per_op": w.ready["rows_per_op"],
+            "note": w.ready["note"],
+            "versions": w.ready["versions"],
+            "rounds": runs,
+        }
+    print(file=sys.stderr)
+    base = out.get(BASELINE, {})
+    for r in out.values():
+        if "error" in r or "error" in base or not base:
+            continue
+        r["qps_ratio"] = r["qps"] / base["qps"]
+        r["rss_ratio"] = r["peak_rss_mb"] / base["peak_rss_mb"]
+    return out
+
+
+def geomean(values: list[float]) -> float:
+    values = [v for v in values if v > 0 and math.isfinite(v)]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) // 1024} MiB"
     return {
-        "median_s": median,
-        "ops_per_s": 1.0 / median,
-        "min_s": min(samples),
-        "p25_s": quartiles[0],
-        "p75_s": quartiles[2],
-        "samples": len(samples),
-        "batch": batch,
-        "note": note,
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
     }
 
 
-def measure_all(
-    workers: list[Worker], keys: list[str], budget: float, rounds: int
-) -> dict[str, dict[str, Any]]:
-    """For each workload: prepare it in every worker, then sample the drivers in turn,
-    ``rounds`` times, rotating who goes first, so that drifting load from outside the
-    benchmark hits every driver alike. Returns {workload: {driver: summary}}."""
-    results: dict[str, dict[str, Any]] = {}
-    for key in keys:
-        title = next(t for k, t, _u in WORKLOADS if k == key)
-        print(f"  {title}: ", end="", file=sys.stderr, flush=True)
-        prepared = {w.name: w.call(cmd="prepare", workload=key, budget=budget) for w in workers}
-        samples: dict[str, list[float]] = {w.name: [] for w in workers}
-        for r in range(rounds):
-            for w in workers[r % len(workers) :] + workers[: r % len(workers)]:
-                reply = w.call(cmd="sample", workload=key, seconds=budget / rounds, min_samples=2)
-                samples[w.name] += reply["samples"]
-            print(".", end="", file=sys.stderr, flush=True)
-        print(file=sys.stderr)
-        results[key] = {
-            w.name: summarize(samples[w.name], prepared[w.name]["batch"], prepared[w.name]["note"])
-            for w in workers
-        }
-    return results
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
 
-
-def fmt_time(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.3f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3f} ms"
-    return f"{seconds * 1e6:.1f} us"
-
-
-def render_table(report: dict[str, Any]) -> str:
-    """Per workload, one line per driver: median time per op, ops/s, ratio to pgwire."""
-    width = max(len(f"{title} ({unit})") for _key, title, unit in WORKLOADS)
-    rule = "-" * (width + 75)
-    lines = [
-        "ratio = driver's median time / pgwire's median time (below 1.00x: faster than pgwire)",
-        "",
-        f"{'workload (one op)':<{width}} {'driver':<11} {'median/op':>11} {'ops/s':>10}"
-        f" {'spread':>7} {'vs pgwire':>10} {'best/op':>11} {'best vs':>8}",
-    ]
-    notes: list[str] = []
-    for key, title, unit in WORKLOADS:
-        per_driver = report["results"].get(key)
-        if not per_driver:
-            continue
-        lines.append(rule)
-        label = f"{title} ({unit})"
-        for name, r in per_driver.items():
-            ratio = r.get("ratio_vs_pgwire")
-            ratio_s = f"{ratio:.2f}x" if ratio is not None else "-"
-            best = r.get("best_ratio_vs_pgwire")
-            best_s = f"{best:.2f}x" if best is not None else "-"
-            spread = (r["p75_s"] - r["p25_s"]) / r["median_s"]  # interquartile range / median
-            mark = ""
-            if r.get("note"):
-                notes.append(r["note"])
-                mark = f" [{len(notes)}]"
-            lines.append(
-                f"{label:<{width}} {name + mark:<11} {fmt_time(r['median_s']):>11}"
-                f" {r['ops_per_s']:>10,.1f} {spread:>6.0%} {ratio_s:>10}"
-                f" {fmt_time(r['min_s']):>11} {best_s:>8}"
-            )
-            label = ""
-    lines.append(rule)
-    lines.append(
-        "spread = interquartile range of the samples / median;"
-        " best = fastest sample (less sensitive to outside load)"
-    )
-    for n, note in enumerate(notes, 1):
-        lines.append(f"[{n}] {note}")
-    return "\n".join(lines)
-
-
-def render_matrix(report: dict[str, Any], field: str, title: str) -> str:
-    """The ratios alone, workloads down, drivers across."""
-    names = report["drivers_run"]
-    head = f"{title:<20}" + "".join(f"{n:>12}" for n in names)
-    lines = [head]
-    for key, _title, _unit in WORKLOADS:
-        per_driver = report["results"].get(key)
-        if not per_driver:
-            continue
-        cells = []
-        for n in names:
-            r = per_driver.get(n)
-            ratio = r.get(field) if r else None
-            cells.append(f"{ratio:.2f}x" if ratio is not None else "-")
-        lines.append(f"{key:<20}" + "".join(f"{c:>12}" for c in cells))
-    return "\n".join(lines)
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "uncommitted": git("status", "--porcelain").splitlines(),
+    }
 
 
 def orchestrate(args: argparse.Namespace) -> int:
-    sys.path.insert(0, str(REPO_ROOT))
-    from tests.pg import PostgresServer
-
-    names = [n.strip() for n in args.drivers.split(",") if n.strip()]
-    keys = [k for k, _t, _u in WORKLOADS]
-    only = [w.strip() for w in args.workloads.split(",") if w.strip()] if args.workloads else keys
-    unknown = [n for n in names if n not in DRIVERS] + [w for w in only if w not in keys]
-    if unknown or not names:
-        print(
-            f"unknown: {', '.join(unknown)}; drivers: {', '.join(DRIVERS)}; workloads: "
-            f"{', '.join(keys)}"
-        )
+    drivers = [d.strip() for d in args.drivers.split(",") if d.strip()]
+    workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    unknown = [d for d in drivers if d not in DRIVERS] + [
+        w for w in workloads if w not in WORKLOADS
+    ]
+    if unknown or not drivers or not workloads:
+        print(f"unknown: {', '.join(unknown)}; drivers: {', '.join(DRIVERS)};", file=sys.stderr)
+        print(f"workloads: {', '.join(WORKLOADS)}", file=sys.stderr)
         return 2
-    budget = args.budget if args.budget is not None else (0.4 if args.quick else 2.5)
-    rounds = 3 if args.quick else 5
+    mode = dict(MODES["quick" if args.quick else "full"])
+    for key in ("duration", "rounds", "warmup", "stream_rows", "stream_rounds"):
+        if getattr(args, key) is not None:
+            mode[key] = getattr(args, key)
     started = time.perf_counter()
+    git_at_start = git_state()  # workers import the working tree: note if it changed meanwhile
     print(
-        f"starting PostgreSQL 18; then {budget} s of samples per workload per driver,"
-        f" in {rounds} interleaved rounds",
+        f"{len(drivers)} drivers x {len(workloads)} workloads: {mode['rounds']} rounds of"
+        f" {mode['duration']} s each, {mode['stream_rows']:,} rows streamed",
         file=sys.stderr,
     )
-    with PostgresServer() as server:
-        conn = {
-            "dsn": server.dsn(USER, PASSWORD, sslmode="disable"),
-            "user": USER,
-            "password": PASSWORD,
-            "host": server.host,
-            "port": server.port,
-            "database": server.database,
-        }
-        server_version = server.psql("SHOW server_version")[0][0]
-        workers: list[Worker] = []
-        try:
-            for name in names:
-                workers.append(Worker(name, conn))
-            results = measure_all(workers, [k for k in keys if k in only], budget, rounds)
-        finally:
-            for w in workers:
-                w.close()
-        versions = {w.name: w.versions for w in workers}
+    with contextlib.ExitStack() as stack:
+        if args.dsn:
+            dsn = args.dsn
+        else:
+            from tests.pg import PostgresServer
+
+            print("starting PostgreSQL 18", file=sys.stderr)
+            server = stack.enter_context(PostgresServer(conf_lines=["max_connections = 300"]))
+            dsn = server.dsn(USER, PASSWORD, sslmode="disable")
+        settings = {"dsn": dsn, "warmup": mode["warmup"], "stream_rows": mode["stream_rows"]}
+        server_version = _server_version(dsn)
+        results = {w: measure(w, drivers, settings, mode) for w in workloads}
 
     report: dict[str, Any] = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
-        "budget_s_per_workload": budget,
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
+        "settings": {**mode, "concurrency": {w: WORKLOADS[w][2] for w in workloads}},
+        "machine": machine_info(),
         "server_version": server_version,
-        "connection": "TCP 127.0.0.1, sslmode=disable, user scram_user (SCRAM-SHA-256)",
-        "drivers_run": names,
-        "rounds": rounds,
-        "drivers": {n: {"description": DRIVERS[n][1], **versions[n]} for n in names},
+        "connection": "TCP 127.0.0.1, sslmode=disable, scram_user (SCRAM-SHA-256)",
+        "git": git_at_start,
+        "git_changed_during_run": git_state() != git_at_start,
+        "packages": versions_of(
+            "pgwire", "asyncpg", "psycopg", "psycopg-binary", "pg8000", "anyio", "trio", "uvloop"
+        ),
+        "drivers": {d: DRIVERS[d][3] for d in drivers},
+        "workloads": {w: {"title": WORKLOADS[w][0], "op": WORKLOADS[w][1]} for w in workloads},
         "results": results,
-        "elapsed_s": 0.0,
     }
-    for row in results.values():
-        base = row.get("pgwire")
-        for r in row.values():
-            r["ratio_vs_pgwire"] = r["median_s"] / base["median_s"] if base else None
-            r["best_ratio_vs_pgwire"] = r["min_s"] / base["min_s"] if base else None
+    report["geomean_qps_ratio"] = {
+        d: geomean([results[w][d].get("qps_ratio", float("nan")) for w in workloads])
+        for d in drivers
+    }
+    report["targets"] = targets(report)
     report["elapsed_s"] = round(time.perf_counter() - started, 1)
-
-    print()
-    print(
-        f"PostgreSQL {server_version}, Python {report['python']}, {report['cpus']} CPUs, "
-        f"{report['mode']} run, {report['elapsed_s']} s"
-    )
-    for n in names:
-        d = report["drivers"][n]
-        extra = ", ".join(f"{k} {v}" for k, v in d.items() if k != "description")
-        print(f"  {n:<11} {d['description']}  ({extra})")
-    print()
-    print(render_table(report))
-    print()
-    print(render_matrix(report, "ratio_vs_pgwire", "median vs pgwire"))
-    print()
-    print(render_matrix(report, "best_ratio_vs_pgwire", "best vs pgwire"))
-    out = Path(args.json) if args.json else RESULTS_FILE
+    text = render(report)
+    print(text)
+    out = Path(args.json) if args.json else RESULTS_DIR / f"bench-{report['mode']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nresults written to {out}")
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    if not args.json:
+        (RESULTS_DIR / "latest.json").write_text(out.read_text())
+    if args.markdown:
+        Path(args.markdown).write_text(render(report, markdown=True) + "\n")
+    print(f"\nraw results: {out}")
     return 0
 
 
+def _server_version(dsn: str) -> str:
+    import pgwire
+
+    with pgwire.connect(dsn) as conn:
+        return str(conn.fetchval("SHOW server_version"))
+
+
 # ---------------------------------------------------------------------------------------
-# Profile of pgwire's 10,000-row fetch
+# Targets of issue 9 and the report
+# ---------------------------------------------------------------------------------------
+
+PGWIRE = ["pgwire-asyncio", "pgwire-uvloop", "pgwire-trio", "pgwire-sync"]
+
+
+def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of the issue, per pgwire driver that ran: value, goal, met."""
+    res, drivers = report["results"], list(report["drivers"])
+    out: list[dict[str, Any]] = []
+
+    def qps(w: str, d: str) -> float:
+        r = res.get(w, {}).get(d, {})
+        return float(r.get("qps", float("nan")))
+
+    for p in [d for d in PGWIRE if d in drivers]:
+        peer_py = "psycopg-py" if p == "pgwire-sync" else "psycopg-py-async"
+        for peer, goal, label in (("pg8000", 2.0, ">= 2x pg8000"), (peer_py, 1.0, f">= {peer_py}")):
+            if peer not in drivers:
+                continue
+            ratios = {w: qps(w, p) / qps(w, peer) for w in res}
+            worst = min(ratios, key=lambda w: ratios[w] if math.isfinite(ratios[w]) else -1)
+            misses = [w for w, v in ratios.items() if not v >= goal]
+            out.append(
+                {
+                    "driver": p,
+                    "target": f"every workload {label}",
+                    "value": f"worst {worst} {ratios[worst]:.2f}x",
+                    "met": not misses,
+                    "misses": {w: round(ratios[w], 2) for w in misses},
+                }
+            )
+        if BASELINE in drivers:
+            g = report["geomean_qps_ratio"].get(p, float("nan"))
+            out.append(
+                {
+                    "driver": p,
+                    "target": "geomean >= 0.5x asyncpg",
+                    "value": f"{g:.2f}x",
+                    "met": g >= 0.5,
+                }
+            )
+            if "pipeline" in res:
+                v = qps("pipeline", p) / qps("pipeline", BASELINE)
+                out.append(
+                    {
+                        "driver": p,
+                        "target": "pipeline >= 1.0x asyncpg",
+                        "value": f"{v:.2f}x",
+                        "met": v >= 1.0,
+                    }
+                )
+        if "stream" in res and "error" not in res["stream"].get(p, {"error": 1}):
+            r = res["stream"][p]
+            rows = r["rows_per_op"]
+            out.append(
+                {
+                    "driver": p,
+                    "target": f"stream of {rows:,} rows < 100 MB peak RSS",
+                    "value": f"{r['peak_rss_mb']:.1f} MB"
+                    + ("" if rows >= 5_000_000 else " (too few rows to tell)"),
+                    "met": r["peak_rss_mb"] < 100 if rows >= 5_000_000 else None,
+                    **({} if rows >= 5_000_000 else {"caveat": "fewer than 5M rows streamed"}),
+                }
+            )
+    return out
+
+
+def fmt_time(s: float) -> str:
+    if not math.isfinite(s):
+        return "-"
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s * 1e6:.0f} us"
+
+
+def fmt_num(x: float) -> str:
+    if not math.isfinite(x):
+        return "-"
+    if x >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    if x >= 1e4:
+        return f"{x / 1e3:.1f}k"
+    if x >= 100:
+        return f"{x:.0f}"
+    return f"{x:.2f}"
+
+
+def fmt_ratio(x: Any) -> str:
+    return f"{x:.2f}x" if isinstance(x, float) and math.isfinite(x) else "-"
+
+
+def render(report: dict[str, Any], markdown: bool = False) -> str:
+    """The whole report as text (or Markdown tables): per workload, then the ratio matrix
+    with geometric means, then the targets."""
+    res, drivers = report["results"], list(report["drivers"])
+    m = report["machine"]
+    lines = [
+        f"PostgreSQL {report['server_version']}, Python {m['python']}, {m['cpu']},"
+        f" {m['cores']} cores; {report['mode']} run: {report['settings']['rounds']} rounds x"
+        f" {report['settings']['duration']} s per driver and workload, medians shown;"
+        f" {report['elapsed_s']} s",
+        f"git {report['git']['commit'][:12]}"
+        + (
+            f" + {len(report['git']['uncommitted'])} uncommitted paths"
+            if report["git"]["uncommitted"]
+            else ""
+        ),
+        "",
+    ]
+    head = ["driver", "queries/s", "vs asyncpg", "rows/s", "p50", "p99", "peak RSS", "vs asyncpg"]
+    notes: list[str] = []
+    for w, per in res.items():
+        title, op, conc, _ = WORKLOADS[w]
+        if w == "stream":
+            op = f"{report['settings']['stream_rows']:,} rows"
+        caption = f"{title} (one query = {op}; {conc} connection{'s' if conc > 1 else ''})"
+        rows = []
+        for d in drivers:
+            r = per.get(d, {})
+            if "error" in r:
+                rows.append([d, "failed: " + r["error"][:60], "", "", "", "", "", ""])
+                continue
+            name = d
+            if r.get("note"):
+                if r["note"] not in notes:
+                    notes.append(r["note"])
+                name += f" [{notes.index(r['note']) + 1}]"
+            rows.append(
+                [
+                    name,
+                    fmt_num(r["qps"]),
+                    fmt_ratio(r.get("qps_ratio")),
+                    fmt_num(r["rows_per_s"]),
+                    fmt_time(r["p50_s"]),
+                    fmt_time(r["p99_s"]),
+                    f"{r['peak_rss_mb']:.0f} MB",
+                    fmt_ratio(r.get("rss_ratio")),
+                ]
+            )
+        lines += [f"#### {caption}", ""] if markdown else [caption]
+        lines += table(head, rows, markdown)
+        lines.append("")
+    # The matrix: drivers down, workloads across, geomean last.
+    head = ["queries/s vs asyncpg", *res.keys(), "geomean"]
+    rows = []
+    for d in drivers:
+        cells = [fmt_ratio(res[w].get(d, {}).get("qps_ratio")) for w in res]
+        rows.append([d, *cells, fmt_ratio(report["geomean_qps_ratio"].get(d))])
+    lines += ["#### Ratios to asyncpg (queries/s; higher is faster)", ""] if markdown else []
+    lines += table(head, rows, markdown)
+    lines.append("")
+    for n, note in enumerate(notes, 1):
+        lines.append(f"[{n}] {note}" + ("  " if markdown else ""))
+    if report["targets"]:
+        lines += ["", "#### Targets of issue 9" if markdown else "Targets of issue 9", ""]
+        rows = [
+            [
+                t["driver"],
+                t["target"],
+                t["value"],
+                {True: "met", False: "NOT met"}.get(t["met"], "-"),
+            ]
+            for t in report["targets"]
+        ]
+        lines += table(["driver", "target", "value", "status"], rows, markdown)
+    return "\n".join(lines)
+
+
+def table(head: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        parts = [
+            str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i])
+            for i, c in enumerate(cells)
+        ]
+        return ("| " + " | ".join(parts) + " |") if markdown else "  ".join(parts)
+
+    if markdown:
+        rule = (
+            "|" + "|".join("-" * (w + 1) + (":" if i else "-") for i, w in enumerate(widths)) + "|"
+        )
+        return [line(head), rule, *(line(r) for r in rows)]
+    return [line(head), "-" * len(line(head)), *(line(r) for r in rows)]
+
+
+# ---------------------------------------------------------------------------------------
+# Profiles with py-spy
 # ---------------------------------------------------------------------------------------
 
 
 def profile(args: argparse.Namespace) -> int:
-    """``--profile``: cProfile of pgwire's fetch. ``--profile loop``: no profiler, just
-    fetches for a while, for a sampling profiler run around it (see bench/README.md)."""
-    import cProfile
-    import pstats
+    """``--profile DRIVER:WORKLOAD,...``: run each under ``py-spy record`` for a while and
+    print the functions with the most samples, by own time and including callees."""
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        print("py-spy is not installed: .venv/bin/pip install py-spy", file=sys.stderr)
+        return 2
+    seconds = args.duration or (3.0 if args.quick else 8.0)
+    with contextlib.ExitStack() as stack:
+        if args.dsn:
+            dsn = args.dsn
+        else:
+            from tests.pg import PostgresServer
 
-    sys.path.insert(0, str(REPO_ROOT))
-    import pgwire
-    from tests.pg import PostgresServer
-
-    rounds = 10 if args.quick else 30
-    profiler = cProfile.Profile()
-    with (
-        PostgresServer() as server,
-        pgwire.connect(server.dsn(USER, PASSWORD, sslmode="disable")) as conn,
-    ):
-        for _ in range(3):
-            conn.fetch(FETCH_SQL)
-        start = time.perf_counter()
-        if args.profile == "loop":
-            seconds = 3 if args.quick else 10
-            while time.perf_counter() - start < seconds:
-                conn.fetch(FETCH_SQL)
-            return 0
-        for _ in range(rounds):
-            conn.fetch(FETCH_SQL)
-        plain = (time.perf_counter() - start) / rounds
-        profiler.enable()
-        for _ in range(rounds):
-            conn.fetch(FETCH_SQL)
-        profiler.disable()
-    print(f"pgwire fetch of {FETCH_ROWS:,} rows: {fmt_time(plain)} per fetch without profiler")
-    print(f"cProfile over {rounds} fetches (cProfile inflates per-call overhead):\n")
-    stats = pstats.Stats(profiler).strip_dirs()
-    stats.sort_stats("tottime").print_stats(15)
-    stats.sort_stats("cumulative").print_stats(15)
+            server = stack.enter_context(PostgresServer(conf_lines=["max_connections = 300"]))
+            dsn = server.dsn(USER, PASSWORD, sslmode="disable")
+        settings = {
+            "dsn": dsn,
+            "warmup": 0.5,
+            "stream_rows": args.stream_rows or 1_000_000,
+            "concurrency": 1,  # one connection: the client's work for one query at a time
+        }
+        for spec in args.profile.split(","):
+            driver, _, workload = spec.partition(":")
+            raw = RESULTS_DIR / f"profile-{driver}-{workload}.txt"
+            raw.parent.mkdir(parents=True, exist_ok=True)
+            # --gil: only samples that hold the GIL, i.e. the client's own CPU time.
+            wrap = [str(spy), "record", "-r", "250", "-g", "-f", "raw", "--nolineno"]
+            wrap += ["-o", str(raw), "--"]
+            w = Worker(driver, workload, settings, wrap=wrap)
+            w.wait_ready()
+            rounds = 1 if workload == "stream" else max(1, round(seconds / 2))
+            for _ in range(rounds):
+                w.call(cmd="run", seconds=min(2.0, seconds))
+            w.call(cmd="quit")
+            w.close()
+            print(summarize_profile(raw, f"{driver} on {workload}", args.top))
     return 0
+
+
+def summarize_profile(raw: Path, title: str, top: int = 15) -> str:
+    """Top functions of a py-spy raw (collapsed stacks) file, by own samples and inclusive
+    samples; only the frames of the op (and below) are counted."""
+    own: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.split(";")
+        # Keep the op (bench/drivers.py) and what it calls: not the harness, not idle threads.
+        cut = next((i for i, f in enumerate(frames) if ".op.<locals>." in f), None)
+        if cut is None or any("importlib._bootstrap" in f for f in frames):
+            continue  # not the op, or a first call's lazy import
+        frames = frames[cut:]
+        if not frames:
+            continue
+        k = int(n)
+        total += k
+        own[frames[-1]] += k
+        for f in set(frames):
+            incl[f] += k
+    lines = [f"py-spy: {title}, {total} samples holding the GIL in the op", "  own time:"]
+    lines += [f"    {100 * k / total:5.1f}%  {f}" for f, k in own.most_common(top)]
+    lines.append("  including callees:")
+    lines += [f"    {100 * k / total:5.1f}%  {f}" for f, k in incl.most_common(top)]
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short run (about 20 s)")
+    parser.add_argument("--quick", action="store_true", help="short run (about 2.5 minutes)")
+    parser.add_argument("--drivers", default=",".join(DRIVERS), help="comma-separated")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated")
+    parser.add_argument("--duration", type=float, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, help="measurements per driver and workload")
+    parser.add_argument("--warmup", type=float, help="seconds of warm-up per worker")
+    parser.add_argument("--stream-rows", type=int, help="rows of the streaming workload")
+    parser.add_argument("--stream-rounds", type=int, help="repetitions of the stream")
     parser.add_argument(
-        "--budget", type=float, help="seconds of timed samples per workload per driver"
+        "--dsn", help="use this server (as a non-superuser) instead of starting one"
+    )
+    parser.add_argument("--json", help="where to write the raw results")
+    parser.add_argument(
+        "--markdown",
+        help="also write the report as Markdown to this file (with --render: any value)",
     )
     parser.add_argument(
-        "--drivers", default=",".join(DRIVERS), help=f"comma-separated, from {','.join(DRIVERS)}"
+        "--render", help="print the report of this JSON file again (see --markdown)"
     )
-    parser.add_argument(
-        "--workloads", help=f"comma-separated, from {','.join(w[0] for w in WORKLOADS)}"
-    )
-    parser.add_argument("--json", help=f"where to write the results (default {RESULTS_FILE})")
-    parser.add_argument(
-        "--profile",
-        nargs="?",
-        const="cprofile",
-        choices=["cprofile", "loop"],
-        help="profile pgwire's fetch instead of comparing: under cProfile, or (loop) bare,"
-        " for py-spy",
-    )
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--conn", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", help="DRIVER:WORKLOAD,...: py-spy profile summaries instead")
+    parser.add_argument("--top", type=int, default=15, help="functions per profile list")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, json.loads(args.conn))
+        driver, workload, settings = args.worker
+        return worker(driver, workload, json.loads(settings))
+    if args.render:
+        report = json.loads(Path(args.render).read_text())
+        print(render(report, markdown=bool(args.markdown)))
         return 0
     if args.profile:
         return profile(args)

@@ -1,0 +1,699 @@
+"""The benchmark's workloads and one adapter per driver.
+
+Every adapter turns a workload name into an *op*: a function (a coroutine function for the
+async drivers) that takes one open connection and does one unit of work, returning what the
+driver returned so that :func:`check` can verify it once, untimed. Each driver uses its
+idiomatic fast path; where it has none (pipelining, COPY of Python records, batched
+``executemany``) the adapter says so in :data:`NOTES`.
+
+This module imports no driver at module level: a driver is imported when its adapter is
+built, in the worker subprocess that runs it (psycopg picks its implementation from
+``PSYCOPG_IMPL`` at import time).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+# ---------------------------------------------------------------------------------------
+# Workloads
+# ---------------------------------------------------------------------------------------
+
+PGTYPE_SQL = (
+    "SELECT typname, typnamespace, typowner, typlen, typbyval, typcategory, typispreferred,"
+    " typisdefined, typdelim, typrelid, typelem, typarray FROM pg_type"
+    " WHERE typtypmod = $1 AND typisdefined = $2"
+)
+SERIES_SQL = "SELECT * FROM generate_series(1, 1000)"
+BYTEA_SQL = "SELECT * FROM bench_bytea"
+INTARRAY_SQL = "SELECT * FROM bench_intarray"
+SELECT_SQL = "SELECT 1+1"
+PIPELINE_SQL = "SELECT $1::int"
+PIPELINE_QUERIES = 1000
+INSERT_SQL = "INSERT INTO bench_copy (a, b, c, d, e, f, g) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+COPY_ROWS = 10_000
+MANY_ROWS = 1_000
+STREAM_BATCH = 10_000
+
+# Per-connection temporary tables: no superuser needed, no contention between connections.
+SETUP_SQL = {
+    "bytea": [
+        "CREATE TEMP TABLE bench_bytea AS"
+        " SELECT convert_to(left(repeat(md5(i::text), 32), 1000), 'UTF8') AS a"
+        " FROM generate_series(1, 100) AS i",
+    ],
+    "intarray": [
+        "CREATE TEMP TABLE bench_intarray AS SELECT"
+        " (SELECT array_agg(j)::int4[] FROM generate_series(i, i + 99) AS j) AS a"
+        " FROM generate_series(1, 100) AS i",
+    ],
+    "copy": [
+        "CREATE TEMP TABLE bench_copy (a int4, b int8, c text, d float8, e timestamptz,"
+        " f bool, g date)",
+    ],
+}
+SETUP_SQL["executemany"] = SETUP_SQL["copy"]
+TRUNCATE_SQL = "TRUNCATE bench_copy"
+COUNT_SQL = "SELECT count(*) FROM bench_copy"
+
+_T0 = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+_D0 = datetime.date(2024, 1, 1)
+COPY_RECORDS = [
+    (
+        i,
+        i * 1_000_003,
+        f"row number {i}",
+        i / 7,
+        _T0 + datetime.timedelta(seconds=i),
+        i % 2 == 0,
+        _D0 + datetime.timedelta(days=i % 1000),
+    )
+    for i in range(COPY_ROWS)
+]
+MANY_RECORDS = COPY_RECORDS[:MANY_ROWS]
+COPY_COLUMNS = ["a", "b", "c", "d", "e", "f", "g"]
+COPY_TYPES = ["int4", "int8", "text", "float8", "timestamptz", "bool", "date"]
+
+
+def stream_sql(rows: int) -> str:
+    return f"SELECT i, 'row number ' || i AS t FROM generate_series(1, {int(rows)}) AS i"
+
+
+# key -> (title, what one op is, concurrency, rows per op; None: counted from the result)
+WORKLOADS: dict[str, tuple[str, str, int, int | None]] = {
+    "pgtype": ("pg_type catalog scan", "1 query, ~600 rows x 12 columns", 10, None),
+    "series": ("generate_series(1, 1000)", "1 query, 1,000 rows", 10, 1000),
+    "bytea": ("100 rows of 1,000-byte bytea", "1 query, 100 rows", 10, 100),
+    "intarray": ("100 rows of int[100]", "1 query, 100 rows", 10, 100),
+    "copy": ("COPY 10,000 rows x 7 cols", "1 COPY of 10,000 rows", 10, COPY_ROWS),
+    "executemany": ("executemany 1,000 rows", "1 call, 1,000 rows", 10, MANY_ROWS),
+    "select": ("SELECT 1+1", "1 query", 10, 1),
+    "pipeline": (
+        "1,000 SELECT $1::int pipelined",
+        "1,000 queries",
+        1,
+        PIPELINE_QUERIES,
+    ),
+    "stream": ("stream N rows through a cursor", "N rows", 1, None),
+}
+
+
+class WrongResult(Exception):
+    pass
+
+
+def check(workload: str, result: Any, count: int | None = None, rows: int = 0) -> int:
+    """Raise `WrongResult` unless ``result`` (what the op returned; ``count`` is the table's
+    row count for COPY and executemany) is right; return the number of rows of one op."""
+
+    def need(condition: bool, what: str) -> None:
+        if not condition:
+            raise WrongResult(f"{workload}: {what}")
+
+    if workload == "pgtype":
+        need(len(result) > 100 and len(result[0]) == 12, f"{len(result)} pg_type rows")
+        return len(result)
+    if workload == "series":
+        need(len(result) == 1000 and result[-1][0] == 1000, "generate_series rows")
+        return 1000
+    if workload == "bytea":
+        need(len(result) == 100 and len(bytes(result[0][0])) == 1000, "bytea rows")
+        return 100
+    if workload == "intarray":
+        need(len(result) == 100 and list(result[-1][0]) == list(range(100, 200)), "int[] rows")
+        return 100
+    if workload == "copy":
+        need(count == COPY_ROWS, f"copied {count} rows")
+        return COPY_ROWS
+    if workload == "executemany":
+        need(count == MANY_ROWS, f"inserted {count} rows")
+        return MANY_ROWS
+    if workload == "select":
+        need(result == 2, f"SELECT 1+1 gave {result!r}")
+        return 1
+    if workload == "pipeline":
+        need(list(result) == list(range(PIPELINE_QUERIES)), "pipelined results")
+        return PIPELINE_QUERIES
+    if workload == "stream":
+        need(result == rows, f"streamed {result} rows of {rows}")
+        return rows
+    raise ValueError(workload)
+
+
+def sql_for(style: str, sql: str) -> str:
+    """Rewrite ``$n`` placeholders: ``format`` is psycopg's ``%s``, ``named`` pg8000's ``:pN``."""
+    if style == "dollar":
+        return sql
+    for n in range(9, 0, -1):
+        sql = sql.replace(f"${n}", "%s" if style == "format" else f":p{n}")
+    return sql
+
+
+# ---------------------------------------------------------------------------------------
+# Drivers
+# ---------------------------------------------------------------------------------------
+
+# name -> (adapter class name, run on: "sync" or the anyio backend, extra environment, what)
+DRIVERS: dict[str, tuple[str, str, dict[str, str], str]] = {
+    "pgwire-asyncio": ("PgwireAsync", "asyncio", {}, "pgwire async on asyncio"),
+    "pgwire-uvloop": ("PgwireAsync", "uvloop", {}, "pgwire async on uvloop"),
+    "pgwire-trio": ("PgwireAsync", "trio", {}, "pgwire async on trio"),
+    "pgwire-sync": ("PgwireSync", "sync", {}, "pgwire blocking"),
+    "asyncpg": ("Asyncpg", "uvloop", {}, "asyncpg on uvloop (Cython)"),
+    "psycopg-c-async": (
+        "PsycopgAsync",
+        "asyncio",
+        {"PSYCOPG_IMPL": "binary"},
+        "psycopg 3 async on asyncio, C implementation (psycopg-binary)",
+    ),
+    "psycopg-c": (
+        "PsycopgSync",
+        "sync",
+        {"PSYCOPG_IMPL": "binary"},
+        "psycopg 3 blocking, C implementation (psycopg-binary)",
+    ),
+    "psycopg-py-async": (
+        "PsycopgAsync",
+        "asyncio",
+        {"PSYCOPG_IMPL": "python"},
+        "psycopg 3 async on asyncio, PSYCOPG_IMPL=python (Python adaptation over libpq)",
+    ),
+    "psycopg-py": (
+        "PsycopgSync",
+        "sync",
+        {"PSYCOPG_IMPL": "python"},
+        "psycopg 3 blocking, PSYCOPG_IMPL=python (Python adaptation over libpq)",
+    ),
+    "pg8000": ("Pg8000", "sync", {}, "pg8000 native API (pure Python)"),
+}
+
+# (driver family, workload) -> how the driver does it, when not the obvious way.
+NOTES: dict[tuple[str, str], str] = {
+    ("Asyncpg", "pipeline"): "sequential: asyncpg has no pipeline for queries returning rows",
+    ("Pg8000", "pipeline"): "sequential: pg8000 has no pipeline mode",
+    ("Pg8000", "executemany"): "sequential: one round trip per row, in one transaction",
+    ("Pg8000", "copy"): "text COPY FROM STDIN from a generated text stream",
+    ("Pg8000", "stream"): "DECLARE CURSOR + FETCH FORWARD 10000 in a transaction",
+    ("PsycopgSync", "copy"): "binary COPY with Copy.write_row",
+    ("PsycopgAsync", "copy"): "binary COPY with AsyncCopy.write_row",
+}
+
+
+def conn_params(dsn: str) -> dict[str, Any]:
+    """host, port, user, password, database of a ``postgresql://`` URI (for pg8000)."""
+    parts = urlsplit(dsn)
+    return {
+        "host": parts.hostname,
+        "port": parts.port or 5432,
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password) if parts.password is not None else None,
+        "database": unquote(parts.path.lstrip("/")),
+    }
+
+
+def versions_of(*names: str) -> dict[str, str]:
+    import importlib.metadata
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+Op = Callable[[Any], Any]
+
+
+class PgwireAsync:
+    is_async = True
+
+    def __init__(self, dsn: str) -> None:
+        import pgwire
+
+        self.pgwire, self.dsn = pgwire, dsn
+
+    def versions(self) -> dict[str, str]:
+        return versions_of("pgwire", "anyio", "trio", "uvloop")
+
+    async def connect(self) -> Any:
+        return await self.pgwire.connect_async(self.dsn)
+
+    async def close(self, conn: Any) -> None:
+        await conn.close()
+
+    async def execute(self, conn: Any, sql: str) -> Any:
+        return await conn.execute(sql)
+
+    async def count(self, conn: Any) -> int:
+        return int(await conn.fetchval(COUNT_SQL))
+
+    def op(self, workload: str, rows: int = 0) -> Op:
+        if workload == "pgtype":
+
+            async def op(c: Any) -> Any:
+                return await c.fetch(PGTYPE_SQL, -1, True)
+
+        elif workload in ("series", "bytea", "intarray"):
+            sql = {"series": SERIES_SQL, "bytea": BYTEA_SQL, "intarray": INTARRAY_SQL}[workload]
+
+            async def op(c: Any) -> Any:
+                return await c.fetch(sql)
+
+        elif workload == "copy":
+
+            async def op(c: Any) -> Any:
+                return await c.copy_records_to_table("bench_copy", records=COPY_RECORDS)
+
+        elif workload == "executemany":
+
+            async def op(c: Any) -> Any:
+                return await c.executemany(INSERT_SQL, MANY_RECORDS)
+
+        elif workload == "select":
+
+            async def op(c: Any) -> Any:
+                return await c.fetchval(SELECT_SQL)
+
+        elif workload == "pipeline":
+
+            async def op(c: Any) -> Any:
+                async with c.pipeline() as p:
+                    results = [p.fetchval(PIPELINE_SQL, i) for i in range(PIPELINE_QUERIES)]
+                return [r.result() for r in results]
+
+        elif workload == "stream":
+            sql = stream_sql(rows)
+
+            async def op(c: Any) -> Any:
+                n = 0
+                async for _row in c.cursor(sql, batch_size=STREAM_BATCH):
+                    n += 1
+                return n
+
+        else:
+            raise ValueError(workload)
+        return op
+
+
+class PgwireSync:
+    is_async = False
+
+    def __init__(self, dsn: str) -> None:
+        import pgwire
+
+        self.pgwire, self.dsn = pgwire, dsn
+
+    def versions(self) -> dict[str, str]:
+        return versions_of("pgwire")
+
+    def connect(self) -> Any:
+        return self.pgwire.connect(self.dsn)
+
+    def close(self, conn: Any) -> None:
+        conn.close()
+
+    def execute(self, conn: Any, sql: str) -> Any:
+        return conn.execute(sql)
+
+    def count(self, conn: Any) -> int:
+        return int(conn.fetchval(COUNT_SQL))
+
+    def op(self, workload: str, rows: int = 0) -> Op:
+        if workload == "pgtype":
+            return lambda c: c.fetch(PGTYPE_SQL, -1, True)
+        if workload in ("series", "bytea", "intarray"):
+            sql = {"series": SERIES_SQL, "bytea": BYTEA_SQL, "intarray": INTARRAY_SQL}[workload]
+            return lambda c: c.fetch(sql)
+        if workload == "copy":
+            return lambda c: c.copy_records_to_table("bench_copy", records=COPY_RECORDS)
+        if workload == "executemany":
+            return lambda c: c.executemany(INSERT_SQL, MANY_RECORDS)
+        if workload == "select":
+            return lambda c: c.fetchval(SELECT_SQL)
+        if workload == "pipeline":
+
+            def op(c: Any) -> Any:
+                with c.pipeline() as p:
+                    results = [p.fetchval(PIPELINE_SQL, i) for i in range(PIPELINE_QUERIES)]
+                return [r.result() for r in results]
+
+            return op
+        if workload == "stream":
+            sql = stream_sql(rows)
+
+            def stream(c: Any) -> int:
+                n = 0
+                for _row in c.cursor(sql, batch_size=STREAM_BATCH):
+                    n += 1
+                return n
+
+            return stream
+        raise ValueError(workload)
+
+
+class Asyncpg:
+    is_async = True
+
+    def __init__(self, dsn: str) -> None:
+        import asyncpg
+
+        self.asyncpg, self.dsn = asyncpg, dsn
+
+    def versions(self) -> dict[str, str]:
+        return versions_of("asyncpg", "uvloop")
+
+    async def connect(self) -> Any:
+        return await self.asyncpg.connect(self.dsn)
+
+    async def close(self, conn: Any) -> None:
+        await conn.close()
+
+    async def execute(self, conn: Any, sql: str) -> Any:
+        return await conn.execute(sql)
+
+    async def count(self, conn: Any) -> int:
+        return int(await conn.fetchval(COUNT_SQL))
+
+    def op(self, workload: str, rows: int = 0) -> Op:
+        if workload == "pgtype":
+
+            async def op(c: Any) -> Any:
+                return await c.fetch(PGTYPE_SQL, -1, True)
+
+        elif workload in ("series", "bytea", "intarray"):
+            sql = {"series": SERIES_SQL, "bytea": BYTEA_SQL, "intarray": INTARRAY_SQL}[workload]
+
+            async def op(c: Any) -> Any:
+                return await c.fetch(sql)
+
+        elif workload == "copy":
+
+            async def op(c: Any) -> Any:
+                return await c.copy_records_to_table(
+                    "bench_copy", records=COPY_RECORDS, columns=COPY_COLUMNS
+                )
+
+        elif workload == "executemany":
+
+            async def op(c: Any) -> Any:
+                return await c.executemany(INSERT_SQL, MANY_RECORDS)
+
+        elif workload == "select":
+
+            async def op(c: Any) -> Any:
+                return await c.fetchval(SELECT_SQL)
+
+        elif workload == "pipeline":
+
+            async def op(c: Any) -> Any:
+                return [await c.fetchval(PIPELINE_SQL, i) for i in range(PIPELINE_QUERIES)]
+
+        elif workload == "stream":
+            sql = stream_sql(rows)
+
+            async def op(c: Any) -> Any:
+                n = 0
+                async with c.transaction():
+                    async for _row in c.cursor(sql, prefetch=STREAM_BATCH):
+                        n += 1
+                return n
+
+        else:
+            raise ValueError(workload)
+        return op
+
+
+class PsycopgSync:
+    is_async = False
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        self.psycopg, self.dsn = psycopg, dsn
+
+    def versions(self) -> dict[str, str]:
+        out = versions_of("psycopg", "psycopg-binary")
+        out["impl"] = self.psycopg.pq.__impl__
+        out["libpq"] = str(self.psycopg.pq.version())
+        return out
+
+    def connect(self) -> Any:
+        # autocommit: no implicit BEGIN per query, like the other drivers.
+        return self.psycopg.connect(self.dsn, autocommit=True)
+
+    def close(self, conn: Any) -> None:
+        conn.close()
+
+    def execute(self, conn: Any, sql: str) -> Any:
+        return conn.execute(sql)
+
+    def count(self, conn: Any) -> int:
+        return int(conn.execute(COUNT_SQL).fetchone()[0])
+
+    def op(self, workload: str, rows: int = 0) -> Op:
+        if workload == "pgtype":
+            sql = sql_for("format", PGTYPE_SQL)
+            return lambda c: c.execute(sql, (-1, True)).fetchall()
+        if workload in ("series", "bytea", "intarray"):
+            sql = {"series": SERIES_SQL, "bytea": BYTEA_SQL, "intarray": INTARRAY_SQL}[workload]
+            return lambda c: c.execute(sql).fetchall()
+        if workload == "copy":
+            copy_sql = "COPY bench_copy (a, b, c, d, e, f, g) FROM STDIN (FORMAT BINARY)"
+
+            def copy(c: Any) -> None:
+                with c.cursor() as cur, cur.copy(copy_sql) as cp:
+                    cp.set_types(COPY_TYPES)
+                    for record in COPY_RECORDS:
+                        cp.write_row(record)
+
+            return copy
+        if workload == "executemany":
+            sql = sql_for("format", INSERT_SQL)
+
+            def many(c: Any) -> None:
+                # In a transaction, atomic like the other drivers' executemany.
+                with c.transaction(), c.cursor() as cur:
+                    cur.executemany(sql, MANY_RECORDS)
+
+            return many
+        if workload == "select":
+            return lambda c: c.execute(SELECT_SQL).fetchone()[0]
+        if workload == "pipeline":
+            sql = sql_for("format", PIPELINE_SQL)
+
+            def pipeline(c: Any) -> Any:
+                cursors = []
+                with c.pipeline():
+                    for i in range(PIPELINE_QUERIES):
+                        cur = c.cursor()
+                        cur.execute(sql, (i,))
+                        cursors.append(cur)
+                return [cur.fetchone()[0] for cur in cursors]
+
+            return pipeline
+        if workload == "stream":
+            sql = stream_sql(rows)
+
+            def stream(c: Any) -> int:
+                n = 0
+                with c.transaction(), c.cursor(name="bench_stream") as cur:
+                    cur.itersize = STREAM_BATCH
+                    cur.execute(sql)
+                    for _row in cur:
+                        n += 1
+                return n
+
+            return stream
+        raise ValueError(workload)
+
+
+class PsycopgAsync:
+    is_async = True
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        self.psycopg, self.dsn = psycopg, dsn
+
+    versions = PsycopgSync.versions
+
+    async def connect(self) -> Any:
+        return await self.psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+
+    async def close(self, conn: Any) -> None:
+        await conn.close()
+
+    async def execute(self, conn: Any, sql: str) -> Any:
+        return await conn.execute(sql)
+
+    async def count(self, conn: Any) -> int:
+        cur = await conn.execute(COUNT_SQL)
+        return int((await cur.fetchone())[0])
+
+    def op(self, workload: str, rows: int = 0) -> Op:
+        if workload in ("pgtype", "series", "bytea", "intarray"):
+            sql, args = {
+                "pgtype": (sql_for("format", PGTYPE_SQL), (-1, True)),
+                "series": (SERIES_SQL, None),
+                "bytea": (BYTEA_SQL, None),
+                "intarray": (INTARRAY_SQL, None),
+            }[workload]
+
+            async def op(c: Any) -> Any:
+                cur = await c.execute(sql, args)
+                return await cur.fetchall()
+
+        elif workload == "copy":
+            copy_sql = "COPY bench_copy (a, b, c, d, e, f, g) FROM STDIN (FORMAT BINARY)"
+
+            async def op(c: Any) -> Any:
+                async with c.cursor() as cur, cur.copy(copy_sql) as cp:
+                    cp.set_types(COPY_TYPES)
+                    for record in COPY_RECORDS:
+                        await cp.write_row(record)
+
+        elif workload == "executemany":
+            sql = sql_for("format", INSERT_SQL)
+
+            async def op(c: Any) -> Any:
+                async with c.transaction(), c.cursor() as cur:
+                    await cur.executemany(sql, MANY_RECORDS)
+
+        elif workload == "select":
+
+            async def op(c: Any) -> Any:
+                cur = await c.execute(SELECT_SQL)
+                return (await cur.fetchone())[0]
+
+        elif workload == "pipeline":
+            sql = sql_for("format", PIPELINE_SQL)
+
+            async def op(c: Any) -> Any:
+                cursors = []
+                async with c.pipeline():
+                    for i in range(PIPELINE_QUERIES):
+                        cur = c.cursor()
+                        await cur.execute(sql, (i,))
+                        cursors.append(cur)
+                return [(await cur.fetchone())[0] for cur in cursors]
+
+        elif workload == "stream":
+            sql = stream_sql(rows)
+
+            async def op(c: Any) -> Any:
+                n = 0
+                async with c.transaction(), c.cursor(name="bench_stream") as cur:
+                    cur.itersize = STREAM_BATCH
+                    await cur.execute(sql)
+                    async for _row in cur:
+                        n += 1
+                return n
+
+        else:
+            raise ValueError(workload)
+        return op
+
+
+class Pg8000:
+    is_async = False
+
+    def __init__(self, dsn: str) -> None:
+        import pg8000.native
+
+        self.native = pg8000.native
+        self.params = conn_params(dsn)
+
+    def versions(self) -> dict[str, str]:
+        return versions_of("pg8000")
+
+    def connect(self) -> Any:
+        return self.native.Connection(**self.params)
+
+    def close(self, conn: Any) -> None:
+        conn.close()
+
+    def execute(self, conn: Any, sql: str) -> Any:
+        return conn.run(sql)
+
+    def count(self, conn: Any) -> int:
+        return int(conn.run(COUNT_SQL)[0][0])
+
+    def op(self, workload: str, rows: int = 0) -> Op:
+        # Prepared statements are per connection: made on the connection's first use.
+        statements: dict[int, Any] = {}
+
+        def prepared(c: Any, sql: str) -> Any:
+            ps = statements.get(id(c))
+            if ps is None:
+                ps = statements[id(c)] = c.prepare(sql)
+            return ps
+
+        if workload == "pgtype":
+            sql = sql_for("named", PGTYPE_SQL)
+            return lambda c: prepared(c, sql).run(p1=-1, p2=True)
+        if workload in ("series", "bytea", "intarray"):
+            sql = {"series": SERIES_SQL, "bytea": BYTEA_SQL, "intarray": INTARRAY_SQL}[workload]
+            return lambda c: prepared(c, sql).run()
+        if workload == "copy":
+            copy_sql = "COPY bench_copy (a, b, c, d, e, f, g) FROM STDIN"
+
+            def copy(c: Any) -> None:
+                lines = (
+                    f"{a}\t{b}\t{t}\t{d!r}\t{e.isoformat()}\t{'t' if f else 'f'}\t{g.isoformat()}\n"
+                    for a, b, t, d, e, f, g in COPY_RECORDS
+                )
+                c.run(copy_sql, stream=lines)
+
+            return copy
+        if workload == "executemany":
+            sql = sql_for("named", INSERT_SQL)
+            params = [{f"p{n}": v for n, v in enumerate(r, 1)} for r in MANY_RECORDS]
+
+            def many(c: Any) -> None:
+                # pg8000 has no batched executemany (its DB-API one is this same loop).
+                ps = prepared(c, sql)
+                c.run("BEGIN")
+                for p in params:
+                    ps.run(**p)
+                c.run("COMMIT")
+
+            return many
+        if workload == "select":
+            return lambda c: prepared(c, SELECT_SQL).run()[0][0]
+        if workload == "pipeline":
+            sql = sql_for("named", PIPELINE_SQL)
+
+            def pipeline(c: Any) -> Any:
+                ps = prepared(c, sql)
+                return [ps.run(p1=i)[0][0] for i in range(PIPELINE_QUERIES)]
+
+            return pipeline
+        if workload == "stream":
+            sql = stream_sql(rows)
+
+            def stream(c: Any) -> int:
+                n = 0
+                c.run("BEGIN")
+                c.run(f"DECLARE bench_stream NO SCROLL CURSOR FOR {sql}")
+                while batch := c.run(f"FETCH FORWARD {STREAM_BATCH} FROM bench_stream"):
+                    n += len(batch)
+                c.run("COMMIT")
+                return n
+
+            return stream
+        raise ValueError(workload)
+
+
+ADAPTERS = {
+    cls.__name__: cls
+    for cls in (PgwireAsync, PgwireSync, Asyncpg, PsycopgSync, PsycopgAsync, Pg8000)
+}
+
+
+def make_adapter(driver: str, dsn: str) -> Any:
+    return ADAPTERS[DRIVERS[driver][0]](dsn)
