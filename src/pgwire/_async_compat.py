@@ -6,6 +6,8 @@ anyio provides the loop: asyncio, uvloop and trio alike.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -35,6 +37,7 @@ ASYNC = True
 _CHUNK = 1 << 16
 #: The wait that stands for a zero timeout (a poll) on a read.
 _POLL = 0.001
+_NO_LIMIT = contextlib.nullcontext()
 
 #: The pool's lock and wake-up signal (``threading.Condition`` in the blocking twin).
 Condition = anyio.Condition
@@ -63,13 +66,19 @@ def shield() -> anyio.CancelScope:
 
 
 def fail_after(seconds: float | None) -> Any:
-    """Raise ``TimeoutError`` if the block runs longer than ``seconds``."""
-    return anyio.fail_after(seconds)
+    """Raise ``TimeoutError`` if the block runs longer than ``seconds`` (``None``: no limit,
+    and no cancel scope to enter on every query)."""
+    return _NO_LIMIT if seconds is None else anyio.fail_after(seconds)
 
 
 def current_owner() -> object:
     """Identifies who uses a connection: the running task."""
-    return anyio.get_current_task().id
+    try:
+        # asyncio's own lookup is far cheaper than anyio's TaskInfo, and runs per query.
+        task = asyncio.current_task()
+    except RuntimeError:  # not on asyncio (trio)
+        task = None
+    return task if task is not None else anyio.get_current_task().id
 
 
 async def receive(stream: AsyncStream, timeout: float | None) -> bytes:

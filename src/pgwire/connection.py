@@ -19,10 +19,9 @@ rest of the reply, and leaves the connection usable.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import IO, Any
@@ -268,23 +267,9 @@ class AsyncConnection:
         if self._closed:
             raise InterfaceError("the connection is closed")
 
-    @contextlib.contextmanager
-    def _in_use(self) -> Iterator[None]:
+    def _in_use(self) -> _InUse:
         """Mark the connection as used by the current task (or thread) for the block."""
-        owner = _io.current_owner()
-        if self._use_depth and self._owner != owner:
-            raise InterfaceError(
-                "another task is using this connection (an operation is in progress); "
-                "use one connection per task, or a pool"
-            )
-        self._owner = owner
-        self._use_depth += 1
-        try:
-            yield
-        finally:
-            self._use_depth -= 1
-            if not self._use_depth:
-                self._owner = None
+        return _InUse(self)
 
     async def _write(self, data: bytes) -> None:
         try:
@@ -976,6 +961,32 @@ class AsyncConnection:
             if operation.reply:
                 await self._send(operation.reply)
                 operation.reply = []
+
+
+class _InUse:
+    """The guard of :meth:`AsyncConnection._in_use` (a class: it runs on every query)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        conn = self._conn
+        owner = _io.current_owner()
+        if conn._use_depth and conn._owner != owner:
+            raise InterfaceError(
+                "another task is using this connection (an operation is in progress); "
+                "use one connection per task, or a pool"
+            )
+        conn._owner = owner
+        conn._use_depth += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        conn = self._conn
+        conn._use_depth -= 1
+        if not conn._use_depth:
+            conn._owner = None
 
 
 async def _binary_copy_data(encoder: BinaryCopyEncoder, records: Any) -> AsyncIterator[bytes]:

@@ -79,6 +79,10 @@ __all__ = [
     "is_stale",
 ]
 
+#: Messages are immutable: the common ones are built once.
+_SYNC = Sync()
+_EXECUTE_ALL = Execute("", 0)
+
 RowDecoder = Callable[[Sequence[bytes | None]], tuple[Any, ...]]
 
 
@@ -386,13 +390,13 @@ class ExecuteStatement(Operation):
         name = statement.name
         formats = statement.param_formats
         result_formats = statement.result_formats
-        execute = Execute("", max_rows)
+        execute = _EXECUTE_ALL if max_rows == 0 else Execute("", max_rows)
         for args in arg_rows:
             params = statement.encode(args)
             messages.append(Bind("", name, formats, params, result_formats))
             messages.append(execute)
         if sync:
-            messages.append(Sync())
+            messages.append(_SYNC)
         self.messages = messages
         self._decode = statement.decode_row
         self._shape = statement.shape
