@@ -148,6 +148,9 @@ class Connection:
         self._closed = False
         self._transaction_depth = 0
         self._portal_counter = 0
+        #: Cursors left early whose generators were finalized elsewhere: (own transaction,
+        #: portal), ended before the next operation.
+        self._deferred_cursors: list[tuple[bool, str]] = []
         self._owner: object = None
         self._use_depth = 0
         #: Notifications received and not yet taken (when no listener took them).
@@ -379,6 +382,8 @@ class Connection:
         step; only if that fails within ``cancel_timeout`` is the connection closed.
         """
         self._check_open()
+        if self._deferred_cursors:
+            self._end_deferred_cursors()
         if timeout is None:
             timeout = self.command_timeout
         with _io.fail_after(timeout if _io.ASYNC else None):
@@ -644,6 +649,7 @@ class Connection:
         own_transaction = self.transaction_status == "I"
         self._portal_counter += 1
         portal = f"_pgwire_cursor_{self._portal_counter}"
+        owner = _io.current_owner()
         try:
             if own_transaction:
                 # Inside the try: a cancellation may land after the server ran the BEGIN.
@@ -665,14 +671,30 @@ class Connection:
                 for row in batch.rows:
                     yield row
         finally:
-            with _io.shield():
-                if own_transaction and not self._closed:
-                    if self.transaction_status != "I":
-                        self.execute("COMMIT" if self.transaction_status == "T" else "ROLLBACK")
-                elif not self._closed and self.transaction_status == "T":
-                    # A portal lives until the transaction ends: close it, or the caller's
-                    # transaction keeps its resources (and its name) to the end.
-                    self._run(CloseStatements([portal], kind="P"))
+            if _io.current_owner() != owner:
+                # A loop left early (``break`` without ``aclosing``) leaves the generator to
+                # be finalized later, in a task of the event loop's, maybe while the
+                # connection is busy: end the cursor before its next operation instead.
+                self._deferred_cursors.append((own_transaction, portal))
+            else:
+                with _io.shield():
+                    self._end_cursor(own_transaction, portal)
+
+    def _end_cursor(self, own_transaction: bool, portal: str) -> None:
+        if self._closed:
+            return
+        if own_transaction:
+            if self.transaction_status != "I":
+                self.execute("COMMIT" if self.transaction_status == "T" else "ROLLBACK")
+        elif self.transaction_status == "T":
+            # A portal lives until the transaction ends: close it, or the caller's
+            # transaction keeps its resources (and its name) to the end.
+            self._run(CloseStatements([portal], kind="P"))
+
+    def _end_deferred_cursors(self) -> None:
+        deferred, self._deferred_cursors = self._deferred_cursors, []
+        for own_transaction, portal in deferred:
+            self._end_cursor(own_transaction, portal)
 
     # ----------------------------------------------------------------------------------
     # Transactions

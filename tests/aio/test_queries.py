@@ -4,8 +4,10 @@ real PostgreSQL 18, on asyncio, uvloop and trio."""
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable
 
+import anyio
 import pytest
 
 import pgwire
@@ -264,3 +266,16 @@ async def test_unknown_isolation_level_raises_interface_error(conn: AsyncConnect
     with pytest.raises(pgwire.InterfaceError, match="isolation"):
         async with conn.transaction(isolation="chaotic"):
             pass
+
+
+async def test_a_cursor_left_with_break_ends_its_transaction_before_the_next_operation(
+    conn: AsyncConnection,
+) -> None:
+    async for row in conn.cursor("SELECT n FROM generate_series(1, 20000) AS n", batch_size=100):
+        if row[0] == 150:
+            break
+    # The abandoned generator is finalized by the event loop, in a task of its own.
+    gc.collect()
+    await anyio.sleep(0.05)
+    assert await conn.fetchval("SELECT 1") == 1
+    assert conn.transaction_status == "I"
