@@ -46,6 +46,7 @@ NAMES = [
     ("AsyncPipeline", "Pipeline"),
     ("AsyncStream", "SyncStream"),
     ("AsyncIterator", "Iterator"),
+    ("AsyncGenerator", "Generator"),
     ("asynccontextmanager", "contextmanager"),
     ("__aenter__", "__enter__"),
     ("__aexit__", "__exit__"),
@@ -58,6 +59,8 @@ REWRITES = [
     (r"\basync with\b", "with"),
     (r"\basync for\b", "for"),
     (r"\bawait ", ""),
+    # AsyncGenerator[Y, S] has two parameters; Generator[Y, S, R] three.
+    (r"\bGenerator\[(\w+), None\]", r"Generator[\1, None, None]"),
 ]
 
 POOL_DOCSTRING = '''"""The blocking connection pool, for threads: :func:`create_pool` (exported as

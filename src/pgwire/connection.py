@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import IO, Any
@@ -655,7 +655,9 @@ class AsyncConnection:
             if len(operation.messages) > 1:
                 await self._run(operation, timeout)
 
-    async def cursor(self, sql: str, *args: Any, batch_size: int = 1000) -> AsyncIterator[Record]:
+    async def cursor(
+        self, sql: str, *args: Any, batch_size: int = 1000
+    ) -> AsyncGenerator[Record, None]:
         """Iterate over the rows of ``sql`` in batches of ``batch_size``, with bounded memory.
 
         The rows come from a portal read ``batch_size`` rows at a time, which needs a

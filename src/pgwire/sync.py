@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, Any
@@ -640,7 +640,7 @@ class Connection:
             if len(operation.messages) > 1:
                 self._run(operation, timeout)
 
-    def cursor(self, sql: str, *args: Any, batch_size: int = 1000) -> Iterator[Record]:
+    def cursor(self, sql: str, *args: Any, batch_size: int = 1000) -> Generator[Record, None, None]:
         """Iterate over the rows of ``sql`` in batches of ``batch_size``, with bounded memory.
 
         The rows come from a portal read ``batch_size`` rows at a time, which needs a
