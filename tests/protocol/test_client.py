@@ -1650,3 +1650,43 @@ def test_junk_from_the_server_only_ever_raises_protocol_error(junk: bytes) -> No
         drain(conn)
     except ProtocolError:
         assert conn.state is ConnState.FAILED
+
+
+# --------------------------------------------------------------------------------------
+# The DataRow fast path
+# --------------------------------------------------------------------------------------
+
+
+def test_next_data_rows_gives_the_rows_of_the_request_reading_them() -> None:
+    conn = ready_connection()
+    conn.send(Query("SELECT 1"))
+    assert conn.next_data_rows() == []  # waiting for RowDescription: not reading rows yet
+    conn.receive_data(
+        RowDescription((FieldDescription("x", type_oid=23),)).encode()
+        + DataRow((b"1",)).encode()
+        + DataRow((None,)).encode()
+        + CommandComplete("SELECT 2").encode()
+    )
+    assert isinstance(conn.next_event(), RowDescription)
+    assert conn.next_data_rows() == [(b"1",), (None,)]
+    assert conn.next_data_rows() == []
+    assert isinstance(conn.next_event(), CommandComplete)
+
+
+def test_next_data_rows_is_empty_with_nothing_in_flight() -> None:
+    conn = ready_connection()
+    conn.receive_data(DataRow((b"1",)).encode())
+    assert conn.next_data_rows() == []
+    with pytest.raises(ProtocolError):
+        conn.next_event()
+
+
+def test_a_malformed_row_on_the_fast_path_fails_the_connection() -> None:
+    conn = ready_connection()
+    conn.send(Bind("", "s", (), (), ()), Execute(), Sync())
+    conn.receive_data(BindComplete().encode() + b"D\x00\x00\x00\x06\xff\xff")
+    assert isinstance(conn.next_event(), BindComplete)
+    with pytest.raises(ProtocolError, match="negative column count"):
+        conn.next_data_rows()
+    assert conn.state is ConnectionState.FAILED
+    assert conn.in_flight == 0

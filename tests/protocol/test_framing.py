@@ -21,6 +21,7 @@ from pgwire.protocol import (
     RowDescription,
     SSLRequest,
     StartupMessage,
+    Sync,
 )
 from pgwire.protocol.messages import FieldDescription
 from tests.protocol.scripts import chunks, wire
@@ -226,3 +227,71 @@ def test_take_all_empties_the_buffer() -> None:
     assert buffer.take_all() == b""
     buffer.feed(ParseComplete().encode())
     assert buffer.next_message() == (ord("1"), b"")
+
+
+# --------------------------------------------------------------------------------------
+# The DataRow fast path
+# --------------------------------------------------------------------------------------
+
+
+def _row_message(body: bytes) -> bytes:
+    return b"D" + (len(body) + 4).to_bytes(4, "big") + body
+
+
+def test_take_data_rows_returns_every_whole_row_and_leaves_the_rest() -> None:
+    rows = [(b"1", None, b"abc"), (b"", b"\x00\xff")]
+    data = b"".join(DataRow(r).encode() for r in rows) + CommandComplete("SELECT 2").encode()
+    buffer = ReceiveBuffer()
+    buffer.feed(data[:-3])
+    assert buffer.take_data_rows() == rows
+    assert buffer.take_data_rows() == []
+    buffer.feed(data[-3:])
+    assert buffer.next_message() == (ord("C"), CommandComplete("SELECT 2").body())
+
+
+def test_take_data_rows_waits_for_a_row_cut_anywhere() -> None:
+    data = DataRow((b"hello", None)).encode()
+    for cut in range(len(data)):
+        buffer = ReceiveBuffer()
+        buffer.feed(data[:cut])
+        assert buffer.take_data_rows() == []
+        buffer.feed(data[cut:])
+        assert buffer.take_data_rows() == [(b"hello", None)]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\xff\xff", "negative column count"),
+        (b"\x00\x01\xff\xff\xff\xfe", "invalid column length -2"),
+        (b"\x00\x01\x00\x00\x00\x09abc", "do not fill"),
+        (b"\x00\x02\x00\x00\x00\x01a", "do not fill|truncated"),
+        (b"\x00\x00\x00", "do not fill"),
+    ],
+)
+def test_take_data_rows_refuses_a_malformed_row(body: bytes, message: str) -> None:
+    buffer = ReceiveBuffer()
+    buffer.feed(_row_message(body) + Sync().encode())
+    with pytest.raises(ProtocolError, match=message):
+        buffer.take_data_rows()
+
+
+def test_take_data_rows_refuses_an_oversized_row_from_its_header() -> None:
+    buffer = ReceiveBuffer(max_message_size=64)
+    buffer.feed(b"D" + (65).to_bytes(4, "big") + b"\x00\x01")
+    with pytest.raises(ProtocolError, match="maximum message size"):
+        buffer.take_data_rows()
+
+
+def test_take_data_rows_refuses_a_row_too_short_for_its_column_count() -> None:
+    buffer = ReceiveBuffer()
+    buffer.feed(b"D\x00\x00\x00\x05\x00" + b"\x00")
+    with pytest.raises(ProtocolError, match="1-byte body"):
+        buffer.take_data_rows()
+
+
+def test_take_data_rows_refuses_columns_running_past_the_last_message() -> None:
+    buffer = ReceiveBuffer()
+    buffer.feed(_row_message(b"\x00\x02\x00\x00\x00\x01a"))
+    with pytest.raises(ProtocolError, match="truncated"):
+        buffer.take_data_rows()

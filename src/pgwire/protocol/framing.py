@@ -21,7 +21,7 @@ DEFAULT_MAX_MESSAGE_SIZE = (1 << 30) + (1 << 20)
 
 _unpack_header = struct.Struct("!Bi").unpack_from
 _unpack_length = struct.Struct("!i").unpack_from
-_unpack_count = struct.Struct("!h").unpack_from
+_unpack_row_header = struct.Struct("!ih").unpack_from
 _DATA_ROW = 0x44
 #: Compact the buffer once this many consumed bytes sit at its front.
 _COMPACT_AT = 1 << 16
@@ -77,59 +77,58 @@ class ReceiveBuffer:
     def take_data_rows(self) -> list[tuple[bytes | None, ...]]:
         """Every whole DataRow message at the front of the buffer, parsed in place.
 
-        The hot path of every result set: each column is copied once, straight out of the
-        buffer, with no intermediate payload or message object.  Stops at the first message
-        that is not a DataRow or not whole.  A malformed row raises ProtocolError.
+        The hot path of every result set: the buffered bytes are copied once, and each
+        column is one slice of that copy, with no per-message payload or object.  Stops at
+        the first message that is not a DataRow or not whole.  A malformed row raises
+        ProtocolError.
         """
         buf = self._buf
-        pos = self._pos
-        size = len(buf)
-        rows: list[tuple[bytes | None, ...]] = []
-        if size - pos < 5 or buf[pos] != _DATA_ROW:
-            return rows
+        start = self._pos
+        if len(buf) - start < 7 or buf[start] != _DATA_ROW:
+            return []
+        data = bytes(buf[start:]) if start else bytes(buf)
+        size = len(data)
         limit = self.max_message_size
-        view = memoryview(buf)
+        rows: list[tuple[bytes | None, ...]] = []
+        add_row = rows.append
+        pos = 0
         try:
-            while size - pos >= 5 and buf[pos] == _DATA_ROW:
-                (length,) = _unpack_length(buf, pos + 1)
+            while size - pos >= 7 and data[pos] == _DATA_ROW:
+                length, count = _unpack_row_header(data, pos + 1)
                 if length < 6 or length > limit:
                     self._check_length(length, "message of type b'D'")
                     raise ProtocolError(f"malformed DataRow message: {length - 4}-byte body")
                 end = pos + 1 + length
                 if end > size:
                     break
-                (count,) = _unpack_count(buf, pos + 5)
                 if count < 0:
                     raise ProtocolError(f"malformed DataRow message: negative column count {count}")
                 at = pos + 7
                 values: list[bytes | None] = []
                 append = values.append
                 for _ in range(count):
-                    if at + 4 > end:
-                        raise ProtocolError("malformed DataRow message: truncated")
-                    (width,) = _unpack_length(buf, at)
+                    (width,) = _unpack_length(data, at)
                     at += 4
-                    if width < 0:
-                        if width != -1:
-                            raise ProtocolError(
-                                f"malformed DataRow message: invalid column length {width}"
-                            )
+                    if width >= 0:
+                        append(data[at : at + width])
+                        at += width
+                    elif width == -1:
                         append(None)
-                        continue
-                    stop = at + width
-                    if stop > end:
-                        raise ProtocolError("malformed DataRow message: a column runs past the end")
-                    append(bytes(view[at:stop]))
-                    at = stop
+                    else:
+                        raise ProtocolError(
+                            f"malformed DataRow message: invalid column length {width}"
+                        )
+                # A column that ran past its message shows here, before the row is kept.
                 if at != end:
                     raise ProtocolError(
-                        f"malformed DataRow message: {end - at} unexpected trailing bytes"
+                        "malformed DataRow message: its columns do not fill its length "
+                        f"({at - end:+d} bytes)"
                     )
-                rows.append(tuple(values))
+                add_row(tuple(values))
                 pos = end
-        finally:
-            view.release()
-        self._pos = pos
+        except struct.error:
+            raise ProtocolError("malformed DataRow message: truncated") from None
+        self._pos = start + pos
         return rows
 
     def next_untyped(self) -> bytes | None:
