@@ -35,6 +35,7 @@ from pgwire.copy import (
     BinaryCopyEncoder,
     copy_query_statement,
     copy_statement,
+    qualified_name,
     quote_identifier,
 )
 from pgwire.errors import (
@@ -933,9 +934,7 @@ class AsyncConnection:
     ) -> str:
         """Load Python records (an iterable or async iterable of sequences) into ``table``
         with binary COPY, each value encoded by its column's codec; return the tag."""
-        target = quote_identifier(table)
-        if schema:
-            target = f"{quote_identifier(schema)}.{target}"
+        target = qualified_name(table, schema)
         selected = ", ".join(quote_identifier(c) for c in columns) if columns else "*"
         probe = await self.prepare(f"SELECT {selected} FROM {target} LIMIT 0")
         assert probe.columns is not None

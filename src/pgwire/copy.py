@@ -20,6 +20,7 @@ __all__ = [
     "BinaryCopyEncoder",
     "copy_query_statement",
     "copy_statement",
+    "qualified_name",
     "quote_identifier",
 ]
 
@@ -51,6 +52,12 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def qualified_name(table: str, schema: str | None = None) -> str:
+    """``"schema"."table"`` (or ``"table"``), quoted."""
+    target = quote_identifier(table)
+    return f"{quote_identifier(schema)}.{target}" if schema else target
+
+
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -70,9 +77,7 @@ def copy_statement(
     lower-case names (``delimiter``, ``null``, ``header``, ``quote``, ``escape``,
     ``force_quote``, ...); every name is quoted, every value a literal.
     """
-    target = quote_identifier(table)
-    if schema:
-        target = f"{quote_identifier(schema)}.{target}"
+    target = qualified_name(table, schema)
     if columns:
         target += " (" + ", ".join(quote_identifier(c) for c in columns) + ")"
     parts = []

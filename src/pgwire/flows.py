@@ -63,7 +63,6 @@ __all__ = [
     "StartTLS",
     "cancel_flow",
     "connect_flow",
-    "describe_target",
 ]
 
 
@@ -134,11 +133,6 @@ IORequest = OpenStream | Send | Receive | StartTLS | CallPassword | CloseStream
 
 #: SQLSTATE cannot_connect_now: the server is starting up or shutting down.
 _CANNOT_CONNECT_NOW = "57P03"
-
-
-def describe_target(info: ConnectInfo) -> str:
-    """``host:port`` or the socket path of the first host, for messages."""
-    return info.hosts[0].describe()
 
 
 def _nonce() -> str:

@@ -261,6 +261,17 @@ class Operation:
         """Consume the values of DataRow messages, in order."""
         raise ProtocolError(f"unexpected DataRow for {type(self).__name__}")
 
+    def decode_rows(
+        self, shape: RecordShape, decode: RowDecoder, rows: list[tuple[bytes | None, ...]]
+    ) -> list[Record]:
+        """The rows as Records; a value that cannot be decoded becomes ``misuse`` (and no
+        rows), so that the reply is still read to its end and the connection stays in step."""
+        try:
+            return [Record(shape, decode(values)) for values in rows]
+        except Error as exc:
+            self.misuse = exc
+            return []
+
     def on_event(self, event: BackendMessage) -> None:
         """Handle a server event other than ErrorResponse and ReadyForQuery."""
         raise ProtocolError(f"unexpected {type(event).__name__} for {type(self).__name__}")
@@ -317,10 +328,7 @@ class SimpleQuery(Operation):
         decode, shape = self._decode, self._shape
         if decode is None or shape is None:
             raise ProtocolError("DataRow before RowDescription in a simple query")
-        try:
-            self._current.rows.extend([Record(shape, decode(values)) for values in rows])
-        except Error as exc:
-            self.misuse = exc
+        self._current.rows.extend(self.decode_rows(shape, decode, rows))
 
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, DataRow):
@@ -414,11 +422,7 @@ class ExecuteStatement(Operation):
             raise ProtocolError("DataRow for a statement described as returning no rows")
         if self.misuse is not None:
             return
-        try:
-            self.rows.extend([Record(shape, decode(values)) for values in rows])
-        except Error as exc:
-            # Keep reading to ReadyForQuery, or the next request would get this one's rest.
-            self.misuse = exc
+        self.rows.extend(self.decode_rows(shape, decode, rows))
 
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, DataRow):

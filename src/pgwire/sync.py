@@ -24,6 +24,7 @@ from pgwire.copy import (
     BinaryCopyEncoder,
     copy_query_statement,
     copy_statement,
+    qualified_name,
     quote_identifier,
 )
 from pgwire.errors import (
@@ -916,9 +917,7 @@ class Connection:
     ) -> str:
         """Load Python records (an iterable or async iterable of sequences) into ``table``
         with binary COPY, each value encoded by its column's codec; return the tag."""
-        target = quote_identifier(table)
-        if schema:
-            target = f"{quote_identifier(schema)}.{target}"
+        target = qualified_name(table, schema)
         selected = ", ".join(quote_identifier(c) for c in columns) if columns else "*"
         probe = self.prepare(f"SELECT {selected} FROM {target} LIMIT 0")
         assert probe.columns is not None
