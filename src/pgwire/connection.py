@@ -343,8 +343,15 @@ class AsyncConnection:
         takes_rows = operation.takes_rows
         while not operation.done:
             if takes_rows:
-                # The fast path: whole batches of rows, straight from the receive buffer.
+                # The fast paths: whole batches of rows, straight from the receive buffer,
+                # made into Records by the statement's row parser, or else decoded here.
                 try:
+                    parser = operation.row_parser
+                    if parser is not None:
+                        records = core.next_rows(parser)
+                        if records:
+                            operation.take_records(records)
+                            continue
                     rows = core.next_data_rows()
                 except ProtocolError:
                     await self._abort()

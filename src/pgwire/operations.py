@@ -32,6 +32,7 @@ from pgwire.errors import (
     ProtocolError,
     error_from_fields,
 )
+from pgwire.protocol.framing import RowParser
 from pgwire.protocol.messages import (
     BackendMessage,
     Bind,
@@ -99,6 +100,8 @@ class PreparedStatement:
     result_formats: tuple[int, ...] = ()
     shape: RecordShape | None = None
     decode_row: RowDecoder | None = None
+    #: Framing and decoding fused (see pgwire.types.rows); None for no result columns.
+    parse_rows: RowParser | None = None
     closed: bool = field(default=False)
     #: The registry's names of the parameter types, for error messages.
     param_type_names: tuple[str, ...] = ()
@@ -127,9 +130,9 @@ class PreparedStatement:
             statement.columns = fields
             statement.result_formats = result_formats
             statement.shape = RecordShape(tuple(f.name for f in fields))
-            statement.decode_row = registry.row_decoder(
-                [(f.type_oid, fmt) for f, fmt in zip(fields, result_formats, strict=True)]
-            )
+            columns = [(f.type_oid, fmt) for f, fmt in zip(fields, result_formats, strict=True)]
+            statement.decode_row = registry.row_decoder(columns)
+            statement.parse_rows = registry.row_parser(columns, statement.shape)
         return statement
 
     def type_oids(self) -> set[int]:
@@ -261,6 +264,14 @@ class Operation:
         """Consume the values of DataRow messages, in order."""
         raise ProtocolError(f"unexpected DataRow for {type(self).__name__}")
 
+    #: Makes Records straight from the receive buffer (the fastest path), when the
+    #: operation knows its rows' shape; the driver then hands them to :meth:`take_records`.
+    row_parser: RowParser | None = None
+
+    def take_records(self, records: list[Record]) -> None:
+        """Consume rows already made into Records by :attr:`row_parser`, in order."""
+        raise ProtocolError(f"unexpected DataRow for {type(self).__name__}")
+
     def decode_rows(
         self, shape: RecordShape, decode: RowDecoder, rows: list[tuple[bytes | None, ...]]
     ) -> list[Record]:
@@ -330,15 +341,21 @@ class SimpleQuery(Operation):
             raise ProtocolError("DataRow before RowDescription in a simple query")
         self._current.rows.extend(self.decode_rows(shape, decode, rows))
 
+    def take_records(self, records: list[Record]) -> None:
+        if self.misuse is None:
+            self._current.rows.extend(records)
+
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, DataRow):
             self.feed_rows([event.values])
         elif isinstance(event, RowDescription):
             if self.keep_rows:
-                self._shape = RecordShape(tuple(f.name for f in event.fields))
+                self._shape = shape = RecordShape(tuple(f.name for f in event.fields))
                 fields = [(f.type_oid, f.format) for f in event.fields]
                 self._decode = self.registry.row_decoder(fields)
+                self.row_parser = self.registry.row_parser(fields, shape)
         elif isinstance(event, CommandComplete | EmptyQueryResponse):
+            self.row_parser = None
             if isinstance(event, CommandComplete):
                 self._current.tag = event.tag
             self.results.append(self._current)
@@ -408,6 +425,7 @@ class ExecuteStatement(Operation):
         self.messages = messages
         self._decode = statement.decode_row
         self._shape = statement.shape
+        self.row_parser = statement.parse_rows
 
     @property
     def tag(self) -> str | None:
@@ -423,6 +441,10 @@ class ExecuteStatement(Operation):
         if self.misuse is not None:
             return
         self.rows.extend(self.decode_rows(shape, decode, rows))
+
+    def take_records(self, records: list[Record]) -> None:
+        if self.misuse is None:
+            self.rows.extend(records)
 
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, DataRow):
@@ -506,9 +528,10 @@ class ExecuteUnprepared(ExecuteStatement):
 
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, RowDescription):
-            fields = event.fields
-            self._shape = RecordShape(tuple(f.name for f in fields))
-            self._decode = self.registry.row_decoder([(f.type_oid, f.format) for f in fields])
+            self._shape = shape = RecordShape(tuple(f.name for f in event.fields))
+            columns = [(f.type_oid, f.format) for f in event.fields]
+            self._decode = self.registry.row_decoder(columns)
+            self.row_parser = self.registry.row_parser(columns, shape)
         elif not isinstance(event, ParseComplete | NoData):
             super().on_event(event)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import struct
 
 import pytest
 from hypothesis import given, settings
@@ -1679,6 +1680,45 @@ def test_next_data_rows_is_empty_with_nothing_in_flight() -> None:
     assert conn.next_data_rows() == []
     with pytest.raises(ProtocolError):
         conn.next_event()
+
+
+def test_next_rows_hands_the_rows_to_the_parser_only_while_rows_are_due() -> None:
+    seen: list[tuple[bytes, int, int]] = []
+
+    def parse(data: bytes, pos: int, size: int) -> tuple[list[object], int]:
+        # A parser taking the first whole message only, as a row of its size.
+        seen.append((data, pos, size))
+        (length,) = struct.unpack_from("!i", data, pos + 1)
+        return [length], pos + 1 + length
+
+    conn = ready_connection()
+    conn.receive_data(DataRow((b"1",)).encode())
+    assert conn.next_rows(parse) == []  # nothing in flight
+    assert seen == []
+    conn = ready_connection()
+    conn.send(Query("SELECT 1"))
+    conn.receive_data(RowDescription((FieldDescription("x", type_oid=23),)).encode())
+    assert conn.next_rows(parse) == []  # waiting for RowDescription
+    assert isinstance(conn.next_event(), RowDescription)
+    assert conn.next_rows(parse) == []  # no bytes yet
+    rows = DataRow((b"1",)).encode() + DataRow((None,)).encode()
+    conn.receive_data(rows + CommandComplete("SELECT 2").encode())
+    assert conn.next_rows(parse) == [11]
+    assert seen[-1] == (rows + CommandComplete("SELECT 2").encode(), 0, len(seen[-1][0]))
+    assert conn.next_data_rows() == [(None,)]  # what the parser left is still there
+    assert conn.next_rows(parse) == []  # CommandComplete is next: not for the parser
+    assert isinstance(conn.next_event(), CommandComplete)
+
+
+def test_a_row_parser_stopping_outside_the_buffer_is_refused() -> None:
+    conn = ready_connection()
+    conn.send(Query("SELECT 1"))
+    conn.receive_data(
+        RowDescription((FieldDescription("x", type_oid=23),)).encode() + DataRow((b"1",)).encode()
+    )
+    assert isinstance(conn.next_event(), RowDescription)
+    with pytest.raises(ProtocolError, match="outside the buffer"):
+        conn.next_rows(lambda data, pos, size: ([], size + 1))
 
 
 def test_a_malformed_row_on_the_fast_path_fails_the_connection() -> None:

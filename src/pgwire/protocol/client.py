@@ -31,10 +31,10 @@ import hashlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from pgwire.errors import InterfaceError, NotSupportedError, OperationalError, ProtocolError
-from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
+from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer, RowParser
 from pgwire.protocol.messages import (
     PROTOCOL_3_0,
     PROTOCOL_3_2,
@@ -712,6 +712,18 @@ class ClientConnection:
             self.state = ConnectionState.FAILED
             self._pending.clear()
             raise
+
+    def next_rows(self, parse: RowParser) -> list[Any]:
+        """Like :meth:`next_data_rows`, but the rows are made by ``parse`` (see
+        :data:`pgwire.protocol.framing.RowParser`) straight from the buffered bytes: the
+        DataRows it declines are left for :meth:`next_data_rows` and :meth:`next_event`."""
+        pending = self._pending
+        if not pending:
+            return []
+        head = pending[0]
+        if head is not P.EXECUTE and head is not P.QUERY_ROWS:
+            return []
+        return self._buffer.take_rows(parse)
 
     def _end_of_data(self) -> NeedData | ConnectionClosed:
         if not self._eof:

@@ -11,10 +11,19 @@ No I/O and no knowledge of what a message means: that is ``messages.py``'s job.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from typing import Any
 
 from pgwire.errors import ProtocolError
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "ReceiveBuffer"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "ReceiveBuffer", "RowParser"]
+
+#: ``parse(data, pos, size) -> (rows, end)``: turns the whole DataRow messages found in
+#: ``data[pos:size]`` into rows, stopping before the first message that is not a DataRow, is
+#: incomplete, or that it declines (malformed, or not of the shape it was made for), and
+#: returns the rows with the position after the last message it consumed.  The result
+#: decoders of a statement build one (``pgwire.types.rows``); the buffer only hands it bytes.
+RowParser = Callable[[bytes, int, int], "tuple[list[Any], int]"]
 
 #: 1 GiB is PostgreSQL's own limit for a single field; a message may be slightly larger.
 DEFAULT_MAX_MESSAGE_SIZE = (1 << 30) + (1 << 20)
@@ -129,6 +138,24 @@ class ReceiveBuffer:
         except struct.error:
             raise ProtocolError("malformed DataRow message: truncated") from None
         self._pos = start + pos
+        return rows
+
+    def take_rows(self, parse: RowParser) -> list[Any]:
+        """The rows ``parse`` makes of the DataRow messages at the front of the buffer.
+
+        The fastest path of result sets: framing and decoding fused in one function made
+        for the statement.  Whatever ``parse`` declines stays buffered, for
+        :meth:`take_data_rows` and :meth:`next_message` to report precisely.
+        """
+        buf = self._buf
+        start = self._pos
+        if len(buf) - start < 7 or buf[start] != _DATA_ROW:
+            return []
+        data = bytes(buf[start:]) if start else bytes(buf)
+        rows, end = parse(data, 0, len(data))
+        if not 0 <= end <= len(data):
+            raise ProtocolError(f"the row parser stopped at {end}, outside the buffer")
+        self._pos = start + end
         return rows
 
     def next_untyped(self) -> bytes | None:

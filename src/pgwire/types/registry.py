@@ -20,11 +20,14 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from pgwire.errors import DataError, Error, InterfaceError
+from pgwire.protocol.framing import RowParser
+from pgwire.record import RecordShape
 from pgwire.types import arrays, composite, oids, ranges
 from pgwire.types.base import BINARY, TEXT, Decoder, Encoder, StructDecoder, wrong_type
 from pgwire.types.datetimes import Interval, format_interval
 from pgwire.types.jsoncodec import JsonDumps, JsonLoads, default_dumps, default_loads, json_codecs
-from pgwire.types.scalars import encode_str
+from pgwire.types.rows import make_row_parser
+from pgwire.types.scalars import decode_bytea_binary, encode_str
 
 RowDecoder = Callable[[Sequence["bytes | None"]], tuple[Any, ...]]
 
@@ -34,6 +37,9 @@ _decode_unknown_text: Decoder = bytes.decode
 def _decode_unknown_binary(data: bytes) -> bytes:
     return data
 
+
+#: Decoders that return the column's bytes unchanged: row parsers keep the slice as it is.
+_RAW_DECODERS: frozenset[Decoder] = frozenset({_decode_unknown_binary, decode_bytea_binary})
 
 def encode_unknown(value: Any) -> bytes:
     """Text for a parameter whose type has no encoder here, or that the server left unknown.
@@ -530,6 +536,13 @@ class TypeRegistry:
             return self._row_error(fields, decoders, values, exc)
 
         return _row_decoder_factory(inline)(explain, *targets)
+
+    def row_parser(self, fields: Sequence[tuple[int, int]], shape: RecordShape) -> RowParser | None:
+        """A fused framing-and-decoding parser (see `pgwire.types.rows`) for rows of
+        `fields` ((type oid, format code) per column) made into Records of `shape`; it
+        declines any row it cannot decode, which `row_decoder` then reports."""
+        decoders = [self.decoder(oid, fmt) for oid, fmt in fields]
+        return make_row_parser(decoders, shape, _RAW_DECODERS)
 
     def _row_error(
         self,

@@ -1,0 +1,185 @@
+"""Row parsers (``pgwire.types.rows``) against the general path they shortcut.
+
+The general path cuts DataRows with ``ReceiveBuffer.take_data_rows`` and decodes them with
+the registry's row decoder.  A row parser must give the very same Records for every row it
+takes, take every well-formed row, and stop *before* any row it cannot handle (malformed,
+undecodable, or of another shape), leaving it for the general path to report.
+"""
+
+from __future__ import annotations
+
+import struct
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pgwire.errors import DataError, Error, InterfaceError, ProtocolError
+from pgwire.protocol.framing import ReceiveBuffer
+from pgwire.protocol.messages import DataRow
+from pgwire.record import Record, RecordShape
+from pgwire.types import default_registry, oids
+from pgwire.types.rows import make_row_parser
+
+REGISTRY = default_registry()
+BINARY, TEXT = 1, 0
+
+# (oid, format) -> a strategy of wire values for it (never NULL)
+_int = {2: "!h", 4: "!i", 8: "!q"}
+COLUMN_VALUES: dict[tuple[int, int], st.SearchStrategy[bytes]] = {
+    (oids.INT2, BINARY): st.integers(-(2**15), 2**15 - 1).map(lambda v: struct.pack("!h", v)),
+    (oids.INT4, BINARY): st.integers(-(2**31), 2**31 - 1).map(lambda v: struct.pack("!i", v)),
+    (oids.INT8, BINARY): st.integers(-(2**63), 2**63 - 1).map(lambda v: struct.pack("!q", v)),
+    (oids.OID, BINARY): st.integers(0, 2**32 - 1).map(lambda v: struct.pack("!I", v)),
+    (oids.FLOAT8, BINARY): st.floats().map(lambda v: struct.pack("!d", v)),
+    (oids.FLOAT4, BINARY): st.floats(width=32).map(lambda v: struct.pack("!f", v)),
+    (oids.BOOL, BINARY): st.sampled_from([b"\x00", b"\x01"]),
+    (oids.CHAR, BINARY): st.binary(min_size=1, max_size=1),
+    (oids.TEXT, BINARY): st.text(max_size=20).map(str.encode),
+    (oids.NAME, TEXT): st.text(max_size=20).map(str.encode),
+    (oids.BYTEA, BINARY): st.binary(max_size=40),
+    (oids.INT4, TEXT): st.integers(-(2**31), 2**31 - 1).map(lambda v: str(v).encode()),
+    (oids.NUMERIC, TEXT): st.decimals(allow_nan=False, allow_infinity=False, places=3).map(
+        lambda v: str(v).encode()
+    ),
+    (oids.DATE, BINARY): st.integers(-700_000, 2_000_000).map(lambda v: struct.pack("!i", v)),
+}
+COLUMN_TYPES = list(COLUMN_VALUES)
+
+
+def data_row(values: list[bytes | None]) -> bytes:
+    body = struct.pack("!h", len(values)) + b"".join(
+        struct.pack("!i", -1) if v is None else struct.pack("!i", len(v)) + v for v in values
+    )
+    return b"D" + struct.pack("!i", len(body) + 4) + body
+
+
+def general_path(data: bytes, columns: list[tuple[int, int]], shape: RecordShape) -> list[Any]:
+    """What the general path makes of ``data``, message by message: Records, then the
+    error of the first row it cannot take (a ProtocolError, or the decoder's error), if any."""
+    buffer = ReceiveBuffer()
+    buffer.feed(data)
+    decode = REGISTRY.row_decoder(columns)
+    out: list[Any] = []
+    while True:
+        try:
+            frame = buffer.next_message()
+            if frame is None or frame[0] != ord("D"):
+                return out
+            values = DataRow.decode(frame[1]).values
+        except ProtocolError as exc:
+            return [*out, exc]
+        try:
+            out.append(Record(shape, decode(values)))
+        except Error as exc:
+            return [*out, exc]
+
+
+def parse(data: bytes, columns: list[tuple[int, int]], shape: RecordShape) -> tuple[list, int]:
+    parser = REGISTRY.row_parser(columns, shape)
+    assert parser is not None
+    return parser(data, 0, len(data))
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> tuple[list[tuple[int, int]], list[list[bytes | None]]]:
+    columns = draw(st.lists(st.sampled_from(COLUMN_TYPES), min_size=1, max_size=8))
+    value = st.one_of(*(st.none() | COLUMN_VALUES[c] for c in columns))
+    rows = draw(
+        st.lists(
+            st.tuples(*(st.none() | COLUMN_VALUES[c] for c in columns)).map(list),
+            max_size=12,
+        )
+    )
+    del value
+    return columns, rows
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches())
+def test_well_formed_rows_parse_as_the_general_path_does(
+    batch: tuple[list[tuple[int, int]], list[list[bytes | None]]],
+) -> None:
+    columns, rows = batch
+    shape = RecordShape(tuple(f"c{i}" for i in range(len(columns))))
+    data = b"".join(data_row(r) for r in rows)
+    records, end = parse(data, columns, shape)
+    assert end == len(data)
+    assert [repr(x) for x in records] == [repr(x) for x in general_path(data, columns, shape)]
+    assert all(type(r) is Record and r._shape is shape for r in records)
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches(), st.data())
+def test_damaged_input_stops_the_parser_before_the_damage(
+    batch: tuple[list[tuple[int, int]], list[list[bytes | None]]], data: st.DataObject
+) -> None:
+    columns, rows = batch
+    shape = RecordShape(tuple(f"c{i}" for i in range(len(columns))))
+    wire = bytearray(b"".join(data_row(r) for r in rows) + data_row([None] * len(columns)))
+    # Damage some bytes, or cut the input short.
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(wire) - 1))
+        wire[at] = data.draw(st.integers(0, 255))
+    damaged = bytes(wire[: data.draw(st.integers(0, len(wire)))])
+    records, end = parse(damaged, columns, shape)
+    expected = general_path(damaged, columns, shape)
+    # Every row the parser took is one the general path makes alike, and it stopped on a
+    # message boundary: the general path, started there, continues with the rest.
+    assert [repr(x) for x in records] == [repr(x) for x in expected[: len(records)]]
+    assert 0 <= end <= len(damaged)
+    rest = general_path(damaged[end:], columns, shape)
+    assert [repr(x) for x in records + rest] == [repr(x) for x in expected]
+
+
+def test_wrong_column_count_and_undecodable_values_are_left_to_the_general_path() -> None:
+    columns = [(oids.INT4, BINARY), (oids.TEXT, BINARY)]
+    shape = RecordShape(("a", "b"))
+    good = data_row([struct.pack("!i", 1), b"x"])
+    for bad, followed in (
+        (data_row([struct.pack("!i", 1)]), True),  # one column short
+        (data_row([struct.pack("!q", 1), b"x"]), True),  # an int4 of 8 bytes
+        (data_row([struct.pack("!i", 1), b"\xff"]), True),  # not UTF-8
+        (data_row([struct.pack("!i", 1), b"x"])[:-1], False),  # incomplete: the last bytes
+    ):
+        for data in (good + bad, good + bad + good) if followed else (good + bad,):
+            records, end = parse(data, columns, shape)
+            assert records == [Record(shape, (1, "x"))]
+            assert end == len(good)
+    errors = general_path(good + data_row([struct.pack("!q", 1), b"x"]), columns, shape)
+    assert isinstance(errors[-1], DataError)
+    errors = general_path(good + data_row([struct.pack("!i", 1)]), columns, shape)
+    assert isinstance(errors[-1], InterfaceError)
+
+
+def test_fixed_width_rows_with_nulls_and_the_one_byte_types() -> None:
+    columns = [(oids.INT4, BINARY), (oids.BOOL, BINARY), (oids.CHAR, BINARY), (oids.INT8, BINARY)]
+    shape = RecordShape(("a", "b", "c", "d"))
+    rows = [
+        [struct.pack("!i", 7), b"\x01", b"a", struct.pack("!q", -1)],
+        [None, b"\x00", b"\x00", None],
+        [struct.pack("!i", -7), None, b"\xe9", struct.pack("!q", 2**62)],
+    ]
+    data = b"".join(data_row(r) for r in rows)
+    records, end = parse(data, columns, shape)
+    assert end == len(data)
+    assert [tuple(r) for r in records] == [
+        (7, True, "a", -1),
+        (None, False, "", None),
+        (-7, None, "\xe9", 2**62),
+    ]
+
+
+def test_no_parser_for_rows_without_columns() -> None:
+    assert make_row_parser([], RecordShape(())) is None
+
+
+@pytest.mark.parametrize("value", [Decimal("1.5"), Decimal("-0.001")])
+def test_text_columns_use_their_decoder(value: Decimal) -> None:
+    columns = [(oids.NUMERIC, TEXT)]
+    shape = RecordShape(("n",))
+    data = data_row([str(value).encode()])
+    records, end = parse(data, columns, shape)
+    assert records == [Record(shape, (value,))] and end == len(data)
