@@ -32,11 +32,12 @@ from pgwire.errors import (
     ProtocolError,
     error_from_fields,
 )
+from pgwire.protocol.client import ClientConnection
 from pgwire.protocol.framing import RowParser
 from pgwire.protocol.messages import (
     BackendMessage,
-    Bind,
     BindComplete,
+    BindTemplate,
     Close,
     CloseComplete,
     CommandComplete,
@@ -105,6 +106,18 @@ class PreparedStatement:
     closed: bool = field(default=False)
     #: The registry's names of the parameter types, for error messages.
     param_type_names: tuple[str, ...] = ()
+    _bind: BindTemplate | None = field(default=None, repr=False)
+
+    def bind_template(self) -> BindTemplate:
+        """Its Bind messages (unnamed portal), pre-encoded around the parameters."""
+        bind = self._bind
+        if (
+            bind is None
+            or bind.param_formats is not self.param_formats
+            or bind.result_formats is not self.result_formats
+        ):
+            bind = self._bind = BindTemplate(self.name, self.param_formats, self.result_formats)
+        return bind
 
     @classmethod
     def build(
@@ -244,6 +257,13 @@ class Operation:
         #: Messages the driver must send now, in reaction to the last event.
         self.reply: list[FrontendMessage] = []
         self.transaction_status = "I"
+
+    #: See ExecuteStatement.sends_binds_only.
+    sends_binds_only = False
+
+    def send(self, core: ClientConnection) -> bytes:
+        """Record this operation's messages in ``core`` and return their bytes."""
+        return core.send(*self.messages)
 
     def feed(self, event: BackendMessage) -> None:
         """Consume one server event belonging to this operation."""
@@ -396,7 +416,17 @@ class PrepareStatement(Operation):
 
 
 class ExecuteStatement(Operation):
-    """Bind + Execute (+ Sync) for one or many argument tuples of a prepared statement."""
+    """Bind + Execute (+ Sync) for one or many argument tuples of a prepared statement.
+
+    Its messages go out through the core's ``send_binds``, from the statement's
+    pre-encoded :class:`~pgwire.protocol.messages.BindTemplate`; ``messages`` (built on
+    demand, or set to send something else) serves the general path.
+    """
+
+    #: Whether :meth:`send` can only fail if the core refuses extended-query messages
+    #: now, which a batch of such operations cannot change halfway (so they may be sent
+    #: one after the other).
+    sends_binds_only = True
 
     def __init__(
         self,
@@ -411,18 +441,11 @@ class ExecuteStatement(Operation):
         self.rows: list[Record] = []
         self.tags: list[str] = []
         self.suspended = False
-        messages: list[FrontendMessage] = []
-        name = statement.name
-        formats = statement.param_formats
-        result_formats = statement.result_formats
-        execute = _EXECUTE_ALL if max_rows == 0 else Execute("", max_rows)
-        for args in arg_rows:
-            params = statement.encode(args)
-            messages.append(Bind("", name, formats, params, result_formats))
-            messages.append(execute)
-        if sync:
-            messages.append(_SYNC)
-        self.messages = messages
+        self.max_rows = max_rows
+        self.sync = sync
+        encode = statement.encode
+        self.param_rows = [encode(args) for args in arg_rows]
+        self._messages: list[FrontendMessage] | None = None
         self._decode = statement.decode_row
         self._shape = statement.shape
         self.row_parser = statement.parse_rows
@@ -431,6 +454,31 @@ class ExecuteStatement(Operation):
     def tag(self) -> str | None:
         """The last command tag."""
         return self.tags[-1] if self.tags else None
+
+    @property
+    def messages(self) -> list[FrontendMessage]:
+        """The messages :meth:`send` sends, as message objects (for the general path)."""
+        if self._messages is None:
+            bind = self.statement.bind_template()
+            execute = _EXECUTE_ALL if self.max_rows == 0 else Execute("", self.max_rows)
+            messages: list[FrontendMessage] = []
+            for params in self.param_rows:
+                messages += (bind.message(params), execute)
+            if self.sync:
+                messages.append(_SYNC)
+            self._messages = messages
+        return self._messages
+
+    @messages.setter
+    def messages(self, messages: list[FrontendMessage]) -> None:
+        self._messages = messages
+
+    def send(self, core: ClientConnection) -> bytes:
+        if self._messages is not None:
+            return core.send(*self._messages)
+        return core.send_binds(
+            self.statement.bind_template(), self.param_rows, self.max_rows, self.sync
+        )
 
     takes_rows = True
 
@@ -525,6 +573,8 @@ class ExecuteUnprepared(ExecuteStatement):
         self.registry = registry
         body = self.messages
         self.messages = [Parse("", sql, param_oids), *body[:1], Describe("P", ""), *body[1:]]
+
+    sends_binds_only = False
 
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, RowDescription):

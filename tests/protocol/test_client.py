@@ -34,6 +34,7 @@ from pgwire.protocol import (
     BackendMessage,
     Bind,
     BindComplete,
+    BindTemplate,
     CancelRequest,
     ChannelBinding,
     ClientConnection,
@@ -1730,3 +1731,63 @@ def test_a_malformed_row_on_the_fast_path_fails_the_connection() -> None:
         conn.next_data_rows()
     assert conn.state is ConnectionState.FAILED
     assert conn.in_flight == 0
+
+
+# --------------------------------------------------------------------------------------
+# send_binds: the hot path of prepared statements, against the general send()
+# --------------------------------------------------------------------------------------
+
+_param_values = st.lists(st.none() | st.binary(max_size=30), max_size=6).map(tuple)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    statement=st.text(alphabet=st.characters(blacklist_characters="\0"), max_size=12),
+    param_formats=st.lists(st.sampled_from([0, 1]), max_size=4).map(tuple),
+    result_formats=st.lists(st.sampled_from([0, 1]), max_size=4).map(tuple),
+    rows=st.lists(_param_values, max_size=4),
+    max_rows=st.integers(0, 5),
+    sync=st.booleans(),
+)
+def test_send_binds_is_send_of_the_same_messages(
+    statement: str,
+    param_formats: tuple[int, ...],
+    result_formats: tuple[int, ...],
+    rows: list[tuple[bytes | None, ...]],
+    max_rows: int,
+    sync: bool,
+) -> None:
+    template = BindTemplate(statement, param_formats, result_formats)
+    messages: list[FrontendMessage] = []
+    for params in rows:
+        bind = Bind("", statement, param_formats, params, result_formats)
+        assert template.message(params) == bind
+        assert template.encode(params) == bind.encode()
+        messages += [bind, Execute("", max_rows)]
+    if sync:
+        messages.append(Sync())
+    fast, general = ready_connection(), ready_connection()
+    assert fast.send_binds(template, rows, max_rows, sync) == general.send(*messages)
+    assert fast.pending_phases == general.pending_phases
+    assert "BindTemplate" in repr(template)
+
+
+def test_send_binds_takes_the_general_path_when_the_state_is_special() -> None:
+    template = BindTemplate("s", (), ())
+    # After an error, up to the Sync: the Bind is dropped by the server and not counted.
+    conn = ready_connection()
+    conn.send(Bind("", "s", (), (), ()), Execute())
+    receive(conn, error())
+    data = conn.send_binds(template, [()], sync=True)
+    assert data == Bind("", "s", (), (), ()).encode() + Execute().encode() + Sync().encode()
+    assert conn.pending_phases == (P.SYNC,)
+    # During COPY FROM STDIN the general path refuses, with its message.
+    conn = ready_connection()
+    conn.send(Query("COPY t FROM STDIN"))
+    receive(conn, CopyInResponse(0, ()))
+    with pytest.raises(InterfaceError, match="waiting for COPY data"):
+        conn.send_binds(template, [()])
+    assert conn.pending_phases == (P.QUERY_COPY_IN,)
+    # Before startup: refused, with the general path's message.
+    with pytest.raises(InterfaceError, match="cannot send Bind in state startup"):
+        ClientConnection().send_binds(template, [()])

@@ -29,7 +29,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
@@ -52,6 +52,7 @@ from pgwire.protocol.messages import (
     BackendMessage,
     Bind,
     BindComplete,
+    BindTemplate,
     CancelRequest,
     Close,
     CloseComplete,
@@ -145,6 +146,10 @@ Event = BackendMessage | ConnectionClosed | EncryptionResponse
 class ConnectionState(enum.Enum):
     """Where the connection is, as a whole."""
 
+    # Members are singletons: identity hashing is right, and C-fast (Enum hashes the name
+    # in Python, and the transition tables are looked up on every message).
+    __hash__ = object.__hash__
+
     #: Nothing sent yet, or the server answered an SSLRequest/GSSENCRequest.
     STARTUP = "startup"
     #: SSLRequest or GSSENCRequest sent; one byte of answer awaited.
@@ -167,6 +172,8 @@ class ConnectionState(enum.Enum):
 
 class Phase(enum.Enum):
     """What the server owes next for one request in flight."""
+
+    __hash__ = object.__hash__
 
     PARSE = "Parse"
     BIND = "Bind"
@@ -194,6 +201,9 @@ class Phase(enum.Enum):
 
 _DONE: Final = None
 P = Phase
+_BIND_EXECUTE: Final = (P.BIND, P.EXECUTE)
+_EXECUTE_ALL: Final = Execute("", 0).encode()
+_SYNC_BYTES: Final = Sync().encode()
 
 #: (request phase, server message) -> the request's next phase, or _DONE when it is answered.
 _TRANSITIONS: Final[dict[tuple[Phase, type[BackendMessage]], Phase | None]] = {
@@ -538,6 +548,44 @@ class ClientConnection:
         encoded = [message.encode() for message in messages]
         pairs = zip(messages, encoded, strict=True)
         return b"".join([self._send_one(message, data) for message, data in pairs])
+
+    def send_binds(
+        self,
+        template: BindTemplate,
+        param_rows: Sequence[tuple[bytes | None, ...]],
+        max_rows: int = 0,
+        sync: bool = True,
+    ) -> bytes:
+        """Bind ``template``'s statement to each row of parameters in turn, each followed by
+        ``Execute("", max_rows)``, then ``Sync`` if ``sync``: exactly
+        ``send(Bind, Execute, ..., Sync)`` with those messages, and the same checks, on a
+        shorter path (the driver's per-query hot path)."""
+        pending = self._pending
+        if (
+            self.state is not ConnectionState.READY
+            or self._skip_until_sync
+            or self._copy_in_aborted
+            or (pending and pending[0] in _COPY_IN_PHASES)
+        ):
+            # Whatever is special now, the general path handles (or refuses) it.
+            execute = Execute("", max_rows)
+            messages: list[FrontendMessage] = []
+            for params in param_rows:
+                messages += (template.message(params), execute)
+            if sync:
+                messages.append(Sync())
+            return self.send(*messages)
+        execute_bytes = _EXECUTE_ALL if max_rows == 0 else Execute("", max_rows).encode()
+        encode = template.encode
+        parts = []
+        for params in param_rows:
+            parts.append(encode(params))
+            parts.append(execute_bytes)
+        pending.extend(_BIND_EXECUTE * len(param_rows))
+        if sync:
+            parts.append(_SYNC_BYTES)
+            pending.append(P.SYNC)
+        return b"".join(parts)
 
     def _refuse(self, message: FrontendMessage, why: str) -> InterfaceError:
         return InterfaceError(

@@ -39,6 +39,7 @@ __all__ = [
     "BackendMessage",
     "Bind",
     "BindComplete",
+    "BindTemplate",
     "CancelRequest",
     "Close",
     "CloseComplete",
@@ -507,6 +508,49 @@ class Bind(FrontendMessage):
         result_formats = reader.int16s()
         reader.end()
         return cls(portal, statement, param_formats, params, result_formats)
+
+
+class BindTemplate:
+    """The Bind messages of one prepared statement into the unnamed portal, with the parts
+    that do not change between executions (names and format codes) encoded once.
+
+    ``encode(params)`` gives the same bytes as
+    ``Bind("", statement, param_formats, params, result_formats).encode()``, faster: it is
+    the client's per-query hot path.  ``message(params)`` gives that Bind itself.
+    """
+
+    __slots__ = ("_head", "_tail", "param_formats", "result_formats", "statement")
+
+    def __init__(
+        self, statement: str, param_formats: tuple[int, ...], result_formats: tuple[int, ...]
+    ) -> None:
+        self.statement = statement
+        self.param_formats = param_formats
+        self.result_formats = result_formats
+        self._head = _cstr("") + _cstr(statement) + _int16s(param_formats)
+        self._tail = _int16s(result_formats)
+
+    def message(self, params: tuple[bytes | None, ...]) -> Bind:
+        """The Bind message for ``params``."""
+        return Bind("", self.statement, self.param_formats, params, self.result_formats)
+
+    def encode(self, params: tuple[bytes | None, ...]) -> bytes:
+        """The bytes of :meth:`message` for ``params``."""
+        parts = [b"", self._head, _U16.pack(len(params))]
+        append = parts.append
+        for value in params:
+            if value is None:
+                append(_NULL_LENGTH)
+            else:
+                append(_I32.pack(len(value)))
+                append(value)
+        append(self._tail)
+        body_size = sum(map(len, parts)) + 4
+        parts[0] = _HEADER.pack(b"B", body_size)
+        return b"".join(parts)
+
+    def __repr__(self) -> str:
+        return f"BindTemplate(statement={self.statement!r})"
 
 
 def _decode_target(reader: _Reader) -> tuple[Literal["S", "P"], str]:

@@ -10,7 +10,7 @@ module can import it without cycles.
 
 import struct
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pgwire.errors import DataError
 
@@ -42,6 +42,72 @@ class StructDecoder:
 
     def __repr__(self) -> str:
         return f"StructDecoder({self.format!r})"
+
+
+class StructEncoding:
+    """How to encode common values of a fixed-width type in one `struct` call with others.
+
+    It is metadata attached to an ordinary encoder (with `struct_encoding`), which stays the
+    plain function it was: parameters still call it. Batch encoders (binary COPY,
+    `pgwire.copy.BinaryCopyEncoder.encode_many`) look it up with `find_struct_encoding` and, for
+    a value whose type is exactly one of ``types`` (not a subclass), pack ``prepare(value)``
+    (the value itself when ``prepare`` is None; a tuple, unpacked, for a format of several
+    fields) with big-endian ``format``, together with the other columns of a record and their
+    length prefixes: no Python call at all for ints, floats and bools.
+
+    The contract, which the tests check for every built-in one: for such a value, either
+    ``struct.pack("!" + format, prepare(value))`` equals ``encoder(value)``, or ``prepare`` or
+    the packing raises (any `Exception`: out of range, an offset to refuse, ...) and the batch
+    encoder calls the encoder itself, which gives the value's bytes or its precise error.
+    """
+
+    __slots__ = ("fields", "format", "prepare", "size", "types")
+
+    def __init__(
+        self,
+        fmt: str,
+        types: tuple[type, ...],
+        prepare: Callable[[Any], Any] | None = None,
+    ) -> None:
+        if not fmt or fmt[0] in "@=<>!":
+            raise ValueError(f"StructEncoding takes a format without byte order, got {fmt!r}")
+        packer = struct.Struct("!" + fmt)
+        if not types:
+            raise ValueError("StructEncoding needs at least one Python type")
+        self.format = fmt
+        self.types = types
+        self.prepare = prepare
+        self.fields = len(packer.unpack(bytes(packer.size)))
+        self.size = packer.size
+
+    def __repr__(self) -> str:
+        names = ", ".join(t.__name__ for t in self.types)
+        return f"StructEncoding({self.format!r}, ({names}), {self.prepare!r})"
+
+
+_STRUCT_ENCODINGS: dict[Callable[..., Any], StructEncoding] = {}
+_E = TypeVar("_E", bound=Callable[..., Any])
+
+
+def struct_encoding(
+    fmt: str, types: tuple[type, ...], prepare: Callable[[Any], Any] | None = None
+) -> Callable[[_E], _E]:
+    """Attach a `StructEncoding` to an encoder (a decorator; the encoder is returned as is)."""
+    encoding = StructEncoding(fmt, types, prepare)
+
+    def attach(encoder: _E) -> _E:
+        _STRUCT_ENCODINGS[encoder] = encoding
+        return encoder
+
+    return attach
+
+
+def find_struct_encoding(encoder: Encoder) -> StructEncoding | None:
+    """The `StructEncoding` attached to `encoder`, or None."""
+    try:
+        return _STRUCT_ENCODINGS.get(encoder)
+    except TypeError:  # an unhashable callable
+        return None
 
 
 def wrong_type(value: object, type_name: str, expected: str) -> DataError:

@@ -42,7 +42,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from pgwire.errors import DataError
-from pgwire.types.base import wrong_type
+from pgwire.types.base import struct_encoding, wrong_type
 
 _INT32_MAX: Final = 2**31 - 1
 _INT32_MIN: Final = -(2**31)
@@ -58,6 +58,7 @@ _EPOCH = datetime(2000, 1, 1)
 _EPOCH_UTC = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _MIDNIGHT = time()
 _UTC = timezone.utc
+_MICROSECOND = timedelta(microseconds=1)
 
 _int4 = struct.Struct("!i")
 _int8 = struct.Struct("!q")
@@ -221,6 +222,11 @@ def _check_date(value: Any) -> date:
     return value
 
 
+def _date_days(value: date) -> int:
+    return value.toordinal() - _EPOCH_ORDINAL
+
+
+@struct_encoding("i", (date,), _date_days)
 def encode_date(value: Any) -> bytes:
     """datetime.date (not datetime.datetime), `INFINITY` or `NEG_INFINITY`."""
     if type(value) is not date:
@@ -280,6 +286,23 @@ def _naive_timestamp(value: Any) -> datetime:
     raise wrong_type(value, "timestamp", "datetime.datetime or datetime.date")
 
 
+# The batch (binary COPY) forms of the two encoders below, for exact datetimes: timedelta //
+# timedelta divides the exact microsecond counts. Where the subtraction raises (an aware
+# datetime minus the naive epoch, or a tzinfo whose utcoffset() is None minus the UTC one), the
+# encoder decides.
+
+
+def _timestamp_microseconds(value: datetime) -> int:
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _timestamptz_microseconds(value: datetime) -> int:
+    if value.tzinfo is None:
+        return (value - _EPOCH) // _MICROSECOND
+    return (value - _EPOCH_UTC) // _MICROSECOND
+
+
+@struct_encoding("q", (datetime,), _timestamp_microseconds)
 def encode_timestamp(value: Any) -> bytes:
     """A naive datetime.datetime, a datetime.date (its midnight), or an `Infinity`."""
     if type(value) is not datetime or value.tzinfo is not None:
@@ -289,6 +312,7 @@ def encode_timestamp(value: Any) -> bytes:
     return _pack_int8(_microseconds(value - _EPOCH))
 
 
+@struct_encoding("q", (datetime,), _timestamptz_microseconds)
 def encode_timestamptz(value: Any) -> bytes:
     """datetime.datetime (naive means UTC), a datetime.date (its midnight in UTC), `Infinity`."""
     if not isinstance(value, datetime):
@@ -382,6 +406,13 @@ def _time_microseconds(value: time) -> int:
     return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
 
 
+def _naive_time_microseconds(value: time) -> int:
+    if value.tzinfo is not None:
+        raise ValueError("not naive")
+    return _time_microseconds(value)
+
+
+@struct_encoding("q", (time,), _naive_time_microseconds)
 def encode_time(value: Any) -> bytes:
     """A naive datetime.time."""
     if not isinstance(value, time):
@@ -456,6 +487,11 @@ def decode_interval_binary(data: bytes) -> "timedelta | Interval | Infinity":
     return Interval(months, days, microseconds)
 
 
+def _timedelta_fields(value: timedelta) -> tuple[int, int, int]:
+    return (value.seconds * 1_000_000 + value.microseconds, value.days, 0)
+
+
+@struct_encoding("qii", (timedelta,), _timedelta_fields)
 def encode_interval(value: Any) -> bytes:
     """datetime.timedelta, `Interval` or `Infinity`."""
     if isinstance(value, Infinity):

@@ -11,12 +11,12 @@ the registry: it only provides functions.
 import binascii
 import re
 import struct
-from operator import index
+from operator import attrgetter, index
 from typing import Any, Final
 from uuid import UUID, SafeUUID
 
 from pgwire.errors import DataError
-from pgwire.types.base import Encoder, StructDecoder, wrong_type
+from pgwire.types.base import Encoder, StructDecoder, struct_encoding, wrong_type
 
 # bool
 
@@ -33,6 +33,7 @@ def decode_bool_text(data: bytes) -> bool:
     raise DataError(f"invalid bool text {data[:20]!r}: expected b't' or b'f'")
 
 
+@struct_encoding("?", (bool,))
 def encode_bool(value: Any) -> bytes:
     """bool only: 1, 0, 'yes' and friends are refused rather than guessed at."""
     if value is True:
@@ -77,7 +78,8 @@ def _int_encoder(fmt: str, type_name: str, low: int, high: int) -> Encoder:
 
     encode.__name__ = encode.__qualname__ = f"encode_{type_name}"
     encode.__doc__ = f"int (not bool) from {low} to {high}."
-    return encode
+    # struct refuses out-of-range ints and floats itself; other types take the encoder.
+    return struct_encoding(fmt[1:], (int,))(encode)
 
 
 encode_int2: Final = _int_encoder("!h", "int2", -(2**15), 2**15 - 1)
@@ -120,6 +122,8 @@ def _as_float(value: Any, type_name: str) -> float:
         raise DataError(f"value {value} out of range for {type_name}") from None
 
 
+# struct packs an int as float(int) does, and raises OverflowError where the encoders do.
+@struct_encoding("f", (float, int))
 def encode_float4(value: Any) -> bytes:
     """float or int (not bool), rounded to single precision; NaN and infinities included."""
     if type(value) is not float:
@@ -130,6 +134,7 @@ def encode_float4(value: Any) -> bytes:
         raise DataError(f"value {value!r} out of range for float4") from None
 
 
+@struct_encoding("d", (float, int))
 def encode_float8(value: Any) -> bytes:
     """float or int (not bool); NaN and infinities included."""
     if type(value) is not float:
@@ -144,22 +149,32 @@ decode_text: Final = bytes.decode  # UTF-8, strict
 
 def encode_text(value: Any) -> bytes:
     """str (subclasses too) as UTF-8; NUL characters are refused, as PostgreSQL would."""
+    # encode_str's body, repeated: one Python call per text value (binary COPY calls this).
     if not isinstance(value, str):
         raise wrong_type(value, "text", "str")
-    return encode_str(value)
+    if "\x00" in value:
+        raise _nul_error(value)
+    try:
+        return value.encode()
+    except UnicodeEncodeError as exc:
+        raise DataError(f"cannot encode string as UTF-8: {exc}") from None
 
 
 def encode_str(value: str) -> bytes:
     """`value` as UTF-8 for any text parameter: no NUL, no lone surrogates."""
     if "\x00" in value:
-        raise DataError(
-            f"cannot send a string containing NUL (\\x00) at index {value.index(chr(0))}: "
-            "PostgreSQL text cannot hold it; use bytea for binary data"
-        )
+        raise _nul_error(value)
     try:
         return value.encode()
     except UnicodeEncodeError as exc:
         raise DataError(f"cannot encode string as UTF-8: {exc}") from None
+
+
+def _nul_error(value: str) -> DataError:
+    return DataError(
+        f"cannot send a string containing NUL (\\x00) at index {value.index(chr(0))}: "
+        "PostgreSQL text cannot hold it; use bytea for binary data"
+    )
 
 
 # "char" (oid 18): one byte. Its value is a str of length 1 whose code point is the byte (0 to
@@ -246,6 +261,7 @@ def decode_uuid_text(data: bytes) -> UUID:
     return UUID(data.decode("ascii"))
 
 
+@struct_encoding("16s", (UUID,), attrgetter("bytes"))
 def encode_uuid(value: Any) -> bytes:
     """uuid.UUID, or a str that uuid.UUID accepts."""
     if isinstance(value, UUID):
