@@ -41,6 +41,7 @@ def _decode_unknown_binary(data: bytes) -> bytes:
 #: Decoders that return the column's bytes unchanged: row parsers keep the slice as it is.
 _RAW_DECODERS: frozenset[Decoder] = frozenset({_decode_unknown_binary, decode_bytea_binary})
 
+
 def encode_unknown(value: Any) -> bytes:
     """Text for a parameter whose type has no encoder here, or that the server left unknown.
 
