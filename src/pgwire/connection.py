@@ -363,15 +363,21 @@ class AsyncConnection:
                     # buffer, made into Records by the statement's row parser, or else
                     # decoded by the operation.
                     parser = operation.row_parser
-                    if parser is not None:
+                    if parser is None:
+                        rows = core.next_data_rows()
+                        if rows:
+                            operation.feed_rows(rows)
+                            continue
+                    else:
                         records = core.next_rows(parser)
                         if records:
                             operation.take_records(records)
                             continue
-                    rows = core.next_data_rows()
-                    if rows:
-                        operation.feed_rows(rows)
-                        continue
+                        if records is not None:  # a row the parser declined
+                            rows = core.next_data_rows()
+                            if rows:
+                                operation.feed_rows(rows)
+                                continue
                 event = core.next_event()
             except ProtocolError:
                 await self._abort()
@@ -690,7 +696,7 @@ class AsyncConnection:
                 return
             statement = await self.prepare(sql)
             operation = ExecuteStatement(statement, args)
-            if len(operation.messages) > 1:
+            if operation.param_rows:
                 await self._run(operation, timeout)
 
     async def cursor(

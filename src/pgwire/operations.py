@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 from pgwire.errors import (
@@ -107,6 +108,10 @@ class PreparedStatement:
     #: The registry's names of the parameter types, for error messages.
     param_type_names: tuple[str, ...] = ()
     _bind: BindTemplate | None = field(default=None, repr=False)
+    #: All parameters encoded in one generated function (see _args_encoder_factory).
+    _encode_args: Callable[[Sequence[Any]], tuple[bytes | None, ...]] | None = field(
+        default=None, repr=False
+    )
 
     def bind_template(self) -> BindTemplate:
         """Its Bind messages (unnamed portal), pre-encoded around the parameters."""
@@ -136,6 +141,7 @@ class PreparedStatement:
             formats.append(fmt)
             encoders.append(encoder)
         statement = cls(name, sql, param_oids, None, tuple(formats), tuple(encoders))
+        statement._encode_args = _args_encoder_factory(len(encoders))(*encoders)
         statement.param_type_names = tuple(registry.type_name(oid) for oid in param_oids)
         if description is not None:
             fields = description.fields
@@ -163,6 +169,15 @@ class PreparedStatement:
 
     def encode(self, args: Sequence[Any]) -> tuple[bytes | None, ...]:
         """Encode ``args`` for a Bind, or raise naming the parameter at fault."""
+        fast = self._encode_args
+        if fast is not None and (type(args) is tuple or type(args) is list):
+            try:
+                return fast(args)
+            except Exception:  # the careful path below explains it
+                pass
+        return self._encode_carefully(args)
+
+    def _encode_carefully(self, args: Sequence[Any]) -> tuple[bytes | None, ...]:
         if len(args) != len(self.param_oids):
             raise ProgrammingError(
                 f"the statement expects {len(self.param_oids)} parameter(s) and got "
@@ -195,6 +210,35 @@ class PreparedStatement:
             context.append(f"Python {python_type}")
         where = f"parameter ${position}" + (f" ({', '.join(context)})" if context else "")
         return f"{where}: {problem}"
+
+
+@lru_cache(maxsize=64)
+def _args_encoder_factory(count: int) -> Callable[..., Callable[[Sequence[Any]], Any]]:
+    """Compile a maker of parameter encoders for ``count`` parameters (once per count).
+
+    For two parameters the encoder is::
+
+        def encode(args):
+            a0, a1, = args
+            return (None if a0 is None else e0(a0), None if a1 is None else e1(a1), )
+
+    Anything unusual (a wrong number of arguments, a value an encoder refuses) raises, and
+    :meth:`PreparedStatement.encode` then takes its careful path, which explains it.
+    """
+    params = "".join(f"e{i}, " for i in range(count))
+    unpack = "".join(f"a{i}, " for i in range(count)) + "= args" if count else "if args: 0 / 0"
+    values = "".join(f"None if a{i} is None else e{i}(a{i}), " for i in range(count))
+    source = (
+        f"def make({params}):\n"
+        "    def encode(args):\n"
+        f"        {unpack}\n"
+        f"        return ({values})\n"
+        "    return encode\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<pgwire parameter encoder {count}>", "exec"), namespace)
+    maker: Callable[..., Callable[[Sequence[Any]], Any]] = namespace["make"]
+    return maker
 
 
 class StatementCache:
@@ -458,19 +502,20 @@ class ExecuteStatement(Operation):
     @property
     def messages(self) -> list[FrontendMessage]:
         """The messages :meth:`send` sends, as message objects (for the general path)."""
-        if self._messages is None:
-            bind = self.statement.bind_template()
-            execute = _EXECUTE_ALL if self.max_rows == 0 else Execute("", self.max_rows)
-            messages: list[FrontendMessage] = []
-            for params in self.param_rows:
-                messages += (bind.message(params), execute)
-            if self.sync:
-                messages.append(_SYNC)
-            self._messages = messages
-        return self._messages
+        if self._messages is not None:
+            return self._messages
+        bind = self.statement.bind_template()
+        execute = _EXECUTE_ALL if self.max_rows == 0 else Execute("", self.max_rows)
+        messages: list[FrontendMessage] = []
+        for params in self.param_rows:
+            messages += (bind.message(params), execute)
+        if self.sync:
+            messages.append(_SYNC)
+        return messages
 
     @messages.setter
     def messages(self, messages: list[FrontendMessage]) -> None:
+        # Something else to send instead (a named portal): the general path sends it.
         self._messages = messages
 
     def send(self, core: ClientConnection) -> bytes:

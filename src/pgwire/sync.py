@@ -352,15 +352,21 @@ class Connection:
                     # buffer, made into Records by the statement's row parser, or else
                     # decoded by the operation.
                     parser = operation.row_parser
-                    if parser is not None:
+                    if parser is None:
+                        rows = core.next_data_rows()
+                        if rows:
+                            operation.feed_rows(rows)
+                            continue
+                    else:
                         records = core.next_rows(parser)
                         if records:
                             operation.take_records(records)
                             continue
-                    rows = core.next_data_rows()
-                    if rows:
-                        operation.feed_rows(rows)
-                        continue
+                        if records is not None:  # a row the parser declined
+                            rows = core.next_data_rows()
+                            if rows:
+                                operation.feed_rows(rows)
+                                continue
                 event = core.next_event()
             except ProtocolError:
                 self._abort()
@@ -675,7 +681,7 @@ class Connection:
                 return
             statement = self.prepare(sql)
             operation = ExecuteStatement(statement, args)
-            if len(operation.messages) > 1:
+            if operation.param_rows:
                 self._run(operation, timeout)
 
     def cursor(self, sql: str, *args: Any, batch_size: int = 1000) -> Generator[Record, None, None]:

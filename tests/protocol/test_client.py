@@ -1694,20 +1694,21 @@ def test_next_rows_hands_the_rows_to_the_parser_only_while_rows_are_due() -> Non
 
     conn = ready_connection()
     conn.receive_data(DataRow((b"1",)).encode())
-    assert conn.next_rows(parse) == []  # nothing in flight
+    assert conn.next_rows(parse) is None  # nothing in flight
     assert seen == []
     conn = ready_connection()
     conn.send(Query("SELECT 1"))
     conn.receive_data(RowDescription((FieldDescription("x", type_oid=23),)).encode())
-    assert conn.next_rows(parse) == []  # waiting for RowDescription
+    assert conn.next_rows(parse) is None  # waiting for RowDescription
     assert isinstance(conn.next_event(), RowDescription)
-    assert conn.next_rows(parse) == []  # no bytes yet
+    assert conn.next_rows(parse) is None  # no bytes yet
     rows = DataRow((b"1",)).encode() + DataRow((None,)).encode()
     conn.receive_data(rows + CommandComplete("SELECT 2").encode())
     assert conn.next_rows(parse) == [11]
     assert seen[-1] == (rows + CommandComplete("SELECT 2").encode(), 0, len(seen[-1][0]))
+    assert conn.next_rows(lambda data, pos, size: ([], pos)) == []  # a row, declined
     assert conn.next_data_rows() == [(None,)]  # what the parser left is still there
-    assert conn.next_rows(parse) == []  # CommandComplete is next: not for the parser
+    assert conn.next_rows(parse) is None  # CommandComplete is next: not for the parser
     assert isinstance(conn.next_event(), CommandComplete)
 
 

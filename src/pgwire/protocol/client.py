@@ -202,7 +202,7 @@ class Phase(enum.Enum):
 _DONE: Final = None
 P = Phase
 _BIND_EXECUTE: Final = (P.BIND, P.EXECUTE)
-_EXECUTE_ALL: Final = Execute("", 0).encode()
+_EXECUTE_BYTES: Final = {rows: Execute("", rows).encode() for rows in (0, 1)}
 _SYNC_BYTES: Final = Sync().encode()
 
 #: (request phase, server message) -> the request's next phase, or _DONE when it is answered.
@@ -575,7 +575,7 @@ class ClientConnection:
             if sync:
                 messages.append(Sync())
             return self.send(*messages)
-        execute_bytes = _EXECUTE_ALL if max_rows == 0 else Execute("", max_rows).encode()
+        execute_bytes = _EXECUTE_BYTES.get(max_rows) or Execute("", max_rows).encode()
         encode = template.encode
         parts = []
         for params in param_rows:
@@ -761,16 +761,20 @@ class ClientConnection:
             self._pending.clear()
             raise
 
-    def next_rows(self, parse: RowParser) -> list[Any]:
+    def next_rows(self, parse: RowParser) -> list[Any] | None:
         """Like :meth:`next_data_rows`, but the rows are made by ``parse`` (see
         :data:`pgwire.protocol.framing.RowParser`) straight from the buffered bytes: the
-        DataRows it declines are left for :meth:`next_data_rows` and :meth:`next_event`."""
+        DataRows it declines are left for :meth:`next_data_rows` and :meth:`next_event`.
+
+        ``None`` when no DataRow is next, or none is due (then :meth:`next_data_rows`
+        would give nothing either); ``[]`` when one is, but ``parse`` took none.
+        """
         pending = self._pending
         if not pending:
-            return []
+            return None
         head = pending[0]
         if head is not P.EXECUTE and head is not P.QUERY_ROWS:
-            return []
+            return None
         return self._buffer.take_rows(parse)
 
     def _end_of_data(self) -> NeedData | ConnectionClosed:

@@ -140,8 +140,9 @@ class ReceiveBuffer:
         self._pos = start + pos
         return rows
 
-    def take_rows(self, parse: RowParser) -> list[Any]:
-        """The rows ``parse`` makes of the DataRow messages at the front of the buffer.
+    def take_rows(self, parse: RowParser) -> list[Any] | None:
+        """The rows ``parse`` makes of the DataRow messages at the front of the buffer;
+        ``None`` if no (whole header of a) DataRow is there.
 
         The fastest path of result sets: framing and decoding fused in one function made
         for the statement.  Whatever ``parse`` declines stays buffered, for
@@ -150,7 +151,7 @@ class ReceiveBuffer:
         buf = self._buf
         start = self._pos
         if len(buf) - start < 7 or buf[start] != _DATA_ROW:
-            return []
+            return None
         data = bytes(buf[start:]) if start else bytes(buf)
         rows, end = parse(data, 0, len(data))
         if not 0 <= end <= len(data):
