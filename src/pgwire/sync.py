@@ -155,6 +155,9 @@ class Connection:
         statement_cache_size: int = 256,
     ) -> None:
         self._stream = stream
+        #: The stream hands every byte of a send to its transport before it first waits
+        #: (asyncio's): a cancellation cannot cut a write short (see _write).
+        self._atomic_send: bool = getattr(stream, "atomic_send", False)
         self._core = core
         self._info = info
         self.registry = registry
@@ -279,13 +282,22 @@ class Connection:
         """Mark the connection as used by the current task (or thread) for the block."""
         return _InUse(self)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, interruptible: bool = False) -> None:
+        """Write ``data``, which the core has already counted as sent.
+
+        A cancellation must not stop the write before or halfway, or the server and the
+        core fall out of step: the write is shielded, and the cancellation takes effect at
+        the next read instead, which cancels what was sent.  Except when the stream hands
+        every byte over before it first waits (``atomic_send``) and the caller recovers
+        from a cancellation in the write as in a read (``interruptible``): then no shield
+        (a cancel scope per query) is needed.
+        """
         try:
-            # The core has already counted these messages as sent: a cancellation must not
-            # stop the write before or halfway, or the server and the core fall out of step.
-            # It takes effect at the next read instead, which cancels what was sent.
-            with _io.shield():
+            if interruptible and self._atomic_send:
                 self._stream.send_all(data)
+            else:
+                with _io.shield():
+                    self._stream.send_all(data)
         except OSError as exc:
             self._abort()
             raise OperationalError(f"could not send data to the server: {exc}") from None
@@ -431,9 +443,9 @@ class Connection:
             else:
                 # One call: the core refuses the whole batch or takes it all.
                 data = core.send(*[m for op in operations for m in op.messages])
-            self._write(data)
             pending = list(operations)
             try:
+                self._write(data, interruptible=True)
                 while pending:
                     self._drain(pending[0], None if _io.ASYNC else timeout, sink)
                     pending.pop(0)

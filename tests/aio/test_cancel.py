@@ -230,6 +230,21 @@ async def test_explicit_asyncio_task_cancel_keeps_the_connection(
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.001, 0.01, 0.05])
+async def test_cancel_while_a_large_write_is_in_progress_keeps_the_connection(
+    conn: AsyncConnection, delay: float
+) -> None:
+    # 64 MB of parameter: the write waits for the socket to drain (on asyncio without a
+    # shield, the stream having handed every byte over first), so the cancellation lands
+    # in the write, or in the read after it; either way the query is cancelled or run, and
+    # the connection stays in step.
+    assert await conn.fetchval("SELECT length($1::text)", "x") == 1  # prepared: the next
+    big = "x" * (64 << 20)  # exchange starts with the big write
+    with anyio.move_on_after(delay):
+        assert await conn.fetchval("SELECT length($1::text)", big) == len(big)
+    await _assert_in_step(conn)
+
+
 @pytest.mark.parametrize("method", ["execute", "fetch", "fetchrow", "fetchval"])
 async def test_timeout_argument_raises_timeout_error_and_keeps_the_connection(
     conn: AsyncConnection, method: str
