@@ -493,6 +493,8 @@ class ExecuteStatement(Operation):
         self._decode = statement.decode_row
         self._shape = statement.shape
         self.row_parser = statement.parse_rows
+        # A statement without result columns reads no rows: no fast path to try per event.
+        self.takes_rows = statement.columns is not None
 
     @property
     def tag(self) -> str | None:
@@ -615,6 +617,7 @@ class ExecuteUnprepared(ExecuteStatement):
         statement = PreparedStatement.build("", sql, param_oids, None, registry)
         statement.result_formats = (0,)
         super().__init__(statement, rows, max_rows=max_rows)
+        self.takes_rows = True  # the columns are learnt from the batch's RowDescription
         self.registry = registry
         body = self.messages
         self.messages = [Parse("", sql, param_oids), *body[:1], Describe("P", ""), *body[1:]]
