@@ -342,7 +342,8 @@ class Operation:
         """The rows as Records; a value that cannot be decoded becomes ``misuse`` (and no
         rows), so that the reply is still read to its end and the connection stays in step."""
         try:
-            return [Record(shape, decode(values)) for values in rows]
+            cls, new = shape.record_class, tuple.__new__
+            return [new(cls, decode(values)) for values in rows]
         except Error as exc:
             self.misuse = exc
             return []

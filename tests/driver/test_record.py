@@ -6,6 +6,7 @@ Unit tests: no server.
 from __future__ import annotations
 
 import pickle
+import sys
 
 import pytest
 
@@ -122,3 +123,31 @@ def test_rows_of_one_result_share_their_shape() -> None:
 def test_record_has_no_instance_dict() -> None:
     # One small object per row: __slots__ keeps rows of large results cheap.
     assert not hasattr(_record(a=1), "__dict__")
+
+
+def test_record_is_the_tuple_of_its_values() -> None:
+    row = _record(a=1, b="two")
+    assert isinstance(row, tuple)
+    assert tuple(row) == (1, "two")
+    assert row + (3,) == (1, "two", 3)
+    assert sorted([_record(a=2), _record(a=1)]) == [(1,), (2,)]
+
+
+def test_a_record_costs_what_its_tuple_costs() -> None:
+    row = _record(a=1, b=2, c=3)
+    assert sys.getsizeof(row) == sys.getsizeof((1, 2, 3))
+
+
+def test_records_with_other_column_names_are_unequal_both_ways() -> None:
+    assert not (_record(a=1) == _record(b=1))
+    assert _record(a=1) != _record(b=1)
+    assert not (_record(a=1) != _record(a=1))
+    assert _record(a=1) != [1] and not (_record(a=1) == [1])
+
+
+def test_rows_with_the_same_column_names_share_one_class() -> None:
+    first = Record(RecordShape(("same", "names")), (1, 2))
+    second = Record(RecordShape(("same", "names")), (3, 4))
+    assert type(first) is type(second)
+    assert isinstance(first, Record) and type(first).__name__ == "Record"
+    assert type(Record(RecordShape(("other",)), (1,))) is not type(first)

@@ -108,7 +108,7 @@ def test_well_formed_rows_parse_as_the_general_path_does(
     records, end = parse(data, columns, shape)
     assert end == len(data)
     assert [repr(x) for x in records] == [repr(x) for x in general_path(data, columns, shape)]
-    assert all(type(r) is Record and r._shape is shape for r in records)
+    assert all(isinstance(r, Record) and r._shape == shape for r in records)
 
 
 @settings(max_examples=200, deadline=None)

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from pgwire.protocol.framing import RowParser
-from pgwire.record import Record, RecordShape
+from pgwire.record import RecordShape
 from pgwire.types.base import Decoder, StructDecoder
 from pgwire.types.scalars import decode_bool_binary, decode_char_binary
 
@@ -70,7 +70,7 @@ def make_row_parser(
             kinds.append(("d",))
             targets.append(decoder)
     fused = _parser_factory(tuple(kinds))
-    return fused.make(Record, shape, _unpack_length, *fused.structs, *targets)
+    return fused.make(tuple.__new__, shape.record_class, _unpack_length, *fused.structs, *targets)
 
 
 class _Maker:
@@ -139,7 +139,7 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
             if size - pos > 14:
                 length, count, w0, x0, = s0(data, pos + 1)
                 if length == 14 and count == 1 and w0 == 4:
-                    append(Record(shape, (x0, )))
+                    append(new(R, (x0, )))
                     pos += 15
                     continue
             length, count = s1(data, pos + 1)
@@ -150,7 +150,7 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
             <column 0 read alone, NULL allowed>
             if at != end:
                 break
-            append(Record(shape, (v0, )))
+            append(new(R, (v0, )))
             pos = end
     """
     count = len(kinds)
@@ -185,7 +185,7 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
             f"if size - pos > {total}:",
             f"    length, count, {names}= {reader('!ih' + codes)}(data, pos + 1)",
             f"    if length == {total} and count == {count} and {checks}:",
-            f"        append(Record(shape, ({values})))",
+            f"        append(new(R, ({values})))",
             f"        pos += {total + 1}",
             "        continue",
             f"length, count = {reader('!ih')}(data, pos + 1)",
@@ -245,14 +245,14 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
         # A column that ran past its message shows here, before the row is kept.
         "if at != end:",
         "    break",
-        f"append(Record(shape, ({values})))",
+        f"append(new(R, ({values})))",
         "pos = end",
     ]
     readers = "".join(f", s{i}" for i in range(len(structs)))
     params = "".join(f", c{i}" for i in range(count))
     loop = "".join(f"                {line}\n" for line in body)
     source = (
-        f"def make(Record, shape, L{readers}{params}):\n"
+        f"def make(new, R, L{readers}{params}):\n"
         "    def parse(data, pos, size):\n"
         "        rows = []\n"
         "        append = rows.append\n"
