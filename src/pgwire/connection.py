@@ -368,8 +368,15 @@ class AsyncConnection:
         # The hottest loop of the driver: _read_event and _dispatch_async_message inlined.
         core = self._core
         takes_rows = operation.takes_rows
+        takes_tags = operation.takes_tags
         while not operation.done:
             try:
+                if takes_tags:
+                    # BindComplete and CommandComplete, without an event each.
+                    tags = core.next_completions()
+                    if tags:
+                        operation.take_tags(tags)
+                        continue
                 if takes_rows:
                     # The fast paths: whole batches of rows straight from the receive
                     # buffer, made into Records by the statement's row parser, or else

@@ -328,6 +328,15 @@ class Operation:
         """Consume the values of DataRow messages, in order."""
         raise ProtocolError(f"unexpected DataRow for {type(self).__name__}")
 
+    #: Whether the driver may hand the operation the command tags of its Bind/Execute
+    #: requests in batches (:meth:`take_tags`) instead of BindComplete and CommandComplete
+    #: events.
+    takes_tags = False
+
+    def take_tags(self, tags: list[str]) -> None:
+        """Consume the command tags of Execute requests, in order."""
+        raise ProtocolError(f"unexpected CommandComplete for {type(self).__name__}")
+
     #: Makes Records straight from the receive buffer (the fastest path), when the
     #: operation knows its rows' shape; the driver then hands them to :meth:`take_records`.
     row_parser: RowParser | None = None
@@ -541,6 +550,11 @@ class ExecuteStatement(Operation):
     def take_records(self, records: list[Record]) -> None:
         if self.misuse is None:
             self.rows.extend(records)
+
+    takes_tags = True
+
+    def take_tags(self, tags: list[str]) -> None:
+        self.tags.extend(tags)
 
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, DataRow):

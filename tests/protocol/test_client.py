@@ -53,6 +53,7 @@ from pgwire.protocol import (
     Describe,
     EmptyQueryResponse,
     EncryptionResponse,
+    ErrorResponse,
     Event,
     Execute,
     FieldDescription,
@@ -1792,3 +1793,53 @@ def test_send_binds_takes_the_general_path_when_the_state_is_special() -> None:
     # Before startup: refused, with the general path's message.
     with pytest.raises(InterfaceError, match="cannot send Bind in state startup"):
         ClientConnection().send_binds(template, [()])
+
+
+def test_next_completions_takes_bind_and_command_complete_for_the_requests_in_flight() -> None:
+    conn = ready_connection()
+    template = BindTemplate("s", (), ())
+    conn.send_binds(template, [(), (), ()])
+    assert conn.next_completions() == []  # nothing received yet
+    conn.receive_data(
+        BindComplete().encode()
+        + CommandComplete("INSERT 0 1").encode()
+        + BindComplete().encode()
+        + CommandComplete("INSERT 0 2").encode()
+        + BindComplete().encode()
+        + NoticeResponse({"S": "NOTICE", "M": "hi"}).encode()
+        + CommandComplete("INSERT 0 3").encode()
+        + ReadyForQuery("I").encode()
+    )
+    assert conn.next_completions() == ["INSERT 0 1", "INSERT 0 2"]
+    assert conn.pending_phases == (P.EXECUTE, P.SYNC)  # the third BindComplete is taken
+    assert conn.next_completions() == []  # a notice is next: next_event() gives it
+    assert isinstance(conn.next_event(), NoticeResponse)
+    assert conn.next_completions() == ["INSERT 0 3"]
+    assert conn.next_completions() == []  # ReadyForQuery is not for it
+    assert isinstance(conn.next_event(), ReadyForQuery)
+    assert conn.in_flight == 0
+
+
+def test_next_completions_leaves_other_messages_and_partial_ones() -> None:
+    conn = ready_connection()
+    conn.send_binds(BindTemplate("s", (), ()), [()])
+    data = BindComplete().encode() + CommandComplete("SELECT 1").encode()
+    conn.receive_data(data[:-1])
+    assert conn.next_completions() == []  # BindComplete taken, CommandComplete incomplete
+    assert conn.pending_phases == (P.EXECUTE, P.SYNC)
+    conn.receive_data(data[-1:] + error().encode())
+    assert conn.next_completions() == ["SELECT 1"]
+    assert conn.next_completions() == []  # an error is for next_event()
+    assert isinstance(conn.next_event(), ErrorResponse)
+
+
+def test_a_malformed_completion_fails_the_connection() -> None:
+    conn = ready_connection()
+    conn.send_binds(BindTemplate("s", (), ()), [()])
+    conn.receive_data(b"2\x00\x00\x00\x05\x00")  # BindComplete with a body
+    with pytest.raises(ProtocolError, match="BindComplete"):
+        conn.next_completions()
+    assert conn.state is ConnectionState.FAILED
+    assert conn.in_flight == 0
+    # Not READY: nothing is taken.
+    assert conn.next_completions() == []

@@ -202,6 +202,8 @@ class Phase(enum.Enum):
 _DONE: Final = None
 P = Phase
 _BIND_EXECUTE: Final = (P.BIND, P.EXECUTE)
+_BIND_COMPLETE_CODE: Final = BindComplete.code[0]
+_COMMAND_COMPLETE_CODE: Final = CommandComplete.code[0]
 _EXECUTE_BYTES: Final = {rows: Execute("", rows).encode() for rows in (0, 1)}
 _SYNC_BYTES: Final = Sync().encode()
 
@@ -776,6 +778,39 @@ class ClientConnection:
         if head is not P.EXECUTE and head is not P.QUERY_ROWS:
             return None
         return self._buffer.take_rows(parse)
+
+    def next_completions(self) -> list[str]:
+        """Consume the BindComplete and CommandComplete messages at the front of the input
+        that answer the Bind and Execute requests in flight, and return the command tags,
+        in order: the events ``next_event()`` would give, without an event each (the fast
+        path of ``executemany`` and of single queries).  Stops at anything else, which
+        ``next_event()`` then gives."""
+        pending = self._pending
+        tags: list[str] = []
+        if self.state is not ConnectionState.READY:
+            return tags
+        buffer = self._buffer
+        try:
+            while pending:
+                head = pending[0]
+                if head is P.BIND:
+                    payload = buffer.next_message_of(_BIND_COMPLETE_CODE)
+                    if payload is None:
+                        break
+                    BindComplete.decode(payload)
+                elif head is P.EXECUTE:
+                    payload = buffer.next_message_of(_COMMAND_COMPLETE_CODE)
+                    if payload is None:
+                        break
+                    tags.append(CommandComplete.decode(payload).tag)
+                else:
+                    break
+                pending.popleft()
+        except ProtocolError:
+            self.state = ConnectionState.FAILED
+            pending.clear()
+            raise
+        return tags
 
     def _end_of_data(self) -> NeedData | ConnectionClosed:
         if not self._eof:

@@ -140,6 +140,22 @@ class ReceiveBuffer:
         self._pos = start + pos
         return rows
 
+    def next_message_of(self, code: int) -> bytes | None:
+        """The payload of the next message if it is whole and of type ``code``; else
+        ``None``, and the buffer is unchanged."""
+        buf = self._buf
+        pos = self._pos
+        if len(buf) - pos < 5 or buf[pos] != code:
+            return None
+        (length,) = _unpack_length(buf, pos + 1)
+        if length < 4 or length > self.max_message_size:
+            return None  # next_message() reports it
+        end = pos + 1 + length
+        if end > len(buf):
+            return None
+        self._pos = end
+        return bytes(buf[pos + 5 : end])
+
     def take_rows(self, parse: RowParser) -> list[Any] | None:
         """The rows ``parse`` makes of the DataRow messages at the front of the buffer;
         ``None`` if no (whole header of a) DataRow is there.
