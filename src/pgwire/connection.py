@@ -659,7 +659,9 @@ class AsyncConnection:
                 unprepared = ExecuteUnprepared(sql, [args], self.registry, max_rows=max_rows)
                 await self._run(unprepared, timeout)
                 return unprepared
-            statement = await self.prepare(sql)
+            statement = self._cache.get(sql)  # prepare(), without a coroutine when cached
+            if statement is None:
+                statement = (await self._prepare_many([sql]))[0]
             operation = ExecuteStatement(statement, [args], max_rows=max_rows)
             try:
                 await self._run(operation, timeout)
@@ -699,8 +701,8 @@ class AsyncConnection:
         self, sql: str, *args: Any, column: int = 0, timeout: float | None = None
     ) -> Any:
         """The value of ``column`` in the first row, or ``None`` if there is no row."""
-        row = await self.fetchrow(sql, *args, timeout=timeout)
-        return None if row is None else row[column]
+        rows = (await self._execute_prepared(sql, args, max_rows=1, timeout=timeout)).rows
+        return rows[0][column] if rows else None
 
     async def executemany(
         self, sql: str, args: Iterable[Sequence[Any]], *, timeout: float | None = None

@@ -646,7 +646,9 @@ class Connection:
                 unprepared = ExecuteUnprepared(sql, [args], self.registry, max_rows=max_rows)
                 self._run(unprepared, timeout)
                 return unprepared
-            statement = self.prepare(sql)
+            statement = self._cache.get(sql)  # prepare(), without a coroutine when cached
+            if statement is None:
+                statement = (self._prepare_many([sql]))[0]
             operation = ExecuteStatement(statement, [args], max_rows=max_rows)
             try:
                 self._run(operation, timeout)
@@ -684,8 +686,8 @@ class Connection:
 
     def fetchval(self, sql: str, *args: Any, column: int = 0, timeout: float | None = None) -> Any:
         """The value of ``column`` in the first row, or ``None`` if there is no row."""
-        row = self.fetchrow(sql, *args, timeout=timeout)
-        return None if row is None else row[column]
+        rows = (self._execute_prepared(sql, args, max_rows=1, timeout=timeout)).rows
+        return rows[0][column] if rows else None
 
     def executemany(
         self, sql: str, args: Iterable[Sequence[Any]], *, timeout: float | None = None
