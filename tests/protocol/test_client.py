@@ -1843,3 +1843,21 @@ def test_a_malformed_completion_fails_the_connection() -> None:
     assert conn.in_flight == 0
     # Not READY: nothing is taken.
     assert conn.next_completions() == []
+
+
+def test_send_binds_without_sync_and_completions_up_to_the_last_request() -> None:
+    conn = ready_connection()
+    template = BindTemplate("s", (), ())
+    # In a failed batch (the general path), and in a healthy one, without Sync.
+    conn.send(Bind("", "s", (), (), ()), Execute())
+    receive(conn, error())
+    assert conn.send_binds(template, [()], sync=False) == (
+        Bind("", "s", (), (), ()).encode() + Execute().encode()
+    )
+    conn.send(Sync())
+    receive(conn, ReadyForQuery("I"))
+    conn.send_binds(template, [()], max_rows=7, sync=False)
+    assert conn.pending_phases == (P.BIND, P.EXECUTE)
+    conn.receive_data(BindComplete().encode() + CommandComplete("SELECT 7").encode())
+    assert conn.next_completions() == ["SELECT 7"]
+    assert conn.in_flight == 0

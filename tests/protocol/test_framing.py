@@ -295,3 +295,47 @@ def test_take_data_rows_refuses_columns_running_past_the_last_message() -> None:
     buffer.feed(_row_message(b"\x00\x02\x00\x00\x00\x01a"))
     with pytest.raises(ProtocolError, match="truncated"):
         buffer.take_data_rows()
+
+
+@pytest.mark.parametrize("size", [0, 100, 4095, 4096, 70_000])
+def test_large_and_small_messages_come_out_whole_after_a_consumed_prefix(size: int) -> None:
+    # Small payloads are sliced, large ones copied through a memoryview: the same bytes.
+    value = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    buffer = ReceiveBuffer()
+    buffer.feed(ParseComplete().encode() + CopyData(value).encode() + DataRow((value,)).encode())
+    buffer.feed(DataRow((value, None)).encode() + CommandComplete("X").encode())
+    assert buffer.next_message() == (ord("1"), b"")
+    assert buffer.next_message() == (ord("d"), value)
+    assert buffer.take_data_rows() == [(value,), (value, None)]
+    assert buffer.next_message_of(ord("C")) == b"X\x00"
+    assert len(buffer) == 0
+    buffer.feed(ParseComplete().encode() + DataRow((value,)).encode())
+    assert buffer.next_message() == (ord("1"), b"")
+
+    def parse(data: bytes, pos: int, size: int) -> tuple[list[object], int]:
+        (length,) = struct.unpack_from("!i", data, pos + 1)
+        return [data[pos + 11 : pos + 1 + length]], pos + 1 + length
+
+    assert buffer.take_rows(parse) == [value]
+    assert buffer.take_rows(parse) is None
+    startup = StartupMessage({"user": "u" * size}).encode()
+    buffer.feed(b"x" + startup)
+    assert buffer.next_byte() == ord("x")
+    assert buffer.next_untyped() == startup[4:]
+
+
+def test_next_message_of_leaves_other_incomplete_and_invalid_messages() -> None:
+    buffer = ReceiveBuffer(max_message_size=100)
+    assert buffer.next_message_of(ord("C")) is None  # empty
+    buffer.feed(Sync().encode())
+    assert buffer.next_message_of(ord("C")) is None  # another type
+    buffer = ReceiveBuffer(max_message_size=100)
+    buffer.feed(CommandComplete("SELECT 1").encode()[:-1])
+    assert buffer.next_message_of(ord("C")) is None  # incomplete
+    assert len(buffer) == len(CommandComplete("SELECT 1").encode()) - 1
+    for bad_length in (3, 101):
+        buffer = ReceiveBuffer(max_message_size=100)
+        buffer.feed(b"C" + struct.pack("!i", bad_length) + b"x" * 8)
+        assert buffer.next_message_of(ord("C")) is None  # next_message() reports it
+        with pytest.raises(ProtocolError):
+            buffer.next_message()
