@@ -20,6 +20,7 @@ rest of the reply, and leaves the connection usable.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -114,11 +115,13 @@ logger = logging.getLogger("pgwire")
 
 #: How long a cancelled query may take to wind down before the connection is closed.
 DEFAULT_CANCEL_TIMEOUT = 10.0
-#: While a cancelled pipeline winds down, how long a later statement may stay silent before
-#: it is cancelled too.
+#: While a cancelled query winds down, how long it may stay silent before it is cancelled
+#: again (and a later statement of a pipeline cancelled too).
 _STATEMENT_GRACE = 0.1
-#: Records per encode_many call in copy_records_to_table (500 to 2,000 measured best).
+#: At most this many records per encode_many call in copy_records_to_table (500 to 2,000
+#: measured best for 7 columns), and about this many bytes per CopyData.
 _COPY_BATCH = 1000
+_COPY_CHUNK = 256 << 10
 _ISOLATION_LEVELS = ("serializable", "repeatable read", "read committed", "read uncommitted")
 
 
@@ -456,7 +459,12 @@ class AsyncConnection:
             timeout = self.command_timeout
         with _io.fail_after(timeout if _io.ASYNC else None):
             core = self._core
-            if len(operations) == 1 or all(op.sends_binds_only for op in operations):
+            if len(operations) == 1:
+                data = operations[0].send(core)
+            elif all(op.sends_binds_only for op in operations):
+                # Each op.send() counts its messages as sent: none may fail after the first.
+                for op in operations:
+                    op.check_size()
                 data = b"".join([op.send(core) for op in operations])
             else:
                 # One call: the core refuses the whole batch or takes it all.
@@ -477,19 +485,25 @@ class AsyncConnection:
         """After an interrupted exchange: cancel on the server and read the rest."""
         if self._closed:
             return
-        read_timeout = None if _io.ASYNC else self.cancel_timeout
+        deadline = time.monotonic() + self.cancel_timeout
         try:
             with _io.fail_after(self.cancel_timeout):
                 await self.cancel()
-                await self._drain(pending[0], read_timeout)
-                # Each later statement of a pipeline is a batch of its own, which the server
-                # starts once the one before has ended: cancel those that keep it busy too.
-                for operation in pending[1:]:
-                    try:
-                        await self._drain(operation, _STATEMENT_GRACE)
-                    except TimeoutError:
-                        await self.cancel()
-                        await self._drain(operation, read_timeout)
+                # A statement that stays silent for a grace period is cancelled again: a
+                # cancel that reached the server while it was still reading the request
+                # (a large write under way) was ignored; and each later statement of a
+                # pipeline is a batch of its own, started once the one before has ended.
+                for operation in pending:
+                    grace = _STATEMENT_GRACE
+                    while True:
+                        try:
+                            await self._drain(operation, grace)
+                            break
+                        except TimeoutError:
+                            if time.monotonic() > deadline:
+                                raise
+                            await self.cancel()
+                            grace = min(grace * 2, 1.0)
         except BaseException as exc:
             logger.warning("closing the connection: the cancelled query did not end: %r", exc)
             await self._abort()
@@ -1105,26 +1119,37 @@ class _InUse:
 
 
 async def _binary_copy_data(encoder: BinaryCopyEncoder, records: Any) -> AsyncIterator[bytes]:
-    """Binary COPY data for ``records`` (a sync or async iterable), encoded in batches of
-    :data:`_COPY_BATCH` records (about 80 kB for 7 columns: one CopyData each)."""
+    """Binary COPY data for ``records`` (a sync or async iterable), encoded in batches:
+    one record first, then as many as make about :data:`_COPY_CHUNK` bytes (at most
+    :data:`_COPY_BATCH`), so that one CopyData stays small however wide the records."""
     yield BINARY_HEADER
+    size = 1
     if hasattr(records, "__aiter__"):
         batch: list[Any] = []
         async for record in records:
             batch.append(record)
-            if len(batch) >= _COPY_BATCH:
-                yield encoder.encode_many(batch)
+            if len(batch) >= size:
+                data = encoder.encode_many(batch)
+                yield data
+                size = _next_batch_size(len(batch), len(data))
                 batch = []
         if batch:
             yield encoder.encode_many(batch)
     else:
         iterator = iter(records)
         while True:
-            batch = list(islice(iterator, _COPY_BATCH))
+            batch = list(islice(iterator, size))
             if not batch:
                 break
-            yield encoder.encode_many(batch)
+            data = encoder.encode_many(batch)
+            yield data
+            size = _next_batch_size(len(batch), len(data))
     yield BINARY_TRAILER
+
+
+def _next_batch_size(records: int, size: int) -> int:
+    """Records per batch for about _COPY_CHUNK bytes, from the last batch's size."""
+    return max(1, min(_COPY_BATCH, _COPY_CHUNK * records // max(size, 1)))
 
 
 class AsyncPipeline:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import struct
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -141,7 +142,8 @@ class PreparedStatement:
             formats.append(fmt)
             encoders.append(encoder)
         statement = cls(name, sql, param_oids, None, tuple(formats), tuple(encoders))
-        statement._encode_args = _args_encoder_factory(len(encoders))(*encoders)
+        if len(encoders) <= _MAX_GENERATED_PARAMS:  # compiling costs ~50 us per parameter
+            statement._encode_args = _args_encoder_factory(len(encoders))(*encoders)
         statement.param_type_names = tuple(registry.type_name(oid) for oid in param_oids)
         if description is not None:
             fields = description.fields
@@ -210,6 +212,9 @@ class PreparedStatement:
             context.append(f"Python {python_type}")
         where = f"parameter ${position}" + (f" ({', '.join(context)})" if context else "")
         return f"{where}: {problem}"
+
+
+_MAX_GENERATED_PARAMS = 100
 
 
 @lru_cache(maxsize=64)
@@ -308,6 +313,10 @@ class Operation:
     def send(self, core: ClientConnection) -> bytes:
         """Record this operation's messages in ``core`` and return their bytes."""
         return core.send(*self.messages)
+
+    def check_size(self) -> None:
+        """Raise if :meth:`send` would fail for the size of a message (nothing to check
+        here; see ExecuteStatement)."""
 
     def feed(self, event: BackendMessage) -> None:
         """Consume one server event belonging to this operation."""
@@ -531,11 +540,25 @@ class ExecuteStatement(Operation):
         self._messages = messages
 
     def send(self, core: ClientConnection) -> bytes:
-        if self._messages is not None:
-            return core.send(*self._messages)
-        return core.send_binds(
-            self.statement.bind_template(), self.param_rows, self.max_rows, self.sync
-        )
+        try:
+            if self._messages is not None:
+                return core.send(*self._messages)
+            return core.send_binds(
+                self.statement.bind_template(), self.param_rows, self.max_rows, self.sync
+            )
+        except (ValueError, struct.error) as exc:  # a message too large: nothing was counted
+            raise DataError(f"cannot send the statement: {exc}") from None
+
+    def check_size(self) -> None:
+        """Raise DataError if a Bind would exceed PostgreSQL's 1 GB message limit (before
+        a pipeline sends anything: a later operation failing to encode must not leave the
+        earlier ones counted as sent)."""
+        template = self.statement.bind_template()
+        for params in self.param_rows:
+            try:
+                template.check_size(params)
+            except ValueError as exc:
+                raise DataError(f"cannot send the statement: {exc}") from None
 
     takes_rows = True
 

@@ -245,6 +245,22 @@ async def test_cancel_while_a_large_write_is_in_progress_keeps_the_connection(
     await _assert_in_step(conn)
 
 
+async def test_a_long_statement_timed_out_during_its_large_write_is_cancelled_on_the_server(
+    conn: AsyncConnection, other: AsyncConnection
+) -> None:
+    # The timeout lands while the 64 MB Bind is still being written: the server ignores a
+    # cancel until it has read the request, so the cancel is sent again until it takes.
+    big = b"x" * (64 << 20)
+    sql = "SELECT pg_sleep(30), length($1::bytea)"
+    await conn.prepare(sql)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await conn.fetch(sql, big, timeout=0.02)
+    assert time.monotonic() - started < 8
+    assert await _server_is_idle(other, conn.backend_pid)
+    await _assert_in_step(conn)
+
+
 @pytest.mark.parametrize("method", ["execute", "fetch", "fetchrow", "fetchval"])
 async def test_timeout_argument_raises_timeout_error_and_keeps_the_connection(
     conn: AsyncConnection, method: str

@@ -124,3 +124,31 @@ def test_copy_out_stream_refuses_a_statement_that_is_not_copy_out(
     ):
         list(chunks)
     assert conn.fetchval("SELECT 1") == 1
+
+
+def test_copy_records_keeps_each_copy_data_small_however_wide_the_records(
+    conn: pgwire.Connection,
+) -> None:
+    # 300 records of 2 MB: the batches shrink to about one record each (the first batch
+    # is one record), instead of one CopyData of 600 MB.
+    sent: list[int] = []
+    write = conn._write
+
+    def spy(data: bytes, interruptible: bool = False) -> None:
+        sent.append(len(data))
+        write(data, interruptible)
+
+    conn._write = spy  # type: ignore[method-assign]
+    wide = b"\xab" * (2 << 20)
+    tag = conn.copy_records_to_table(
+        "item", records=((i, wide) for i in range(300)), columns=["id", "raw"]
+    )
+    assert tag == "COPY 300"
+    assert max(sent) < 5 << 20
+    assert conn.fetchval("SELECT sum(length(raw)) FROM item") == 300 * len(wide)
+    # Narrow records still go about 1,000 to a batch.
+    sent.clear()
+    conn.copy_records_to_table(
+        "item", records=[(i, b"x") for i in range(5000)], columns=["id", "raw"]
+    )
+    assert len(sent) < 15

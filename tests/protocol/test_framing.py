@@ -312,7 +312,7 @@ def test_large_and_small_messages_come_out_whole_after_a_consumed_prefix(size: i
     buffer.feed(ParseComplete().encode() + DataRow((value,)).encode())
     assert buffer.next_message() == (ord("1"), b"")
 
-    def parse(data: bytes, pos: int, size: int) -> tuple[list[object], int]:
+    def parse(data: bytes, pos: int, size: int, limit: int) -> tuple[list[object], int]:
         (length,) = struct.unpack_from("!i", data, pos + 1)
         return [data[pos + 11 : pos + 1 + length]], pos + 1 + length
 

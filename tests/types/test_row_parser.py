@@ -17,10 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pgwire.errors import DataError, Error, InterfaceError, ProtocolError
-from pgwire.protocol.framing import ReceiveBuffer
+from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
 from pgwire.protocol.messages import DataRow
 from pgwire.record import Record, RecordShape
 from pgwire.types import default_registry, oids
+from pgwire.types.base import StructDecoder
 from pgwire.types.rows import make_row_parser
 
 REGISTRY = default_registry()
@@ -56,10 +57,23 @@ def data_row(values: list[bytes | None]) -> bytes:
     return b"D" + struct.pack("!i", len(body) + 4) + body
 
 
-def general_path(data: bytes, columns: list[tuple[int, int]], shape: RecordShape) -> list[Any]:
+def general_path(
+    data: bytes,
+    columns: list[tuple[int, int]],
+    shape: RecordShape,
+    limit: int = DEFAULT_MAX_MESSAGE_SIZE,
+) -> list[Any]:
     """What the general path makes of ``data``, message by message: Records, then the
-    error of the first row it cannot take (a ProtocolError, or the decoder's error), if any."""
-    buffer = ReceiveBuffer()
+    error of the first row it cannot take (a ProtocolError, or the decoder's error), if any
+    (as reprs when ``limit`` is given)."""
+    found = _general_path(data, columns, shape, limit)
+    return found if limit == DEFAULT_MAX_MESSAGE_SIZE else [repr(x) for x in found]
+
+
+def _general_path(
+    data: bytes, columns: list[tuple[int, int]], shape: RecordShape, limit: int
+) -> list[Any]:
+    buffer = ReceiveBuffer(max_message_size=limit)
     buffer.feed(data)
     decode = REGISTRY.row_decoder(columns)
     out: list[Any] = []
@@ -80,7 +94,7 @@ def general_path(data: bytes, columns: list[tuple[int, int]], shape: RecordShape
 def parse(data: bytes, columns: list[tuple[int, int]], shape: RecordShape) -> tuple[list, int]:
     parser = REGISTRY.row_parser(columns, shape)
     assert parser is not None
-    return parser(data, 0, len(data))
+    return parser(data, 0, len(data), DEFAULT_MAX_MESSAGE_SIZE)
 
 
 @st.composite
@@ -183,3 +197,83 @@ def test_text_columns_use_their_decoder(value: Decimal) -> None:
     data = data_row([str(value).encode()])
     records, end = parse(data, columns, shape)
     assert records == [Record(shape, (value,))] and end == len(data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(batches(), st.data())
+def test_rows_cut_anywhere_and_the_size_limit_agree_with_the_general_path(
+    batch: tuple[list[tuple[int, int]], list[list[bytes | None]]], data: st.DataObject
+) -> None:
+    """Through a buffer fed in chunks, with a max_message_size that some rows exceed: the
+    parser path (then the general one for what it declines) gives what the general path
+    alone gives."""
+    columns, rows = batch
+    shape = RecordShape(tuple(f"c{i}" for i in range(len(columns))))
+    wire = b"".join(data_row(r) for r in rows)
+    limit = data.draw(st.integers(4, 200))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=5)))
+    parser = REGISTRY.row_parser(columns, shape)
+    decode = REGISTRY.row_decoder(columns)
+    assert parser is not None
+
+    def run(use_parser: bool) -> list[str]:
+        buffer = ReceiveBuffer(max_message_size=limit)
+        out: list[str] = []
+        for start, end in zip([0, *cuts], [*cuts, len(wire)], strict=True):
+            buffer.feed(wire[start:end])
+            try:
+                while True:
+                    records = buffer.take_rows(parser) if use_parser else None
+                    if records:
+                        out += map(repr, records)
+                        continue
+                    raw = buffer.take_data_rows()
+                    if not raw:
+                        break
+                    out += [repr(Record(shape, decode(values))) for values in raw]
+            except (ProtocolError, Error) as exc:
+                return [*out, repr(exc)]
+        return out
+
+    # A fatal error may drop the rows of the batch it ends; otherwise the same rows, and
+    # the same error, as message by message.
+    expected = general_path(wire, columns, shape, limit)
+    for got in (run(True), run(False)):
+        if expected and not expected[-1].startswith("<Record"):
+            assert got[-1] == expected[-1]
+            assert got[:-1] == expected[: len(got) - 1]
+        else:
+            assert got == expected
+
+
+def test_an_incomplete_row_at_the_front_is_not_copied_or_parsed() -> None:
+    calls: list[int] = []
+
+    def parse(data: bytes, pos: int, size: int, limit: int) -> tuple[list[object], int]:
+        calls.append(size)
+        return [], pos
+
+    buffer = ReceiveBuffer()
+    big = data_row([b"x" * 100_000])
+    for start in range(0, len(big) - 1000, 1000):
+        buffer.feed(big[start : start + 1000])
+        assert buffer.take_rows(parse) == []
+        assert buffer.take_data_rows() == []
+    assert calls == []
+
+
+def test_unhashable_and_native_byte_order_decoders_are_called_as_they_are() -> None:
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, data: bytes) -> str:
+            return data.decode() + "!"
+
+    native = StructDecoder("i")  # native byte order: the row parser must not inline it
+    shape = RecordShape(("a", "b"))
+    parser = make_row_parser([Unhashable(), native], shape)
+    assert parser is not None
+    value = struct.pack("i", 1)
+    wire = data_row([b"x", value])
+    records, end = parser(wire, 0, len(wire), DEFAULT_MAX_MESSAGE_SIZE)
+    assert records == [("x!", 1)] and end == len(wire)

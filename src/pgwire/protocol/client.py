@@ -777,7 +777,12 @@ class ClientConnection:
         head = pending[0]
         if head is not P.EXECUTE and head is not P.QUERY_ROWS:
             return None
-        return self._buffer.take_rows(parse)
+        try:
+            return self._buffer.take_rows(parse)
+        except ProtocolError:
+            self.state = ConnectionState.FAILED
+            pending.clear()
+            raise
 
     def next_completions(self) -> list[str]:
         """Consume the BindComplete and CommandComplete messages at the front of the input

@@ -18,12 +18,13 @@ from pgwire.errors import ProtocolError
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "ReceiveBuffer", "RowParser"]
 
-#: ``parse(data, pos, size) -> (rows, end)``: turns the whole DataRow messages found in
-#: ``data[pos:size]`` into rows, stopping before the first message that is not a DataRow, is
-#: incomplete, or that it declines (malformed, or not of the shape it was made for), and
+#: ``parse(data, pos, size, limit) -> (rows, end)``: turns the whole DataRow messages found
+#: in ``data[pos:size]`` into rows, stopping before the first message that is not a DataRow,
+#: is incomplete, is longer than ``limit`` (the buffer's ``max_message_size``), or that it
+#: declines (malformed, or not of the shape it was made for), and
 #: returns the rows with the position after the last message it consumed.  The result
 #: decoders of a statement build one (``pgwire.types.rows``); the buffer only hands it bytes.
-RowParser = Callable[[bytes, int, int], "tuple[list[Any], int]"]
+RowParser = Callable[[bytes, int, int, int], "tuple[list[Any], int]"]
 
 #: 1 GiB is PostgreSQL's own limit for a single field; a message may be slightly larger.
 DEFAULT_MAX_MESSAGE_SIZE = (1 << 30) + (1 << 20)
@@ -104,9 +105,11 @@ class ReceiveBuffer:
         start = self._pos
         if len(buf) - start < 7 or buf[start] != _DATA_ROW:
             return []
+        limit = self.max_message_size
+        if self._front_incomplete(buf, start, limit):
+            return []
         data = _copy(buf, start, len(buf)) if start else bytes(buf)
         size = len(data)
-        limit = self.max_message_size
         rows: list[tuple[bytes | None, ...]] = []
         add_row = rows.append
         pos = 0
@@ -165,6 +168,14 @@ class ReceiveBuffer:
         self._pos = end
         return _copy(buf, pos + 5, end)
 
+    @staticmethod
+    def _front_incomplete(buf: bytearray, start: int, limit: int) -> bool:
+        """Whether the message at ``start`` is still incomplete (and of a valid length):
+        then there is nothing to copy yet.  Without this check, a value larger than one
+        read would be copied again with every read, in quadratic time."""
+        length: int = _unpack_length(buf, start + 1)[0]
+        return 4 <= length <= limit and start + 1 + length > len(buf)
+
     def take_rows(self, parse: RowParser) -> list[Any] | None:
         """The rows ``parse`` makes of the DataRow messages at the front of the buffer;
         ``None`` if no (whole header of a) DataRow is there.
@@ -177,8 +188,11 @@ class ReceiveBuffer:
         start = self._pos
         if len(buf) - start < 7 or buf[start] != _DATA_ROW:
             return None
+        limit = self.max_message_size
+        if self._front_incomplete(buf, start, limit):
+            return []
         data = _copy(buf, start, len(buf)) if start else bytes(buf)
-        rows, end = parse(data, 0, len(data))
+        rows, end = parse(data, 0, len(data), limit)
         if not 0 <= end <= len(data):
             raise ProtocolError(f"the row parser stopped at {end}, outside the buffer")
         self._pos = start + end

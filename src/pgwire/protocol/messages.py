@@ -95,6 +95,10 @@ CANCEL_REQUEST_CODE = 80877102
 #: Protocol 3.2 allows cancel keys up to 256 bytes; 3.0 uses exactly 4.
 MAX_CANCEL_KEY_LENGTH = 256
 
+#: The largest message (its length field included) PostgreSQL accepts from a client:
+#: PQ_LARGE_MESSAGE_LIMIT, MaxAllocSize - 1.
+MAX_MESSAGE_SIZE = (1 << 30) - 2
+
 _I16 = struct.Struct("!h")
 _U16 = struct.Struct("!H")
 _I32 = struct.Struct("!i")
@@ -535,19 +539,39 @@ class BindTemplate:
         return Bind("", self.statement, self.param_formats, params, self.result_formats)
 
     def encode(self, params: tuple[bytes | None, ...]) -> bytes:
-        """The bytes of :meth:`message` for ``params``."""
+        """The bytes of :meth:`message` for ``params``; ValueError if they would exceed
+        :data:`MAX_MESSAGE_SIZE`."""
         parts = [b"", self._head, _U16.pack(len(params))]
         append = parts.append
-        for value in params:
-            if value is None:
-                append(_NULL_LENGTH)
-            else:
-                append(_I32.pack(len(value)))
-                append(value)
+        try:
+            for value in params:
+                if value is None:
+                    append(_NULL_LENGTH)
+                else:
+                    append(_I32.pack(len(value)))
+                    append(value)
+        except struct.error:
+            self.check_size(params)
+            raise
         append(self._tail)
         body_size = sum(map(len, parts)) + 4
+        if body_size > MAX_MESSAGE_SIZE:
+            self.check_size(params)
         parts[0] = _HEADER.pack(b"B", body_size)
         return b"".join(parts)
+
+    def check_size(self, params: tuple[bytes | None, ...]) -> None:
+        """Raise ValueError if the Bind for ``params`` would exceed :data:`MAX_MESSAGE_SIZE`."""
+        sizes = [0 if value is None else len(value) for value in params]
+        total = len(self._head) + len(self._tail) + 6 + 4 * len(sizes) + sum(sizes)
+        if total > MAX_MESSAGE_SIZE:
+            largest = max(range(len(sizes)), key=sizes.__getitem__) if sizes else 0
+            raise ValueError(
+                f"its parameters take {sum(sizes):,} bytes (${largest + 1}: "
+                f"{sizes[largest] if sizes else 0:,}), over PostgreSQL's limit of "
+                f"{MAX_MESSAGE_SIZE:,} bytes for one message; send large values in parts "
+                "or with COPY"
+            )
 
     def __repr__(self) -> str:
         return f"BindTemplate(statement={self.statement!r})"

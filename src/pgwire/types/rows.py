@@ -17,7 +17,7 @@ that row and reports the precise error.  So the parser and the general path alwa
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -57,13 +57,14 @@ def make_row_parser(
     for decoder in decoders:
         code = None
         if isinstance(decoder, StructDecoder):
-            code, expression = decoder.format.lstrip("!>"), ""
-        elif decoder in _BYTE_DECODERS:
+            if decoder.format[:1] in ("!", ">"):  # big-endian, as the row parser reads
+                code, expression = decoder.format[1:], ""
+        elif _is_in(decoder, _BYTE_DECODERS):
             code, expression = "B", _BYTE_DECODERS[decoder]
         if code is not None and len(code) == 1:
             kinds.append(("s", code, expression))
             targets.append(struct.Struct("!" + code).unpack_from)
-        elif decoder in raw:
+        elif _is_in(decoder, raw):
             kinds.append(("r",))
             targets.append(None)
         else:
@@ -71,6 +72,14 @@ def make_row_parser(
             targets.append(decoder)
     fused = _parser_factory(tuple(kinds))
     return fused.make(tuple.__new__, shape.record_class, _unpack_length, *fused.structs, *targets)
+
+
+def _is_in(decoder: Decoder, decoders: Collection[Decoder]) -> bool:
+    """``decoder in decoders``, False for a decoder that cannot be hashed (a user's)."""
+    try:
+        return decoder in decoders
+    except TypeError:
+        return False
 
 
 class _Maker:
@@ -172,7 +181,7 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
 
     header_checks = [
         "end = pos + 1 + length",
-        f"if end > size or count != {count}:",
+        f"if end > size or count != {count} or length > limit:",
         "    break",
     ]
     runs = _runs(kinds)
@@ -184,7 +193,7 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
         body += [
             f"if size - pos > {total}:",
             f"    length, count, {names}= {reader('!ih' + codes)}(data, pos + 1)",
-            f"    if length == {total} and count == {count} and {checks}:",
+            f"    if length == {total} and count == {count} and {checks} and limit >= {total}:",
             f"        append(new(R, ({values})))",
             f"        pos += {total + 1}",
             "        continue",
@@ -253,7 +262,7 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
     loop = "".join(f"                {line}\n" for line in body)
     source = (
         f"def make(new, R, L{readers}{params}):\n"
-        "    def parse(data, pos, size):\n"
+        "    def parse(data, pos, size, limit):\n"
         "        rows = []\n"
         "        append = rows.append\n"
         "        try:\n"
