@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -73,10 +74,16 @@ def fail_after(seconds: float | None) -> Any:
 
 def current_owner() -> object:
     """Identifies who uses a connection: the running task."""
+    # The event loop's own lookup is far cheaper than anyio's TaskInfo, and runs per query.
     try:
-        # asyncio's own lookup is far cheaper than anyio's TaskInfo, and runs per query.
         task = asyncio.current_task()
-    except RuntimeError:  # not on asyncio (trio)
+    except RuntimeError:  # not on asyncio
+        trio = sys.modules.get("trio")
+        if trio is not None:
+            try:
+                return trio.lowlevel.current_task()
+            except RuntimeError:  # not on trio either
+                pass
         task = None
     return task if task is not None else anyio.get_current_task().id
 
