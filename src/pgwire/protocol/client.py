@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import sys
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -1048,13 +1049,18 @@ class ClientConnection:
         # sends an empty one, which scramp refuses: any fixed name will do.
         binding = None if binding_data is None else ("tls-server-end-point", binding_data)
         try:
+            text = password.decode("utf-8")
             client = scramp.ScramClient(
                 [mechanism],
                 "*",
-                password.decode("utf-8"),
+                text,
                 channel_binding=binding,
                 c_nonce=self._nonce_source(),
             )
+            if sys.version_info < (3, 11):
+                # scramp 1.4 (all that Python 3.10 can install) applies SASLprep only on the
+                # server-first message, and the error would blame the server; 1.5 did it above.
+                scramp.core.saslprep(text)
         except UnicodeDecodeError:
             # The exception's text would quote bytes of the password.
             self.state = ConnectionState.FAILED

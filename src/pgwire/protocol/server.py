@@ -186,6 +186,11 @@ class ScramSecret:
         """
         import scramp
 
+        if len(salt) < 12:  # scramp 1.5 checks this too; 1.4 (on Python 3.10) does not
+            raise InterfaceError(
+                f"cannot derive a SCRAM secret: the salt is {len(salt)} bytes long, "
+                "but it must be at least 12 bytes long"
+            )
         try:
             salt, stored, server, count = scramp.ScramMechanism(_SCRAM).make_auth_info(
                 password, iteration_count=iterations, salt=salt
