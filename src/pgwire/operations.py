@@ -538,6 +538,7 @@ class ExecuteStatement(Operation):
     def messages(self, messages: list[FrontendMessage]) -> None:
         # Something else to send instead (a named portal): the general path sends it.
         self._messages = messages
+        self.sends_binds_only = False
 
     def send(self, core: ClientConnection) -> bytes:
         try:
