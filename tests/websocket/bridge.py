@@ -17,11 +17,13 @@ import random
 import socket
 import ssl
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from types import TracebackType
 
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -33,6 +35,11 @@ from wsproto.events import (
     RejectData,
     Request,
     TextMessage,
+)
+
+#: The states in which a close frame has gone one way or both: the closing handshake.
+_CLOSING = frozenset(
+    {ConnectionState.REMOTE_CLOSING, ConnectionState.LOCAL_CLOSING, ConnectionState.CLOSED}
 )
 
 
@@ -86,6 +93,7 @@ class Bridge:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
+        self._serving: list[threading.Thread] = []
         self._lock = threading.Lock()
         # accept() polls, so that __exit__ can stop it (closing a socket does not wake
         # a thread blocked in accept()).
@@ -115,6 +123,12 @@ class Bridge:
         with self._lock:
             for sock in self._sockets:
                 _close(sock)
+            serving = list(self._serving)
+        # Wait for the connections' threads too, so that an error in one is reported in
+        # the test that made it, not in whichever test runs when the thread gets to it.
+        deadline = time.monotonic() + 5
+        for thread in serving:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _accept_loop(self) -> None:
         while not self._stopping.is_set():
@@ -125,9 +139,11 @@ class Bridge:
             except OSError:
                 return
             client.settimeout(None)
+            thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
             with self._lock:
                 self._sockets.append(client)
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+                self._serving.append(thread)
+            thread.start()
 
     def _serve(self, client: socket.socket) -> None:
         try:
@@ -155,7 +171,14 @@ class _Session:
         self.client = client
         self.server: socket.socket | None = None
         self.ws = WSConnection(ConnectionType.SERVER)
+        # Two threads use ``ws``: the client thread feeds it what the client sends (a close
+        # frame changes its state) and answers pings and close frames, the pump thread sends
+        # the server's bytes and a close frame once the server closes. ``send_lock`` keeps
+        # what they write to the client in order; ``state_lock`` (taken inside it, never
+        # across socket I/O) makes each check of the state and the change that follows one
+        # step.
         self.send_lock = threading.Lock()
+        self.state_lock = threading.Lock()
         self.rng = random.Random(self.behaviour.seed)
         self.frames = 0
         self.done = False
@@ -175,8 +198,38 @@ class _Session:
 
     def _send(self, *events: object) -> None:
         with self.send_lock:
-            data = b"".join(self.ws.send(event) for event in events)  # type: ignore[arg-type]
+            with self.state_lock:
+                data = b"".join(self.ws.send(event) for event in events)  # type: ignore[arg-type]
             self.client.sendall(data)
+
+    def _send_while_open(self, *events: object) -> bool:
+        """Send ``events`` (messages, pings, pongs) unless the closing handshake has begun
+        (then False: wsproto allows none of them any more)."""
+        with self.send_lock:
+            with self.state_lock:
+                if self.ws.state in _CLOSING:
+                    return False
+                data = b"".join(self.ws.send(event) for event in events)  # type: ignore[arg-type]
+            self.client.sendall(data)
+            return True
+
+    def _send_close(self, code: int, reason: str = "") -> None:
+        """Start the closing handshake, or answer the client's close frame; nothing if this
+        side has sent its close frame already (the other thread did, and the client's
+        close frame may be the answer to it)."""
+        with self.send_lock:
+            with self.state_lock:
+                if self.ws.state in (ConnectionState.LOCAL_CLOSING, ConnectionState.CLOSED):
+                    return
+                data = self.ws.send(CloseConnection(code=code, reason=reason))
+            self.client.sendall(data)
+
+    def _receive(self, data: bytes) -> list[object]:
+        """Feed ``data`` from the client to ``ws``; the events it makes (taking a close
+        frame off ``ws`` changes its state, so this is one step under ``state_lock``)."""
+        with self.state_lock:
+            self.ws.receive_data(data)
+            return list(self.ws.events())
 
     def _handshake(self) -> bool:
         while True:
@@ -219,17 +272,19 @@ class _Session:
             data = self.client.recv(65536)
             if not data:
                 return
-            self.ws.receive_data(data)
-            for event in self.ws.events():
+            for event in self._receive(data):
                 if isinstance(event, BytesMessage):
                     if not self._on_client_data(bytes(event.data)):
                         return
                 elif isinstance(event, Ping):
-                    self._send(event.response())
+                    # No pong once the pump has sent its close frame.
+                    self._send_while_open(event.response())
                 elif isinstance(event, Pong):
                     self.bridge.record.pongs += 1
                 elif isinstance(event, CloseConnection):
-                    self._send(event.response())
+                    # Echo the client's close frame, unless it is the answer to the one
+                    # the pump sent when the target closed (the handshake is over then).
+                    self._send_close(event.code, event.reason or "")
                     return
 
     def _on_client_data(self, data: bytes) -> bool:
@@ -242,10 +297,10 @@ class _Session:
             return False
         if behaviour.close_on is not None and behaviour.close_on in data:
             code, reason = behaviour.close_code
-            self._send(CloseConnection(code=code, reason=reason))
+            self._send_close(code, reason)
             return False
         if behaviour.text_on is not None and behaviour.text_on in data:
-            self._send(TextMessage(data="hello from a chat server"))
+            self._send_while_open(TextMessage(data="hello from a chat server"))
         return True
 
     def _server_to_client(self) -> None:
@@ -256,25 +311,39 @@ class _Session:
             except OSError:
                 return
             if not data:
-                with contextlib.suppress(Exception):
-                    self._send(CloseConnection(code=1000, reason="target closed"))
+                # The client may have closed (or dropped) the connection first.
+                with contextlib.suppress(OSError):
+                    self._send_close(1000, "target closed")
                 return
             try:
-                self._relay(data)
-            except Exception:
+                if not self._relay(data):
+                    return
+            except OSError:  # the client's socket is gone
                 return
 
-    def _relay(self, data: bytes) -> None:
-        record = self.bridge.record
+    def _relay(self, data: bytes) -> bool:
+        """Send ``data`` from the server to the client; False once the connection closes."""
         events: list[object] = []
+        pieces: list[bytes] = []
+        pings = 0
         for piece, message_finished in self._pieces(data):
             self.frames += 1
             if self.behaviour.ping_every and self.frames % self.behaviour.ping_every == 0:
                 events.append(Ping(payload=b"bridge-ping"))
-                record.pings += 1
+                pings += 1
             events.append(Message(data=piece, message_finished=message_finished))
-            record.frames_to_client.append(piece)
-        self._send(*events)
+            pieces.append(piece)
+        with self.send_lock:
+            with self.state_lock:
+                if self.ws.state in _CLOSING:
+                    return False  # a close frame has gone one way or both: no more data
+                payload = b"".join(self.ws.send(event) for event in events)  # type: ignore[arg-type]
+            # Recorded before the client can see it, and only what it is sent.
+            record = self.bridge.record
+            record.pings += pings
+            record.frames_to_client.extend(pieces)
+            self.client.sendall(payload)
+        return True
 
     def _pieces(self, data: bytes) -> list[tuple[bytes, bool]]:
         """The frames to send ``data`` in, each with whether it ends a WebSocket message."""

@@ -23,6 +23,9 @@ from tests.pg import TRUST_USER, PostgresServer
 from tests.websocket.bridge import Behaviour, Bridge
 from tests.websocket.sessions import open_connection, open_connection_async
 
+# The bridge's threads must not die of an exception: a failure here, not a warning.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
 ROWS_SQL = "SELECT g AS n, md5(g::text) AS h FROM generate_series(1, $1::int) AS g"
 
 
