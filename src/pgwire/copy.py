@@ -14,7 +14,7 @@ from typing import Any
 
 from pgwire.errors import DataError, InterfaceError, NotSupportedError
 from pgwire.types import BINARY, TypeRegistry
-from pgwire.types.base import find_struct_encoding
+from pgwire.types.base import compile_maker, find_struct_encoding
 
 __all__ = [
     "BINARY_HEADER",
@@ -329,8 +329,9 @@ def _batch_encoder_factory(shape: _Shape) -> Callable[..., _BatchEncoder]:
         ]
     )
     namespace: dict[str, Any] = {"NULL": _NULL, "pack_length": _pack_length, **packers}
-    exec(compile(source, f"<pgwire COPY encoder {count} columns>", "exec"), namespace)
-    maker: Callable[..., _BatchEncoder] = namespace["make"]
+    maker: Callable[..., _BatchEncoder] = compile_maker(
+        source, f"<pgwire COPY encoder {count} columns>", namespace
+    )
     return maker
 
 

@@ -66,6 +66,7 @@ from pgwire.protocol.messages import (
 )
 from pgwire.record import Record, RecordShape
 from pgwire.types import TypeRegistry, oids
+from pgwire.types.base import compile_maker
 
 __all__ = [
     "CopyIn",
@@ -150,10 +151,9 @@ class PreparedStatement:
             result_formats = tuple(1 if registry.has_binary(f.type_oid) else 0 for f in fields)
             statement.columns = fields
             statement.result_formats = result_formats
-            statement.shape = RecordShape(tuple(f.name for f in fields))
-            columns = [(f.type_oid, fmt) for f, fmt in zip(fields, result_formats, strict=True)]
-            statement.decode_row = registry.row_decoder(columns)
-            statement.parse_rows = registry.row_parser(columns, statement.shape)
+            statement.shape, statement.decode_row, statement.parse_rows = _row_readers(
+                registry, fields, result_formats
+            )
         return statement
 
     def type_oids(self) -> set[int]:
@@ -214,6 +214,16 @@ class PreparedStatement:
         return f"{where}: {problem}"
 
 
+def _row_readers(
+    registry: TypeRegistry, fields: Sequence[Any], formats: Sequence[int]
+) -> tuple[RecordShape, RowDecoder, RowParser | None]:
+    """The shape, row decoder and row parser of result columns ``fields`` (a
+    RowDescription's) in ``formats``."""
+    shape = RecordShape(tuple(f.name for f in fields))
+    columns = [(f.type_oid, fmt) for f, fmt in zip(fields, formats, strict=True)]
+    return shape, registry.row_decoder(columns), registry.row_parser(columns, shape)
+
+
 _MAX_GENERATED_PARAMS = 100
 
 
@@ -240,9 +250,9 @@ def _args_encoder_factory(count: int) -> Callable[..., Callable[[Sequence[Any]],
         f"        return ({values})\n"
         "    return encode\n"
     )
-    namespace: dict[str, Any] = {}
-    exec(compile(source, f"<pgwire parameter encoder {count}>", "exec"), namespace)
-    maker: Callable[..., Callable[[Sequence[Any]], Any]] = namespace["make"]
+    maker: Callable[..., Callable[[Sequence[Any]], Any]] = compile_maker(
+        source, f"<pgwire parameter encoder {count}>"
+    )
     return maker
 
 
@@ -433,10 +443,10 @@ class SimpleQuery(Operation):
             self.feed_rows([event.values])
         elif isinstance(event, RowDescription):
             if self.keep_rows:
-                self._shape = shape = RecordShape(tuple(f.name for f in event.fields))
-                fields = [(f.type_oid, f.format) for f in event.fields]
-                self._decode = self.registry.row_decoder(fields)
-                self.row_parser = self.registry.row_parser(fields, shape)
+                formats = [f.format for f in event.fields]
+                self._shape, self._decode, self.row_parser = _row_readers(
+                    self.registry, event.fields, formats
+                )
         elif isinstance(event, CommandComplete | EmptyQueryResponse):
             self.row_parser = None
             if isinstance(event, CommandComplete):
@@ -665,10 +675,10 @@ class ExecuteUnprepared(ExecuteStatement):
 
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, RowDescription):
-            self._shape = shape = RecordShape(tuple(f.name for f in event.fields))
-            columns = [(f.type_oid, f.format) for f in event.fields]
-            self._decode = self.registry.row_decoder(columns)
-            self.row_parser = self.registry.row_parser(columns, shape)
+            formats = [f.format for f in event.fields]
+            self._shape, self._decode, self.row_parser = _row_readers(
+                self.registry, event.fields, formats
+            )
         elif not isinstance(event, ParseComplete | NoData):
             super().on_event(event)
 

@@ -374,21 +374,16 @@ class Connection:
                     # buffer, made into Records by the statement's row parser, or else
                     # decoded by the operation.
                     parser = operation.row_parser
-                    if parser is None:
+                    records = None if parser is None else core.next_rows(parser)
+                    if records:
+                        operation.take_records(records)
+                        continue
+                    # Without a parser, or for a row it declined (not when no row is due).
+                    if parser is None or records is not None:
                         rows = core.next_data_rows()
                         if rows:
                             operation.feed_rows(rows)
                             continue
-                    else:
-                        records = core.next_rows(parser)
-                        if records:
-                            operation.take_records(records)
-                            continue
-                        if records is not None:  # a row the parser declined
-                            rows = core.next_data_rows()
-                            if rows:
-                                operation.feed_rows(rows)
-                                continue
                 event = core.next_event()
             except ProtocolError:
                 self._abort()

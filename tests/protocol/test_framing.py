@@ -339,3 +339,18 @@ def test_next_message_of_leaves_other_incomplete_and_invalid_messages() -> None:
         assert buffer.next_message_of(ord("C")) is None  # next_message() reports it
         with pytest.raises(ProtocolError):
             buffer.next_message()
+
+
+def test_rows_are_taken_up_to_an_incomplete_one_which_is_then_left_uncopied() -> None:
+    row = DataRow((b"1",)).encode()
+    buffer = ReceiveBuffer()
+    buffer.feed(row + row[:-1])
+    assert buffer.take_data_rows() == [(b"1",)]  # the whole one; the partial one stays
+    assert buffer.take_data_rows() == []  # only the incomplete one: nothing to copy
+
+    def parse(data: bytes, pos: int, size: int, limit: int) -> tuple[list[object], int]:
+        raise AssertionError("not called for an incomplete row")
+
+    assert buffer.take_rows(parse) == []  # a DataRow is there, but not whole yet
+    buffer.feed(row[-1:])
+    assert buffer.take_data_rows() == [(b"1",)]

@@ -101,15 +101,11 @@ class ReceiveBuffer:
         the first message that is not a DataRow or not whole.  A malformed row raises
         ProtocolError.
         """
-        buf = self._buf
-        start = self._pos
-        if len(buf) - start < 7 or buf[start] != _DATA_ROW:
+        data = self._front_data_rows()
+        if not data:
             return []
-        limit = self.max_message_size
-        if self._front_incomplete(buf, start, limit):
-            return []
-        data = _copy(buf, start, len(buf)) if start else bytes(buf)
         size = len(data)
+        limit = self.max_message_size
         rows: list[tuple[bytes | None, ...]] = []
         add_row = rows.append
         pos = 0
@@ -149,7 +145,7 @@ class ReceiveBuffer:
                 pos = end
         except struct.error:
             raise ProtocolError("malformed DataRow message: truncated") from None
-        self._pos = start + pos
+        self._pos += pos
         return rows
 
     def next_message_of(self, code: int) -> bytes | None:
@@ -168,13 +164,19 @@ class ReceiveBuffer:
         self._pos = end
         return _copy(buf, pos + 5, end)
 
-    @staticmethod
-    def _front_incomplete(buf: bytearray, start: int, limit: int) -> bool:
-        """Whether the message at ``start`` is still incomplete (and of a valid length):
-        then there is nothing to copy yet.  Without this check, a value larger than one
-        read would be copied again with every read, in quadratic time."""
+    def _front_data_rows(self) -> bytes | None:
+        """A copy of the buffered bytes when a DataRow header is at the front: ``None``
+        if none is, ``b""`` while that DataRow (of a valid length) is still incomplete.
+        Not copying then matters: a value larger than one read would otherwise be copied
+        again with every read, in quadratic time."""
+        buf = self._buf
+        start = self._pos
+        if len(buf) - start < 7 or buf[start] != _DATA_ROW:
+            return None
         length: int = _unpack_length(buf, start + 1)[0]
-        return 4 <= length <= limit and start + 1 + length > len(buf)
+        if 4 <= length <= self.max_message_size and start + 1 + length > len(buf):
+            return b""
+        return _copy(buf, start, len(buf)) if start else bytes(buf)
 
     def take_rows(self, parse: RowParser) -> list[Any] | None:
         """The rows ``parse`` makes of the DataRow messages at the front of the buffer;
@@ -184,18 +186,15 @@ class ReceiveBuffer:
         for the statement.  Whatever ``parse`` declines stays buffered, for
         :meth:`take_data_rows` and :meth:`next_message` to report precisely.
         """
-        buf = self._buf
-        start = self._pos
-        if len(buf) - start < 7 or buf[start] != _DATA_ROW:
+        data = self._front_data_rows()
+        if data is None:
             return None
-        limit = self.max_message_size
-        if self._front_incomplete(buf, start, limit):
+        if not data:
             return []
-        data = _copy(buf, start, len(buf)) if start else bytes(buf)
-        rows, end = parse(data, 0, len(data), limit)
+        rows, end = parse(data, 0, len(data), self.max_message_size)
         if not 0 <= end <= len(data):
             raise ProtocolError(f"the row parser stopped at {end}, outside the buffer")
-        self._pos = start + end
+        self._pos += end
         return rows
 
     def next_untyped(self) -> bytes | None:

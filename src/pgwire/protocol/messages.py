@@ -541,6 +541,7 @@ class BindTemplate:
     def encode(self, params: tuple[bytes | None, ...]) -> bytes:
         """The bytes of :meth:`message` for ``params``; ValueError if they would exceed
         :data:`MAX_MESSAGE_SIZE`."""
+        # Not _counted(): one join for the whole message, so a large value is copied once.
         parts = [b"", self._head, _U16.pack(len(params))]
         append = parts.append
         try:

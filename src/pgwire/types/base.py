@@ -110,6 +110,15 @@ def find_struct_encoding(encoder: Encoder) -> StructEncoding | None:
         return None
 
 
+def compile_maker(source: str, filename: str, namespace: dict[str, Any] | None = None) -> Any:
+    """The function ``make`` that generated ``source`` defines, compiled under ``filename``
+    (what tracebacks show) with ``namespace`` as its globals: the codecs' generated row
+    decoders, row parsers, parameter and COPY encoders all come from here."""
+    scope: dict[str, Any] = {} if namespace is None else dict(namespace)
+    exec(compile(source, filename, "exec"), scope)
+    return scope["make"]
+
+
 def wrong_type(value: object, type_name: str, expected: str) -> DataError:
     """The error for a parameter value of a Python type the encoder for `type_name` refuses."""
     return DataError(

@@ -23,7 +23,15 @@ from pgwire.errors import DataError, Error, InterfaceError
 from pgwire.protocol.framing import RowParser
 from pgwire.record import RecordShape
 from pgwire.types import arrays, composite, oids, ranges
-from pgwire.types.base import BINARY, TEXT, Decoder, Encoder, StructDecoder, wrong_type
+from pgwire.types.base import (
+    BINARY,
+    TEXT,
+    Decoder,
+    Encoder,
+    StructDecoder,
+    compile_maker,
+    wrong_type,
+)
 from pgwire.types.datetimes import Interval, format_interval
 from pgwire.types.jsoncodec import JsonDumps, JsonLoads, default_dumps, default_loads, json_codecs
 from pgwire.types.rows import make_row_parser
@@ -623,7 +631,7 @@ def _row_decoder_factory(inline: tuple[bool, ...]) -> Callable[..., RowDecoder]:
         "            raise explain(values, exc) from exc\n"
         "    return decode_row\n"
     )
-    namespace: dict[str, Any] = {}
-    exec(compile(source, f"<pgwire row decoder {count} columns>", "exec"), namespace)
-    maker: Callable[..., RowDecoder] = namespace["make"]
+    maker: Callable[..., RowDecoder] = compile_maker(
+        source, f"<pgwire row decoder {count} columns>"
+    )
     return maker

@@ -23,7 +23,7 @@ from typing import Any
 
 from pgwire.protocol.framing import RowParser
 from pgwire.record import RecordShape
-from pgwire.types.base import Decoder, StructDecoder
+from pgwire.types.base import Decoder, StructDecoder, compile_maker
 from pgwire.types.scalars import decode_bool_binary, decode_char_binary
 
 __all__ = ["make_row_parser"]
@@ -273,6 +273,4 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
         "        return rows, pos\n"
         "    return parse\n"
     )
-    namespace: dict[str, Any] = {}
-    exec(compile(source, f"<pgwire row parser {count} columns>", "exec"), namespace)
-    return _Maker(namespace["make"], structs)
+    return _Maker(compile_maker(source, f"<pgwire row parser {count} columns>"), structs)
