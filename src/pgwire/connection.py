@@ -28,8 +28,8 @@ from itertools import islice
 from types import TracebackType
 from typing import IO, Any
 
-from pgwire import _async_compat as _io
-from pgwire._async_io import run_flow
+from pgwire import _compat_async as _io
+from pgwire._io_async import run_flow
 from pgwire.conninfo import ConnectInfo, resolve, wants_iam
 from pgwire.copy import (
     BINARY_HEADER,
@@ -148,7 +148,10 @@ async def connect_async(dsn: str | None = None, **params: Any) -> AsyncConnectio
         # defaults (verify-full TLS, direct negotiation, ...).
         from pgwire.dsql import connection_params
 
-        params = connection_params(dsn, for_async=_io.ASYNC, **params)
+        if True:  # ASYNC
+            params = connection_params(dsn, for_async=True, **params)
+        else:
+            params = connection_params(dsn, for_async=False, **params)
         dsn = None
     info = resolve(dsn, **params)
     conn = await AsyncConnection._open(info, registry or default_registry(), statement_cache_size)
@@ -452,7 +455,11 @@ class AsyncConnection:
             await self._end_deferred_cursors()
         if timeout is None:
             timeout = self.command_timeout
-        with _io.fail_after(timeout if _io.ASYNC else None):
+        if True:  # ASYNC
+            read_timeout = None  # the whole exchange runs under fail_after(timeout)
+        else:
+            read_timeout = timeout  # each read waits up to timeout
+        with _io.fail_after(timeout):
             core = self._core
             if len(operations) == 1:
                 data = operations[0].send(core)
@@ -468,7 +475,7 @@ class AsyncConnection:
             try:
                 await self._write(data, interruptible=True)
                 while pending:
-                    await self._drain(pending[0], None if _io.ASYNC else timeout, sink)
+                    await self._drain(pending[0], read_timeout, sink)
                     pending.pop(0)
             except BaseException as exc:
                 if pending and (_io.is_cancellation(exc) or isinstance(exc, TimeoutError)):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from pgwire import _async_compat as _io
+from pgwire import _compat_async as _io
 from pgwire.connection import AsyncConnection, connect_async
 from pgwire.errors import InterfaceError, PoolClosed, PoolTimeout
 from pgwire.record import Record

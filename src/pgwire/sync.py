@@ -1,7 +1,7 @@
+# GENERATED from src/pgwire/connection.py by scripts/gen_sync.py: do not edit.
 """The blocking driver: :func:`connect` and :class:`Connection`.
 
-GENERATED from connection.py by scripts/gen_sync.py: do not edit; change connection.py
-and run the script. Everything the async driver's docstring says holds here, with threads
+Everything the async driver's docstring (``connection.py``) says holds here, with threads
 in place of tasks and Ctrl-C (KeyboardInterrupt) in place of task cancellation: an
 interrupted query is cancelled on the server and the connection stays usable.
 """
@@ -17,8 +17,8 @@ from itertools import islice
 from types import TracebackType
 from typing import IO, Any
 
-from pgwire import _sync_compat as _io
-from pgwire._sync_io import run_flow
+from pgwire import _compat_sync as _io
+from pgwire._io_sync import run_flow
 from pgwire.conninfo import ConnectInfo, resolve, wants_iam
 from pgwire.copy import (
     BINARY_HEADER,
@@ -137,7 +137,7 @@ def connect(dsn: str | None = None, **params: Any) -> Connection:
         # defaults (verify-full TLS, direct negotiation, ...).
         from pgwire.dsql import connection_params
 
-        params = connection_params(dsn, for_async=_io.ASYNC, **params)
+        params = connection_params(dsn, for_async=False, **params)
         dsn = None
     info = resolve(dsn, **params)
     conn = Connection._open(info, registry or default_registry(), statement_cache_size)
@@ -441,7 +441,8 @@ class Connection:
             self._end_deferred_cursors()
         if timeout is None:
             timeout = self.command_timeout
-        with _io.fail_after(timeout if _io.ASYNC else None):
+        read_timeout = timeout  # each read waits up to timeout
+        with _io.fail_after(timeout):
             core = self._core
             if len(operations) == 1:
                 data = operations[0].send(core)
@@ -457,7 +458,7 @@ class Connection:
             try:
                 self._write(data, interruptible=True)
                 while pending:
-                    self._drain(pending[0], None if _io.ASYNC else timeout, sink)
+                    self._drain(pending[0], read_timeout, sink)
                     pending.pop(0)
             except BaseException as exc:
                 if pending and (_io.is_cancellation(exc) or isinstance(exc, TimeoutError)):
@@ -746,7 +747,7 @@ class Connection:
                     yield row
         finally:
             if _io.current_owner() != owner:
-                # A loop left early (``break`` without ``aclosing``) leaves the generator to
+                # A loop left early (``break`` without ``closing``) leaves the generator to
                 # be finalized later, in a task of the event loop's, maybe while the
                 # connection is busy: end the cursor before its next operation instead.
                 self._deferred_cursors.append((own_transaction, portal))

@@ -1,9 +1,9 @@
+# GENERATED from src/pgwire/pool.py by scripts/gen_sync.py: do not edit.
 """The blocking connection pool, for threads: :func:`create_pool` (exported as
 ``pgwire.create_blocking_pool``) and :class:`Pool`.
 
-GENERATED from pool.py by scripts/gen_sync.py: do not edit; change pool.py and run the
-script. Everything the async pool's docstring says holds here, with threads in place of
-tasks: ``with pool.acquire() as conn:`` lends a connection to the calling thread.
+Everything the async pool's docstring (``pool.py``) says holds here, with threads in place
+of tasks: ``with pool.acquire() as conn:`` lends a connection to the calling thread.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from pgwire import _sync_compat as _io
+from pgwire import _compat_sync as _io
 from pgwire.errors import InterfaceError, PoolClosed, PoolTimeout
 from pgwire.record import Record
 from pgwire.sync import Connection, connect

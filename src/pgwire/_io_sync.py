@@ -1,16 +1,21 @@
-"""Runs the flows of :mod:`pgwire.flows` on blocking sockets (the blocking driver's I/O).
+# GENERATED from src/pgwire/_io_async.py by scripts/gen_sync.py: do not edit.
+"""Runs the flows of :mod:`pgwire.flows` on streams: the drivers' only network I/O besides
+the byte pump.
 
-The async driver's counterpart is ``_async_io.py``; the two have the same names so that the
-drivers built on them read alike.
+This is the async source (anyio streams); ``scripts/gen_sync.py`` turns it into
+``_io_sync.py`` (blocking sockets), keeping the ``else`` branch of each
+``if True:  # ASYNC``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import time
 from collections.abc import Generator
 from typing import Any, TypeVar
 
+from pgwire._compat_sync import maybe_await
 from pgwire.flows import CallPassword, IORequest, OpenStream, Receive, Send, StartTLS
 from pgwire.transports import SyncStream, connect_tcp, connect_unix
 
@@ -19,18 +24,24 @@ __all__ = ["run_flow"]
 _T = TypeVar("_T")
 
 
-def _bound(stream: SyncStream, deadline: float | None) -> None:
-    """Give the next operation what is left of the attempt's connect_timeout."""
+def _now() -> float:
+    return time.monotonic()
+
+
+def _bounded(stream: SyncStream, deadline: float | None) -> Any:
+    """A block that must end by ``deadline`` (what is left of the attempt's connect_timeout;
+    ``None``: no bound)."""
     if deadline is not None:
-        left = deadline - time.monotonic()
+        left = deadline - _now()
         if left <= 0:
             raise TimeoutError("connect_timeout expired")
         stream.set_timeout(left)
+    return contextlib.nullcontext()
 
 
 def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[SyncStream | None, _T]:
-    """Run a flow of :mod:`pgwire.flows` with blocking sockets; return the open stream (if
-    any) and the flow's result. A failing flow closes the stream it opened."""
+    """Run a flow of :mod:`pgwire.flows` on anyio; return the open stream (if any) and the
+    flow's result. A failing flow closes the stream it opened."""
     stream: SyncStream | None = None
     deadline: float | None = None
     reply: Any = None
@@ -45,24 +56,24 @@ def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[SyncStream | None, _T
             try:
                 if isinstance(request, Send):
                     assert stream is not None
-                    _bound(stream, deadline)
-                    stream.send_all(request.data)
+                    with _bounded(stream, deadline):
+                        stream.send_all(request.data)
                 elif isinstance(request, Receive):
                     assert stream is not None
-                    _bound(stream, deadline)
-                    reply = stream.receive_some()
+                    with _bounded(stream, deadline):
+                        reply = stream.receive_some()
                 elif isinstance(request, StartTLS):
                     assert stream is not None
-                    _bound(stream, deadline)
-                    reply = stream.start_tls(request.context, request.server_hostname)
+                    with _bounded(stream, deadline):
+                        reply = stream.start_tls(request.context, request.server_hostname)
                 elif isinstance(request, CallPassword):
-                    reply = request.password()
+                    reply = maybe_await(request.password())
                 elif isinstance(request, OpenStream):
                     if stream is not None:
                         stream.close()
                         stream = None
                     timeout = request.timeout
-                    deadline = None if timeout is None else time.monotonic() + timeout
+                    deadline = None if timeout is None else _now() + timeout
                     if request.websocket is not None:
                         stream = _open_websocket(request, timeout)
                     elif request.path is not None:
@@ -89,14 +100,14 @@ def _open_websocket(request: OpenStream, timeout: float | None) -> SyncStream:
     """The WebSocket of ``request``: TLS (``wss://``) with its context and the URL's host as
     the server name, then the upgrade. With a ``hostaddr``, TCP goes there instead of to
     the URL's host (which still names the server: SNI, certificate check, Host header)."""
+    target = request.websocket
+    assert target is not None
     from pgwire.transports.websocket import (
         WebSocketStream,
         connect_websocket,
         parse_websocket_url,
     )
 
-    target = request.websocket
-    assert target is not None
     where = parse_websocket_url(target.url)
     if request.host == where.host:
         return connect_websocket(
@@ -107,20 +118,22 @@ def _open_websocket(request: OpenStream, timeout: float | None) -> SyncStream:
             ssl_context=request.websocket_tls,
             server_hostname=where.host,
         )
+    deadline = None if timeout is None else _now() + timeout
     inner = connect_tcp(
         request.host, where.port, timeout=timeout, shuffle=request.shuffle_addresses
     )
     try:
-        if where.secure:
-            inner.start_tls(request.websocket_tls or _strict_context(), where.host)
-        stream = WebSocketStream(
-            inner,
-            where.host_header,
-            where.target,
-            subprotocols=target.subprotocols,
-            headers=target.headers,
-        )
-        stream.handshake()
+        with _bounded(inner, deadline):
+            if where.secure:
+                inner.start_tls(request.websocket_tls or _strict_context(), where.host)
+            stream = WebSocketStream(
+                inner,
+                where.host_header,
+                where.target,
+                subprotocols=target.subprotocols,
+                headers=target.headers,
+            )
+            stream.handshake()
     except BaseException:
         inner.close()
         raise

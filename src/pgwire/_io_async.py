@@ -1,18 +1,23 @@
-"""Runs the flows of :mod:`pgwire.flows` on anyio streams (the async driver's I/O).
+"""Runs the flows of :mod:`pgwire.flows` on streams: the drivers' only network I/O besides
+the byte pump.
 
-Mirrors ``_sync_io.py`` name for name, so the generated blocking driver reads the same.
+This is the async source (anyio streams); ``scripts/gen_sync.py`` turns it into
+``_io_sync.py`` (blocking sockets), keeping the ``else`` branch of each
+``if True:  # ASYNC``.
 """
 
 from __future__ import annotations
 
-import inspect
+import contextlib
 import ssl
 import sys
+import time
 from collections.abc import Generator
 from typing import Any, TypeVar
 
 import anyio
 
+from pgwire._compat_async import maybe_await
 from pgwire.flows import CallPassword, IORequest, OpenStream, Receive, Send, StartTLS
 from pgwire.transports.async_tcp import AsyncStream, connect_tcp_async, connect_unix_async
 
@@ -21,9 +26,25 @@ __all__ = ["run_flow"]
 _T = TypeVar("_T")
 
 
-def _left(deadline: float | None) -> float | None:
-    """What is left of the attempt's connect_timeout (``None``: no bound)."""
-    return None if deadline is None else max(deadline - anyio.current_time(), 0.0)
+def _now() -> float:
+    if True:  # ASYNC
+        return anyio.current_time()
+    else:
+        return time.monotonic()
+
+
+def _bounded(stream: AsyncStream, deadline: float | None) -> Any:
+    """A block that must end by ``deadline`` (what is left of the attempt's connect_timeout;
+    ``None``: no bound)."""
+    if True:  # ASYNC
+        return anyio.fail_after(None if deadline is None else max(deadline - _now(), 0.0))
+    else:
+        if deadline is not None:
+            left = deadline - _now()
+            if left <= 0:
+                raise TimeoutError("connect_timeout expired")
+            stream.set_timeout(left)
+        return contextlib.nullcontext()
 
 
 async def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[AsyncStream | None, _T]:
@@ -43,26 +64,24 @@ async def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[AsyncStream | N
             try:
                 if isinstance(request, Send):
                     assert stream is not None
-                    with anyio.fail_after(_left(deadline)):
+                    with _bounded(stream, deadline):
                         await stream.send_all(request.data)
                 elif isinstance(request, Receive):
                     assert stream is not None
-                    with anyio.fail_after(_left(deadline)):
+                    with _bounded(stream, deadline):
                         reply = await stream.receive_some()
                 elif isinstance(request, StartTLS):
                     assert stream is not None
-                    with anyio.fail_after(_left(deadline)):
+                    with _bounded(stream, deadline):
                         reply = await stream.start_tls(request.context, request.server_hostname)
                 elif isinstance(request, CallPassword):
-                    reply = request.password()
-                    if inspect.isawaitable(reply):
-                        reply = await reply
+                    reply = await maybe_await(request.password())
                 elif isinstance(request, OpenStream):
                     if stream is not None:
                         await stream.close()
                         stream = None
                     timeout = request.timeout
-                    deadline = None if timeout is None else anyio.current_time() + timeout
+                    deadline = None if timeout is None else _now() + timeout
                     if request.websocket is not None:
                         stream = await _open_websocket(request, timeout)
                     elif request.path is not None:
@@ -86,17 +105,20 @@ async def run_flow(flow: Generator[IORequest, Any, _T]) -> tuple[AsyncStream | N
 
 
 async def _open_websocket(request: OpenStream, timeout: float | None) -> AsyncStream:
-    """The async twin of ``_sync_io._open_websocket``."""
+    """The WebSocket of ``request``: TLS (``wss://``) with its context and the URL's host as
+    the server name, then the upgrade. With a ``hostaddr``, TCP goes there instead of to
+    the URL's host (which still names the server: SNI, certificate check, Host header)."""
     target = request.websocket
     assert target is not None
-    if sys.platform == "emscripten":  # Pyodide: the browser's (or the runtime's) WebSocket
-        from pgwire.transports.pyodide import connect_browser_websocket
+    if True:  # ASYNC
+        if sys.platform == "emscripten":
+            # Pyodide: the browser's (or the runtime's) WebSocket, which runs TLS with its
+            # own trust store: sslrootcert and hostaddr do not apply there.
+            from pgwire.transports.pyodide import connect_browser_websocket
 
-        # The runtime runs TLS with its own trust store: sslrootcert and hostaddr do not
-        # apply there.
-        return await connect_browser_websocket(
-            target.url, subprotocols=target.subprotocols, timeout=timeout
-        )
+            return await connect_browser_websocket(
+                target.url, subprotocols=target.subprotocols, timeout=timeout
+            )
     from pgwire.transports.websocket import (
         AsyncWebSocketStream,
         connect_websocket_async,
@@ -113,9 +135,12 @@ async def _open_websocket(request: OpenStream, timeout: float | None) -> AsyncSt
             ssl_context=request.websocket_tls,
             server_hostname=where.host,
         )
-    with anyio.fail_after(timeout):
-        inner = await connect_tcp_async(request.host, where.port, shuffle=request.shuffle_addresses)
-        try:
+    deadline = None if timeout is None else _now() + timeout
+    inner = await connect_tcp_async(
+        request.host, where.port, timeout=timeout, shuffle=request.shuffle_addresses
+    )
+    try:
+        with _bounded(inner, deadline):
             if where.secure:
                 await inner.start_tls(request.websocket_tls or _strict_context(), where.host)
             stream = AsyncWebSocketStream(
@@ -126,9 +151,9 @@ async def _open_websocket(request: OpenStream, timeout: float | None) -> AsyncSt
                 headers=target.headers,
             )
             await stream.handshake()
-        except BaseException:
-            await inner.close()
-            raise
+    except BaseException:
+        await inner.close()
+        raise
     return stream
 
 
