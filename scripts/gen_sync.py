@@ -66,6 +66,7 @@ NAMES: dict[str, str] = {
     "connect_unix_async": "connect_unix",
     "connect_websocket_async": "connect_websocket",
     "run_transaction_async": "run_transaction",
+    "_attempt_async": "_attempt",
     "create_pool_async": "create_pool",
     "async_conn": "conn",
 }
@@ -119,6 +120,7 @@ of tasks: ``with pool.acquire() as conn:`` lends a connection to the calling thr
 JOBS: list[Job] = [
     _job("src/pgwire/_compat_async.py", "src/pgwire/_compat_sync.py"),
     _job("src/pgwire/_io_async.py", "src/pgwire/_io_sync.py"),
+    _job("src/pgwire/retry_async.py", "src/pgwire/retry_sync.py"),
     _job("src/pgwire/connection.py", "src/pgwire/sync.py", SYNC_DOCSTRING),
     _job("src/pgwire/pool.py", "src/pgwire/sync_pool.py", POOL_DOCSTRING),
 ]

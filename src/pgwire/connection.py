@@ -146,7 +146,7 @@ async def connect_async(dsn: str | None = None, **params: Any) -> AsyncConnectio
     if wants_iam(dsn, params):
         # dsql:// DSNs and iam=dsql|rds: IAM tokens as passwords, and DSQL's (or RDS's)
         # defaults (verify-full TLS, direct negotiation, ...).
-        from pgwire.dsql import connection_params
+        from pgwire.iam_params import connection_params
 
         if True:  # ASYNC
             params = connection_params(dsn, for_async=True, **params)

@@ -33,6 +33,7 @@ __all__ = [
     "CredentialSource",
     "StaticCredentials",
     "TokenProvider",
+    "chain_region",
     "generate_rds_token",
     "presign",
     "region_from_rds_host",
@@ -84,7 +85,7 @@ def _chain_credentials(profile: str | None) -> Any:
         return credentials
 
 
-def _chain_region(profile: str | None) -> str | None:
+def chain_region(profile: str | None) -> str | None:
     """``AWS_REGION``, ``AWS_DEFAULT_REGION``, else the profile's configured region."""
     for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         if os.environ.get(variable):
@@ -224,7 +225,7 @@ def presign(
 
 
 def _resolve_region(region: str | None, hostname: str, profile: str | None) -> str:
-    found = region or region_from_rds_host(hostname) or _chain_region(profile)
+    found = region or region_from_rds_host(hostname) or chain_region(profile)
     if not found:
         raise InterfaceError(
             f"no AWS region for {hostname!r}: pass region=, or set AWS_REGION or AWS_DEFAULT_REGION"

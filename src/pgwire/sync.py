@@ -135,7 +135,7 @@ def connect(dsn: str | None = None, **params: Any) -> Connection:
     if wants_iam(dsn, params):
         # dsql:// DSNs and iam=dsql|rds: IAM tokens as passwords, and DSQL's (or RDS's)
         # defaults (verify-full TLS, direct negotiation, ...).
-        from pgwire.dsql import connection_params
+        from pgwire.iam_params import connection_params
 
         params = connection_params(dsn, for_async=False, **params)
         dsn = None

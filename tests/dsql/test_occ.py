@@ -11,7 +11,7 @@ from unittest import mock
 import anyio
 import pytest
 
-from pgwire import dsql
+from pgwire import dsql, retry_async
 from pgwire.errors import SerializationFailure, UniqueViolation, error_from_fields
 
 OC000 = "change conflicts with another transaction, please retry: (OC000)"
@@ -111,7 +111,7 @@ def test_a_pool_lends_a_connection_per_attempt() -> None:
 
 def test_backoff_grows_exponentially_with_full_jitter_under_the_cap() -> None:
     with mock.patch("random.uniform", side_effect=lambda low, high: high) as uniform:
-        delays = [dsql._backoff(attempt, 0.1, 0.5) for attempt in range(5)]
+        delays = [retry_async.backoff(attempt, 0.1, 0.5) for attempt in range(5)]
     assert delays == [0.1, 0.2, 0.4, 0.5, 0.5]
     assert all(call.args[0] == 0 for call in uniform.call_args_list)
 
