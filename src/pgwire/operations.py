@@ -38,6 +38,7 @@ from pgwire.protocol.client import ClientConnection
 from pgwire.protocol.framing import RowParser
 from pgwire.protocol.messages import (
     BackendMessage,
+    Bind,
     BindComplete,
     BindTemplate,
     Close,
@@ -65,12 +66,13 @@ from pgwire.protocol.messages import (
     Sync,
 )
 from pgwire.record import Record, RecordShape
-from pgwire.types import TypeRegistry, oids
+from pgwire.types import RowDecoder, TypeRegistry, oids
 from pgwire.types.base import compile_maker
 
 __all__ = [
     "CopyIn",
     "CopyOut",
+    "ExecutePortal",
     "ExecuteStatement",
     "ExecuteUnprepared",
     "Notification",
@@ -87,8 +89,6 @@ __all__ = [
 #: Messages are immutable: the common ones are built once.
 _SYNC = Sync()
 _EXECUTE_ALL = Execute("", 0)
-
-RowDecoder = Callable[[Sequence[bytes | None]], tuple[Any, ...]]
 
 
 @dataclass(eq=False)
@@ -302,9 +302,34 @@ class StatementCache:
 
 
 class Operation:
-    """One Sync-delimited request and the assembly of its result."""
+    """One Sync-delimited request and the assembly of its result: the interface between the
+    driver's byte pump (``_pump_async.py``) and everything an operation knows.
 
-    messages: list[FrontendMessage]
+    The pump sends :meth:`send`'s bytes, then hands the operation what the server answers
+    until :attr:`done`, by the fastest way the operation allows, and sends :attr:`reply`
+    whenever it is not empty. Every hook, in the order the pump consults them:
+
+    - :attr:`sends_binds_only`: :meth:`send` can only fail if the core refuses
+      extended-query messages now, so several such operations may be sent one after the
+      other (after :meth:`check_size`) instead of through one ``core.send``.
+    - :attr:`takes_tags`: the pump may hand the command tags of Bind/Execute requests in
+      batches to :meth:`take_tags` (the core's ``next_completions``), instead of
+      BindComplete and CommandComplete events.
+    - :attr:`takes_rows`: the operation reads result rows. Then, if :attr:`row_parser` is
+      set, the pump makes Records straight from the receive buffer (``next_rows``) and
+      hands them to :meth:`take_records`; otherwise (or for a row the parser declined) it
+      hands batches of raw values (``next_data_rows``) to :meth:`feed_rows`.
+    - :meth:`feed`: every other event. ErrorResponse and ReadyForQuery are handled here;
+      the rest goes to :meth:`on_event`, which subclasses implement.
+    - :attr:`reply`: messages to send at once in reaction to the last event (CopyFail).
+    - :meth:`check`: after :attr:`done`, raise the client-side or server error, if any.
+    """
+
+    #: See the class docstring: the pump's fast paths this operation allows.
+    sends_binds_only = False
+    takes_tags = False
+    takes_rows = False
+    row_parser: RowParser | None = None
 
     def __init__(self) -> None:
         self.done = False
@@ -317,8 +342,12 @@ class Operation:
         self.reply: list[FrontendMessage] = []
         self.transaction_status = "I"
 
-    #: See ExecuteStatement.sends_binds_only.
-    sends_binds_only = False
+    _messages: list[FrontendMessage]
+
+    @property
+    def messages(self) -> list[FrontendMessage]:
+        """The messages :meth:`send` sends, as message objects."""
+        return self._messages
 
     def send(self, core: ClientConnection) -> bytes:
         """Record this operation's messages in ``core`` and return their bytes."""
@@ -339,26 +368,13 @@ class Operation:
         else:
             self.on_event(event)
 
-    #: Whether the operation reads result rows (then the driver may hand it whole batches
-    #: of raw rows through :meth:`feed_rows`, the fast path, instead of DataRow events).
-    takes_rows = False
-
     def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
-        """Consume the values of DataRow messages, in order."""
+        """Consume the values of DataRow messages, in order (when :attr:`takes_rows`)."""
         raise ProtocolError(f"unexpected DataRow for {type(self).__name__}")
 
-    #: Whether the driver may hand the operation the command tags of its Bind/Execute
-    #: requests in batches (:meth:`take_tags`) instead of BindComplete and CommandComplete
-    #: events.
-    takes_tags = False
-
     def take_tags(self, tags: list[str]) -> None:
-        """Consume the command tags of Execute requests, in order."""
+        """Consume the command tags of Execute requests, in order (when :attr:`takes_tags`)."""
         raise ProtocolError(f"unexpected CommandComplete for {type(self).__name__}")
-
-    #: Makes Records straight from the receive buffer (the fastest path), when the
-    #: operation knows its rows' shape; the driver then hands them to :meth:`take_records`.
-    row_parser: RowParser | None = None
 
     def take_records(self, records: list[Record]) -> None:
         """Consume rows already made into Records by :attr:`row_parser`, in order."""
@@ -416,7 +432,7 @@ class SimpleQuery(Operation):
 
     def __init__(self, sql: str, registry: TypeRegistry, *, keep_rows: bool = True) -> None:
         super().__init__()
-        self.messages = [Query(sql)]
+        self._messages = [Query(sql)]
         self.registry = registry
         self.keep_rows = keep_rows
         self.results: list[StatementResult] = []
@@ -465,7 +481,7 @@ class PrepareStatement(Operation):
         self.name = name
         self.sql = sql
         self.registry = registry
-        self.messages = [Parse(name, sql, ()), Describe("S", name), Sync()]
+        self._messages = [Parse(name, sql, ()), Describe("S", name), Sync()]
         self._param_oids: tuple[int, ...] = ()
         self._description: RowDescription | None = None
         self.statement: PreparedStatement | None = None
@@ -493,13 +509,13 @@ class ExecuteStatement(Operation):
 
     Its messages go out through the core's ``send_binds``, from the statement's
     pre-encoded :class:`~pgwire.protocol.messages.BindTemplate`; ``messages`` (built on
-    demand, or set to send something else) serves the general path.
+    demand) serves the general path. A subclass that sends other messages (a named portal,
+    a Parse of its own) sets ``sends_binds_only = False`` and overrides ``messages``: then
+    :meth:`send` sends those.
     """
 
-    #: Whether :meth:`send` can only fail if the core refuses extended-query messages
-    #: now, which a batch of such operations cannot change halfway (so they may be sent
-    #: one after the other).
     sends_binds_only = True
+    takes_tags = True
 
     def __init__(
         self,
@@ -518,7 +534,6 @@ class ExecuteStatement(Operation):
         self.sync = sync
         encode = statement.encode
         self.param_rows = [encode(args) for args in arg_rows]
-        self._messages: list[FrontendMessage] | None = None
         self._decode = statement.decode_row
         self._shape = statement.shape
         self.row_parser = statement.parse_rows
@@ -533,8 +548,6 @@ class ExecuteStatement(Operation):
     @property
     def messages(self) -> list[FrontendMessage]:
         """The messages :meth:`send` sends, as message objects (for the general path)."""
-        if self._messages is not None:
-            return self._messages
         bind = self.statement.bind_template()
         execute = _EXECUTE_ALL if self.max_rows == 0 else Execute("", self.max_rows)
         messages: list[FrontendMessage] = []
@@ -544,16 +557,10 @@ class ExecuteStatement(Operation):
             messages.append(_SYNC)
         return messages
 
-    @messages.setter
-    def messages(self, messages: list[FrontendMessage]) -> None:
-        # Something else to send instead (a named portal): the general path sends it.
-        self._messages = messages
-        self.sends_binds_only = False
-
     def send(self, core: ClientConnection) -> bytes:
         try:
-            if self._messages is not None:
-                return core.send(*self._messages)
+            if not self.sends_binds_only:
+                return core.send(*self.messages)
             return core.send_binds(
                 self.statement.bind_template(), self.param_rows, self.max_rows, self.sync
             )
@@ -571,8 +578,6 @@ class ExecuteStatement(Operation):
             except ValueError as exc:
                 raise DataError(f"cannot send the statement: {exc}") from None
 
-    takes_rows = True
-
     def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
         decode, shape = self._decode, self._shape
         if decode is None or shape is None:
@@ -584,8 +589,6 @@ class ExecuteStatement(Operation):
     def take_records(self, records: list[Record]) -> None:
         if self.misuse is None:
             self.rows.extend(records)
-
-    takes_tags = True
 
     def take_tags(self, tags: list[str]) -> None:
         self.tags.extend(tags)
@@ -603,6 +606,40 @@ class ExecuteStatement(Operation):
             self.suspended = True
         elif not self.refuse_copy(event, "a prepared statement"):
             super().on_event(event)
+
+
+class ExecutePortal(ExecuteStatement):
+    """One batch of a cursor: at most ``max_rows`` rows from the named ``portal`` of a
+    prepared statement, then Sync (the portal lives on in the open transaction). With
+    ``args``, the portal is bound first (the first batch); without, the portal bound
+    earlier goes on. ``suspended`` says whether rows are left."""
+
+    sends_binds_only = False
+
+    def __init__(
+        self,
+        statement: PreparedStatement,
+        portal: str,
+        max_rows: int,
+        args: Sequence[Any] | None = None,
+    ) -> None:
+        super().__init__(statement, [] if args is None else [args], max_rows=max_rows)
+        self.portal = portal
+
+    @property
+    def messages(self) -> list[FrontendMessage]:
+        statement = self.statement
+        execute = Execute(self.portal, self.max_rows)
+        if not self.param_rows:
+            return [execute, _SYNC]
+        bind = Bind(
+            self.portal,
+            statement.name,
+            statement.param_formats,
+            self.param_rows[0],
+            statement.result_formats,
+        )
+        return [bind, execute, _SYNC]
 
 
 def infer_type_oid(value: Any) -> int:
@@ -668,10 +705,14 @@ class ExecuteUnprepared(ExecuteStatement):
         super().__init__(statement, rows, max_rows=max_rows)
         self.takes_rows = True  # the columns are learnt from the batch's RowDescription
         self.registry = registry
-        body = self.messages
-        self.messages = [Parse("", sql, param_oids), *body[:1], Describe("P", ""), *body[1:]]
+        body = super().messages
+        self._unprepared = [Parse("", sql, param_oids), *body[:1], Describe("P", ""), *body[1:]]
 
     sends_binds_only = False
+
+    @property
+    def messages(self) -> list[FrontendMessage]:
+        return self._unprepared
 
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, RowDescription):
@@ -688,7 +729,7 @@ class CloseStatements(Operation):
 
     def __init__(self, names: Iterable[str], kind: Literal["S", "P"] = "S") -> None:
         super().__init__()
-        self.messages = [*(Close(kind, name) for name in names), Sync()]
+        self._messages = [*(Close(kind, name) for name in names), Sync()]
 
     def on_event(self, event: BackendMessage) -> None:
         if not isinstance(event, CloseComplete):
@@ -701,7 +742,7 @@ class CopyOut(Operation):
 
     def __init__(self, sql: str) -> None:
         super().__init__()
-        self.messages = [Query(sql)]
+        self._messages = [Query(sql)]
         self.chunks: list[bytes] = []
         self.tag: str | None = None
         self.started = False
@@ -725,7 +766,7 @@ class CopyIn(Operation):
 
     def __init__(self, sql: str) -> None:
         super().__init__()
-        self.messages = [Query(sql)]
+        self._messages = [Query(sql)]
         self.tag: str | None = None
         self.started = False
 

@@ -36,34 +36,11 @@ DEFAULT_RESET = "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET A
 UPKEEP_TIMEOUT = 10.0
 
 
-def create_pool(
-    dsn: str | None = None,
-    *,
-    min_size: int = 1,
-    max_size: int = 10,
-    timeout: float | None = 30.0,
-    max_lifetime: float | None = 3600.0,
-    max_idle: float | None = 300.0,
-    health_check_after: float | None = 5.0,
-    reset: str | Callable[[Connection], Any] | None = DEFAULT_RESET,
-    init: Callable[[Connection], Any] | None = None,
-    setup: Callable[[Connection], Any] | None = None,
-    **connect_params: Any,
-) -> Pool:
-    """Open a pool with ``min_size`` connections and return it; see :class:`Pool`."""
-    pool = Pool(
-        dsn,
-        min_size=min_size,
-        max_size=max_size,
-        timeout=timeout,
-        max_lifetime=max_lifetime,
-        max_idle=max_idle,
-        health_check_after=health_check_after,
-        reset=reset,
-        init=init,
-        setup=setup,
-        **connect_params,
-    )
+def create_pool(dsn: str | None = None, **options: Any) -> Pool:
+    """Open a pool with ``min_size`` connections and return it. ``options`` are the pool's
+    (``min_size``, ``max_size``, ``timeout``, ...; see :class:`Pool`, the one place
+    they are defined) and the connection parameters, as :class:`Pool` takes them."""
+    pool = Pool(dsn, **options)
     pool.open()
     return pool
 
@@ -348,11 +325,8 @@ class Pool:
         conn = slot.conn
         if conn.closed or self._closing or self._too_old(slot, time.monotonic()):
             return False
-        # The borrower's callbacks must not fire for the next borrower; the connection has
-        # no public way to drop them all, so the pool (same package) empties its lists.
-        conn._listeners.clear()
-        conn._notice_handlers.clear()
-        conn.pending_notifications.clear()
+        # The borrower's callbacks must not fire for the next borrower.
+        conn.clear_handlers()
         conn.command_timeout = slot.command_timeout
         try:
             with _io.fail_after(UPKEEP_TIMEOUT):

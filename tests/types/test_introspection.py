@@ -135,7 +135,7 @@ def test_introspection_failure_is_logged_and_leaves_text(
     tconn: TypedConnection, caplog: pytest.LogCaptureFixture
 ) -> None:
     operation = IntrospectTypes([123456], tconn.registry)
-    operation.messages = [type(operation.messages[0])("SELECT no_such_column FROM pg_type")]
+    operation._messages = [type(operation.messages[0])("SELECT no_such_column FROM pg_type")]
     tconn.conn._run(operation)
     assert "could not look up types [123456]" in caplog.text
     assert not tconn.registry.unknown([123456])

@@ -106,7 +106,7 @@ class IntrospectTypes(Operation):
         super().__init__()
         self.oids = frozenset(oids)
         self.registry = registry
-        self.messages = [Query(introspection_query(self.oids))]
+        self._messages = [Query(introspection_query(self.oids))]
         self.found: set[int] = set()
         self._rows: list[tuple[bytes | None, ...]] = []
 
