@@ -22,7 +22,7 @@ from uuid import UUID
 from pgwire.errors import DataError, Error, InterfaceError
 from pgwire.protocol.framing import RowParser
 from pgwire.record import RecordShape
-from pgwire.types import arrays, composite, oids, ranges
+from pgwire.types import oids
 from pgwire.types.base import (
     BINARY,
     TEXT,
@@ -33,6 +33,7 @@ from pgwire.types.base import (
     wrong_type,
 )
 from pgwire.types.datetimes import Interval, format_interval
+from pgwire.types.derived import Derived, build_derived
 from pgwire.types.jsoncodec import JsonDumps, JsonLoads, default_dumps, default_loads, json_codecs
 from pgwire.types.rows import make_row_parser
 from pgwire.types.scalars import decode_bytea_binary, encode_str
@@ -89,18 +90,6 @@ def encode_unknown(value: Any) -> bytes:
     return encode_str(str(value))
 
 
-class _Derived(NamedTuple):
-    """The codecs of a type built from the codecs of other types (array, range, ...)."""
-
-    text_decoder: Decoder
-    binary_decoder: Decoder | None
-    encoder: tuple[int, Encoder]
-
-    @property
-    def binary(self) -> bool:
-        return self.binary_decoder is not None and self.encoder[0] == BINARY
-
-
 class _CodecSet(NamedTuple):
     text_decoder: Decoder | None
     binary_decoder: Decoder | None
@@ -139,7 +128,7 @@ class TypeRegistry:
         # oid -> ("array", element, delimiter) | ("range", subtype) | ("multirange", range)
         #        | ("domain", base) | ("composite", names, field oids) | ("record",)
         self._kinds: dict[int, tuple[Any, ...]] = {}
-        self._derived: dict[int, _Derived | None] = {}
+        self._derived: dict[int, Derived | None] = {}
         self._deriving: set[int] = set()
         self._pending: dict[str, _CodecSet] = {}
         self._oids_by_name: dict[str, int] = {}
@@ -290,7 +279,7 @@ class TypeRegistry:
         """Make `oid` the anonymous record: tuples whose fields carry their own type oids."""
         self._set_kind(oid, name, ("record",))
 
-    def _derive(self, oid: int) -> _Derived | None:
+    def _derive(self, oid: int) -> Derived | None:
         try:
             return self._derived[oid]
         except KeyError:
@@ -305,106 +294,23 @@ class TypeRegistry:
         self._derived[oid] = derived
         return derived
 
-    def _text_encoder(self, oid: int) -> Encoder:
+    def text_encoder(self, oid: int) -> Encoder:
+        """The text-format encoder of ``oid`` (the codec's own, or the value's ``str``)."""
         fmt, encoder = self.encoder(oid)
         if fmt == TEXT:
             return encoder
         return self._text_encoders.get(oid, encode_unknown)
 
-    def _build_derived(self, oid: int) -> _Derived | None:
+    def kind(self, oid: int) -> tuple[Any, ...] | None:
+        """How the derived type ``oid`` is made (see :func:`~pgwire.types.derived.build_derived`),
+        or ``None`` for a base type or an unknown one."""
+        return self._kinds.get(oid)
+
+    def _build_derived(self, oid: int) -> Derived | None:
         kind = self._kinds.get(oid)
         if kind is None:
             return None
-        name = self.type_name(oid)
-        tag = kind[0]
-        if tag == "array":
-            element, delimiter = kind[1], kind[2]
-            text_element = self.decoder(element, TEXT)
-
-            def decode_array_text(data: bytes) -> list[Any]:
-                return arrays.parse_array_text(data, text_element, delimiter)
-
-            if self.has_binary(element):
-                return _Derived(
-                    decode_array_text,
-                    arrays.binary_array_decoder(element, self.decoder(element, BINARY), name),
-                    (BINARY, arrays.binary_array_encoder(element, self.encoder(element)[1], name)),
-                )
-            encode = arrays.text_array_encoder(self._text_encoder(element), name, delimiter)
-            return _Derived(decode_array_text, None, (TEXT, encode))
-        if tag in ("range", "multirange"):
-            range_oid = oid if tag == "range" else kind[1]
-            range_kind = self._kinds.get(range_oid)
-            if range_kind is None or range_kind[0] != "range":
-                return None
-            subtype = range_kind[1]
-            text_bound = self.decoder(subtype, TEXT)
-            many = tag == "multirange"
-            text_decoder = (
-                ranges.text_multirange_decoder(text_bound, name)
-                if many
-                else ranges.text_range_decoder(text_bound, name)
-            )
-            if self.has_binary(subtype):
-                bound_decoder = self.decoder(subtype, BINARY)
-                bound_encoder = self.encoder(subtype)[1]
-                if many:
-                    return _Derived(
-                        text_decoder,
-                        ranges.binary_multirange_decoder(bound_decoder, name),
-                        (BINARY, ranges.binary_multirange_encoder(bound_encoder, name)),
-                    )
-                return _Derived(
-                    text_decoder,
-                    ranges.binary_range_decoder(bound_decoder, name),
-                    (BINARY, ranges.binary_range_encoder(bound_encoder, name)),
-                )
-            text_encoder = ranges.text_range_encoder(self._text_encoder(subtype), name, many)
-            return _Derived(text_decoder, None, (TEXT, text_encoder))
-        if tag == "domain":
-            base = kind[1]
-            return _Derived(
-                self.decoder(base, TEXT),
-                self.decoder(base, BINARY) if self.has_binary(base) else None,
-                self.encoder(base),
-            )
-        if tag == "composite":
-            names, field_oids = kind[1], kind[2]
-            text_decoder = composite.text_composite_decoder(
-                name, names, [self.decoder(f, TEXT) for f in field_oids]
-            )
-            if all(self.has_binary(f) for f in field_oids):
-                return _Derived(
-                    text_decoder,
-                    composite.binary_composite_decoder(
-                        name, names, field_oids, [self.decoder(f, BINARY) for f in field_oids]
-                    ),
-                    (
-                        BINARY,
-                        composite.binary_composite_encoder(
-                            name, names, field_oids, [self.encoder(f)[1] for f in field_oids]
-                        ),
-                    ),
-                )
-            text_encoder = composite.text_composite_encoder(
-                name, names, [self._text_encoder(f) for f in field_oids]
-            )
-            return _Derived(text_decoder, None, (TEXT, text_encoder))
-        if tag == "record":
-            field_decoders: dict[int, Decoder] = {}
-
-            def field_decoder(field_oid: int) -> Decoder:
-                found = field_decoders.get(field_oid)
-                if found is None:
-                    found = field_decoders[field_oid] = self.decoder(field_oid, BINARY)
-                return found
-
-            return _Derived(
-                composite.decode_record_text,
-                composite.binary_record_decoder(field_decoder),
-                (BINARY, composite.encode_record),
-            )
-        raise InterfaceError(f"unknown kind of type {tag!r} for oid {oid}")
+        return build_derived(self, oid, self.type_name(oid), kind)
 
     # ------------------------------------------------------------------------------------
     # Types by name, and the types a database defines
