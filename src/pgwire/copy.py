@@ -14,7 +14,7 @@ from typing import Any
 
 from pgwire.errors import DataError, InterfaceError, NotSupportedError
 from pgwire.types import BINARY, TypeRegistry
-from pgwire.types.base import compile_maker, find_struct_encoding
+from pgwire.types.base import ENCODE_ERRORS, compile_maker, find_struct_encoding
 
 __all__ = [
     "BINARY_HEADER",
@@ -219,7 +219,7 @@ def _batch_encoder_factory(shape: _Shape) -> Callable[..., _BatchEncoder]:
                         continue
                     append(one(v0, v1, v2))
                     continue
-                except Exception:
+                except ENCODE_ERRORS:
                     pass
                 append(general(record))
             return b"".join(out)
@@ -320,7 +320,7 @@ def _batch_encoder_factory(shape: _Shape) -> Callable[..., _BatchEncoder]:
             "          continue",
             f"        append(one({values}))",
             "        continue",
-            "      except Exception:",
+            "      except ENCODE_ERRORS:",
             "        pass",
             "      append(general(record))",
             '    return b"".join(out)',
@@ -328,7 +328,12 @@ def _batch_encoder_factory(shape: _Shape) -> Callable[..., _BatchEncoder]:
             "",
         ]
     )
-    namespace: dict[str, Any] = {"NULL": _NULL, "pack_length": _pack_length, **packers}
+    namespace: dict[str, Any] = {
+        "NULL": _NULL,
+        "pack_length": _pack_length,
+        "ENCODE_ERRORS": ENCODE_ERRORS,
+        **packers,
+    }
     maker: Callable[..., _BatchEncoder] = compile_maker(
         source, f"<pgwire COPY encoder {count} columns>", namespace
     )

@@ -67,7 +67,7 @@ from pgwire.protocol.messages import (
 )
 from pgwire.record import Record, RecordShape
 from pgwire.types import RowDecoder, TypeRegistry, oids
-from pgwire.types.base import compile_maker
+from pgwire.types.base import ENCODE_ERRORS, compile_maker
 
 __all__ = [
     "CopyIn",
@@ -175,7 +175,7 @@ class PreparedStatement:
         if fast is not None and (type(args) is tuple or type(args) is list):
             try:
                 return fast(args)
-            except Exception:  # the careful path below explains it
+            except ENCODE_ERRORS:  # a wrong count or value: the careful path explains it
                 pass
         return self._encode_carefully(args)
 

@@ -110,6 +110,13 @@ def find_struct_encoding(encoder: Encoder) -> StructEncoding | None:
         return None
 
 
+#: What encoding a parameter or a COPY record may raise for a bad value (a wrong count, an
+#: out-of-range number, a value of the wrong type): the generated fast encoders give up on
+#: these and a careful path gives the precise error. Anything else, such as a bug in an
+#: encoder of the user's own, propagates from either path alike.
+ENCODE_ERRORS: Final = (DataError, TypeError, ValueError, OverflowError, LookupError, struct.error)
+
+
 def compile_maker(source: str, filename: str, namespace: dict[str, Any] | None = None) -> Any:
     """The function ``make`` that generated ``source`` defines, compiled under ``filename``
     (what tracebacks show) with ``namespace`` as its globals: the codecs' generated row
