@@ -54,6 +54,7 @@ NAMES: dict[str, str] = {
     "AsyncStream": "SyncStream",
     "AsyncWebSocketStream": "WebSocketStream",
     "AsyncMemoryTLSStream": "MemoryTLSStream",
+    "AsyncTunnelStream": "TunnelStream",
     "AsyncIterator": "Iterator",
     "AsyncIterable": "Iterable",
     "AsyncGenerator": "Generator",
@@ -135,6 +136,8 @@ JOBS: list[Job] = [
     _job("src/pgwire/_pipeline_async.py", "src/pgwire/_pipeline_sync.py"),
     _job("src/pgwire/connection.py", "src/pgwire/sync.py", SYNC_DOCSTRING),
     _job("src/pgwire/pool.py", "src/pgwire/sync_pool.py", POOL_DOCSTRING),
+    _job("transports/memory_tls_async.py", "transports/memory_tls_sync.py"),
+    _job("transports/websocket_async.py", "transports/websocket_sync.py"),
 ]
 
 

@@ -17,14 +17,12 @@ or in PostgreSQL's own authentication.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from pgwire.transports.base import TLSInfo
-from pgwire.transports.memory_tls import AsyncMemoryTLSStream
-from pgwire.transports.websocket import (
+from pgwire.transports.memory_tls_async import AsyncTunnelStream
+from pgwire.transports.websocket_base import (
     WebSocketClosedError,
     WebSocketError,
     WebSocketHandshakeError,
@@ -39,13 +37,14 @@ _HIGH_WATER = 1 << 20
 _NORMAL_CLOSE = (1000, 1005)
 
 
-class BrowserWebSocketStream:
+class BrowserWebSocketStream(AsyncTunnelStream):
     """pgwire's async stream over an open JavaScript ``WebSocket`` (see
     :func:`connect_browser_websocket`)."""
 
     def __init__(self, socket: Any, url: str) -> None:
         from pyodide.ffi import create_proxy
 
+        super().__init__()
         self.socket = socket
         self.url = url
         self._incoming: deque[bytes] = deque()
@@ -53,7 +52,6 @@ class BrowserWebSocketStream:
         self._ended: OSError | None = None
         self._clean_close = False
         self._opened = False
-        self._tls: AsyncMemoryTLSStream | None = None
         socket.binaryType = "arraybuffer"
         self._proxies = [
             create_proxy(self._on_open),
@@ -132,26 +130,6 @@ class BrowserWebSocketStream:
                 raise self._ended
             await self._wait()
 
-    async def send_all(self, data: bytes) -> None:
-        """Send ``data`` as one binary message (TLS records, once TLS runs inside)."""
-        if self._tls is not None:
-            await self._tls.send_all(data)
-        else:
-            await self._send_message(data)
-
-    async def receive_some(self, max_bytes: int = 65536) -> bytes:
-        """Read up to ``max_bytes``; ``b""`` after a normal close."""
-        if self._tls is not None:
-            return await self._tls.receive_some(max_bytes)
-        return await self._receive_payload(max_bytes)
-
-    async def start_tls(self, context: ssl.SSLContext, server_hostname: str | None) -> TLSInfo:
-        """Run TLS inside the WebSocket (PostgreSQL-level TLS through a plain tunnel)."""
-        tls = AsyncMemoryTLSStream(_Messages(self))
-        info = await tls.start_tls(context, server_hostname)
-        self._tls = tls
-        return info
-
     async def close(self) -> None:
         """Close the WebSocket normally and release the event handlers."""
         if self._proxies:
@@ -166,7 +144,7 @@ class BrowserWebSocketStream:
                 self._clean_close = True
                 self._ended = WebSocketClosedError("the WebSocket is closed", 1000, None)
 
-    async def _send_message(self, data: bytes) -> None:
+    async def _send_plain(self, data: bytes) -> None:
         from pyodide.ffi import to_js
 
         if self._ended is not None and not self._clean_close:
@@ -178,7 +156,7 @@ class BrowserWebSocketStream:
         while int(self.socket.bufferedAmount) > _HIGH_WATER and self._ended is None:
             await asyncio.sleep(0.005)
 
-    async def _receive_payload(self, max_bytes: int) -> bytes:
+    async def _receive_plain(self, max_bytes: int) -> bytes:
         while not self._incoming:
             if self._ended is not None:
                 if self._clean_close:
@@ -190,25 +168,6 @@ class BrowserWebSocketStream:
             self._incoming.appendleft(data[max_bytes:])
             data = data[:max_bytes]
         return data
-
-
-class _Messages:
-    """The unencrypted messages of a :class:`BrowserWebSocketStream`, for TLS to run over."""
-
-    def __init__(self, stream: BrowserWebSocketStream) -> None:
-        self._stream = stream
-
-    async def send_all(self, data: bytes) -> None:
-        await self._stream._send_message(data)
-
-    async def receive_some(self, max_bytes: int = 65536) -> bytes:
-        return await self._stream._receive_payload(max_bytes)
-
-    async def start_tls(self, context: ssl.SSLContext, server_hostname: str | None) -> TLSInfo:
-        raise AssertionError("unreachable: TLS runs on the BrowserWebSocketStream")
-
-    async def close(self) -> None:
-        await self._stream.close()
 
 
 async def connect_browser_websocket(
