@@ -9,7 +9,6 @@ This is the async source (anyio streams); ``scripts/gen_sync.py`` turns it into
 from __future__ import annotations
 
 import contextlib
-import ssl
 import sys
 import time
 from collections.abc import Generator
@@ -119,11 +118,8 @@ async def _open_websocket(request: OpenStream, timeout: float | None) -> AsyncSt
             return await connect_browser_websocket(
                 target.url, subprotocols=target.subprotocols, timeout=timeout
             )
-    from pgwire.transports.websocket import (
-        AsyncWebSocketStream,
-        connect_websocket_async,
-        parse_websocket_url,
-    )
+    from pgwire.transports.websocket_async import AsyncWebSocketStream, connect_websocket_async
+    from pgwire.transports.websocket_base import parse_websocket_url, strict_tls_context
 
     where = parse_websocket_url(target.url)
     if request.host == where.host:
@@ -142,7 +138,7 @@ async def _open_websocket(request: OpenStream, timeout: float | None) -> AsyncSt
     try:
         with _bounded(inner, deadline):
             if where.secure:
-                await inner.start_tls(request.websocket_tls or _strict_context(), where.host)
+                await inner.start_tls(strict_tls_context(request.websocket_tls), where.host)
             stream = AsyncWebSocketStream(
                 inner,
                 where.host_header,
@@ -155,10 +151,3 @@ async def _open_websocket(request: OpenStream, timeout: float | None) -> AsyncSt
         await inner.close()
         raise
     return stream
-
-
-def _strict_context() -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_alpn_protocols(["http/1.1"])
-    return context

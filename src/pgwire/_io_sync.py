@@ -10,7 +10,6 @@ This is the async source (anyio streams); ``scripts/gen_sync.py`` turns it into
 from __future__ import annotations
 
 import contextlib
-import ssl
 import time
 from collections.abc import Generator
 from typing import Any, TypeVar
@@ -102,11 +101,8 @@ def _open_websocket(request: OpenStream, timeout: float | None) -> SyncStream:
     the URL's host (which still names the server: SNI, certificate check, Host header)."""
     target = request.websocket
     assert target is not None
-    from pgwire.transports.websocket import (
-        WebSocketStream,
-        connect_websocket,
-        parse_websocket_url,
-    )
+    from pgwire.transports.websocket_base import parse_websocket_url, strict_tls_context
+    from pgwire.transports.websocket_sync import WebSocketStream, connect_websocket
 
     where = parse_websocket_url(target.url)
     if request.host == where.host:
@@ -125,7 +121,7 @@ def _open_websocket(request: OpenStream, timeout: float | None) -> SyncStream:
     try:
         with _bounded(inner, deadline):
             if where.secure:
-                inner.start_tls(request.websocket_tls or _strict_context(), where.host)
+                inner.start_tls(strict_tls_context(request.websocket_tls), where.host)
             stream = WebSocketStream(
                 inner,
                 where.host_header,
@@ -138,10 +134,3 @@ def _open_websocket(request: OpenStream, timeout: float | None) -> SyncStream:
         inner.close()
         raise
     return stream
-
-
-def _strict_context() -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_alpn_protocols(["http/1.1"])
-    return context
