@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import pgwire
 import pgwire.dbapi
 from tests.pg import TRUST_USER, PostgresServer
 
@@ -60,8 +61,8 @@ def new_table(connect: Connector, pg_server: PostgresServer) -> Iterator[Callabl
 
     def create(columns: str) -> str:
         name = f"t_{uuid.uuid4().hex[:12]}"
-        pg_server.psql(f"CREATE TABLE {name} ({columns})")
-        pg_server.psql(f"GRANT ALL ON {name} TO {TRUST_USER.name}")
+        with pgwire.connect(connect.dsn) as owner:
+            owner.execute(f"CREATE TABLE {name} ({columns})")
         created.append(name)
         return name
 
