@@ -39,9 +39,9 @@ def suite_for(driver_name: str) -> type[dbapi20.DatabaseAPI20Test]:
         lower_func = "lower"
 
         # Names that Python 3.12 removed from unittest, which the suite may still call.
-        failUnless = unittest.TestCase.assertTrue  # noqa: N815
-        failIf = unittest.TestCase.assertFalse  # noqa: N815
-        assertEquals = unittest.TestCase.assertEqual  # noqa: N815
+        failUnless = unittest.TestCase.assertTrue
+        failIf = unittest.TestCase.assertFalse
+        assertEquals = unittest.TestCase.assertEqual
 
         def tearDown(self) -> None:
             # The suite's own tearDown drops the tables; an earlier failure may have

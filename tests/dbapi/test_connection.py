@@ -31,9 +31,18 @@ def test_module_globals() -> None:
 
 
 def test_exception_classes_are_attributes_of_the_connection(conn: Connection) -> None:
-    for name in ("Warning", "Error", "InterfaceError", "DatabaseError", "DataError",
-                 "OperationalError", "IntegrityError", "InternalError", "ProgrammingError",
-                 "NotSupportedError"):
+    for name in (
+        "Warning",
+        "Error",
+        "InterfaceError",
+        "DatabaseError",
+        "DataError",
+        "OperationalError",
+        "IntegrityError",
+        "InternalError",
+        "ProgrammingError",
+        "NotSupportedError",
+    ):
         assert getattr(conn, name) is getattr(dbapi, name) is getattr(pgwire.errors, name)
 
 
@@ -139,16 +148,18 @@ def test_an_unknown_isolation_level_is_refused(conn: Connection) -> None:
 
 def test_read_only_and_deferrable(connect: Callable[..., Connection]) -> None:
     conn = connect(isolation_level="serializable", read_only=True, deferrable=True)
-    cur = conn.execute("SELECT current_setting('transaction_read_only'),"
-                       " current_setting('transaction_deferrable')")
+    cur = conn.execute(
+        "SELECT current_setting('transaction_read_only'), current_setting('transaction_deferrable')"
+    )
     assert cur.fetchone() == ("on", "on")
     with pytest.raises(pgwire.errors.ReadOnlySqlTransaction):
         conn.execute("CREATE TEMP TABLE nope (a int)")
     conn.rollback()
     conn.read_only = False
     conn.deferrable = False
-    cur = conn.execute("SELECT current_setting('transaction_read_only'),"
-                       " current_setting('transaction_deferrable')")
+    cur = conn.execute(
+        "SELECT current_setting('transaction_read_only'), current_setting('transaction_deferrable')"
+    )
     assert cur.fetchone() == ("off", "off")
 
 
@@ -290,11 +301,15 @@ def test_connect_takes_what_pgwire_connect_takes(pg_server: object) -> None:
     assert isinstance(pg_server, PostgresServer)
     dsn = pg_server.dsn(SCRAM_USER.name, SCRAM_USER.password, sslmode="disable")
     with dbapi.connect(dsn, statement_cache_size=0, application_name="dbapi-test") as conn:
-        cur = conn.execute("SELECT current_user, current_setting('application_name'), %s::int",
-                           (7,))
+        cur = conn.execute(
+            "SELECT current_user, current_setting('application_name'), %s::int", (7,)
+        )
         assert cur.fetchone() == ("scram_user", "dbapi-test", 7)
-        assert [c.name for c in cur.description or ()] == ["current_user",
-                                                             "current_setting", "int4"]
+        assert [c.name for c in cur.description or ()] == [
+            "current_user",
+            "current_setting",
+            "int4",
+        ]
 
 
 def test_a_failed_login_is_an_operational_error(pg_server: object) -> None:

@@ -54,8 +54,11 @@ def test_doubled_percent_with_parameters_is_one_percent(conn: Connection) -> Non
         ("DELETE FROM {t} WHERE a = 3", 1),
         ("SELECT * FROM {t}", 3),
         ("SELECT * FROM {t} WHERE false", 0),
-        ("MERGE INTO {t} USING (VALUES (1), (9)) v(a) ON {t}.a = v.a "
-         "WHEN MATCHED THEN UPDATE SET a = 100 WHEN NOT MATCHED THEN INSERT VALUES (v.a)", 2),
+        (
+            "MERGE INTO {t} USING (VALUES (1), (9)) v(a) ON {t}.a = v.a "
+            "WHEN MATCHED THEN UPDATE SET a = 100 WHEN NOT MATCHED THEN INSERT VALUES (v.a)",
+            2,
+        ),
         ("UPDATE {t} SET a = a RETURNING a", 3),
         ("CREATE TEMP TABLE copy_{t} AS SELECT * FROM {t}", 3),
         ("CREATE TEMP TABLE other_{t} (a int)", -1),
@@ -114,8 +117,11 @@ DESCRIPTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("sql_type", "value", "oid", "display", "internal", "precision", "scale"),
-                         DESCRIPTIONS, ids=[d[0] for d in DESCRIPTIONS])
+@pytest.mark.parametrize(
+    ("sql_type", "value", "oid", "display", "internal", "precision", "scale"),
+    DESCRIPTIONS,
+    ids=[d[0] for d in DESCRIPTIONS],
+)
 def test_description_of_a_column(
     conn: Connection,
     new_table: Callable[[str], str],
@@ -257,8 +263,9 @@ def test_executemany_inserts_every_row_and_counts_them(
 ) -> None:
     table = new_table("a int, b text")
     cur = conn.cursor()
-    cur.executemany(f"INSERT INTO {table} VALUES (%(a)s, %(b)s)",
-                    [{"a": i, "b": str(i)} for i in range(100)])
+    cur.executemany(
+        f"INSERT INTO {table} VALUES (%(a)s, %(b)s)", [{"a": i, "b": str(i)} for i in range(100)]
+    )
     assert cur.rowcount == 100
     assert cur.execute(f"SELECT count(*), sum(a) FROM {table}").fetchone() == (100, 4950)
 
@@ -381,7 +388,9 @@ def test_a_cursor_as_context_manager_closes(conn: Connection) -> None:
         ("SELECT %s::text", "\u00e9\U0001f600", "\u00e9\U0001f600"),
     ],
 )
-def test_edge_values_of_parameters(conn: Connection, sql: str, value: object, result: object) -> None:
+def test_edge_values_of_parameters(
+    conn: Connection, sql: str, value: object, result: object
+) -> None:
     got = conn.execute(sql, (value,)).fetchone()[0]
     if result == "NaN":
         assert isinstance(got, Decimal) and got.is_nan()

@@ -125,7 +125,11 @@ print(json.dumps({"rows": seen, "peak_kib": peak()}))
 def stream_peak_kib(dsn: str, rows: int, kind: str) -> int:
     out = subprocess.run(
         [sys.executable, "-c", STREAM, dsn, str(rows), kind],
-        capture_output=True, text=True, check=True, cwd=ROOT, timeout=300,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=300,
     ).stdout
     result = json.loads(out)
     assert result["rows"] == rows

@@ -31,7 +31,9 @@ def rows(connect: Callable[..., Connection], table: str) -> list[int]:
 
 
 def test_prepare_then_commit(
-    conn: Connection, connect: Callable[..., Connection], new_table: Callable[[str], str],
+    conn: Connection,
+    connect: Callable[..., Connection],
+    new_table: Callable[[str], str],
     gtrid: str,
 ) -> None:
     table = new_table("a int")
@@ -48,7 +50,9 @@ def test_prepare_then_commit(
 
 
 def test_prepare_then_rollback(
-    conn: Connection, connect: Callable[..., Connection], new_table: Callable[[str], str],
+    conn: Connection,
+    connect: Callable[..., Connection],
+    new_table: Callable[[str], str],
     gtrid: str,
 ) -> None:
     table = new_table("a int")
@@ -61,7 +65,9 @@ def test_prepare_then_rollback(
 
 
 def test_commit_without_prepare_is_one_phase(
-    conn: Connection, connect: Callable[..., Connection], new_table: Callable[[str], str],
+    conn: Connection,
+    connect: Callable[..., Connection],
+    new_table: Callable[[str], str],
     gtrid: str,
 ) -> None:
     table = new_table("a int")
@@ -115,9 +121,7 @@ def test_names_are_psycopgs_so_either_driver_can_recover_them() -> None:
     assert Xid.from_name("42_Z3RyaWQ=_YnF1YWw=") == xid
 
 
-def test_a_failed_statement_makes_prepare_fail(
-    conn: Connection, gtrid: str
-) -> None:
+def test_a_failed_statement_makes_prepare_fail(conn: Connection, gtrid: str) -> None:
     conn.tpc_begin(conn.xid(1, gtrid, "b"))
     with pytest.raises(dbapi.ProgrammingError):
         conn.execute("SELECT * FROM no_such_table")
