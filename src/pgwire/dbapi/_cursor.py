@@ -248,7 +248,7 @@ class Cursor:
         connection = self._check()
         code = parse_query(sql).code
         if _COPY_IN.search(code):
-            tag = connection._copy_in(sql, file)
+            tag = connection._copy_in(sql, _source(file))
         elif _COPY_OUT.search(code):
             tag = connection._copy_out(sql, _sink(file))
         else:
@@ -392,6 +392,31 @@ class Cursor:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<pgwire.dbapi.{type(self).__name__} {state}>"
+
+
+_COPY_BLOCK = 1 << 16
+
+
+def _source(file: Any) -> Any:
+    """COPY data for the driver: an iterable of (often line-sized) chunks is gathered
+    into blocks of about 64 kB, one CopyData each; anything else goes as it is."""
+    if isinstance(file, str | bytes | bytearray | memoryview) or hasattr(file, "read"):
+        return file
+    return _blocks(file)
+
+
+def _blocks(chunks: Iterable[Any]) -> Iterator[bytes]:
+    block: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+        block.append(data)
+        size += len(data)
+        if size >= _COPY_BLOCK:
+            yield b"".join(block)
+            block, size = [], 0
+    if block:
+        yield b"".join(block)
 
 
 def _sink(file: Any) -> Callable[[bytes], object]:
