@@ -188,7 +188,25 @@ DRIVERS: dict[str, tuple[str, str, dict[str, str], str]] = {
         "psycopg 3 blocking, PSYCOPG_IMPL=python (Python adaptation over libpq)",
     ),
     "pg8000": ("Pg8000", "sync", {}, "pg8000 native API (pure Python)"),
+    # The same workloads through each driver's PEP 249 (DB-API 2.0) module.
+    "pgwire-dbapi": ("PgwireDbapi", "sync", {}, "pgwire.dbapi (PEP 249 on the blocking driver)"),
+    "psycopg-c-dbapi": (
+        "PsycopgDbapi",
+        "sync",
+        {"PSYCOPG_IMPL": "binary"},
+        "psycopg 3 through PEP 249 calls only, C implementation",
+    ),
+    "psycopg-py-dbapi": (
+        "PsycopgDbapi",
+        "sync",
+        {"PSYCOPG_IMPL": "python"},
+        "psycopg 3 through PEP 249 calls only, PSYCOPG_IMPL=python",
+    ),
+    "pg8000-dbapi": ("Pg8000Dbapi", "sync", {}, "pg8000.dbapi (pure Python)"),
 }
+
+#: The drivers that run the workloads through PEP 249 calls.
+DBAPI_DRIVERS = ["pgwire-dbapi", "psycopg-c-dbapi", "psycopg-py-dbapi", "pg8000-dbapi"]
 
 # (driver family, workload) -> how the driver does it, when not the obvious way.
 NOTES: dict[tuple[str, str], str] = {
@@ -199,6 +217,16 @@ NOTES: dict[tuple[str, str], str] = {
     ("Pg8000", "stream"): "DECLARE CURSOR + FETCH FORWARD 10000 in a transaction",
     ("PsycopgSync", "copy"): "binary COPY with Copy.write_row",
     ("PsycopgAsync", "copy"): "binary COPY with AsyncCopy.write_row",
+    ("PgwireDbapi", "copy"): "text COPY FROM STDIN from a generated text stream (copy_expert)",
+    ("PsycopgDbapi", "copy"): "text COPY FROM STDIN from a generated text stream (Copy.write)",
+    ("Pg8000Dbapi", "copy"): "text COPY FROM STDIN from a generated text stream",
+    ("PgwireDbapi", "pipeline"): "sequential: PEP 249 has no pipeline",
+    ("PsycopgDbapi", "pipeline"): "sequential: PEP 249 has no pipeline",
+    ("Pg8000Dbapi", "pipeline"): "sequential: PEP 249 has no pipeline",
+    ("PgwireDbapi", "stream"): "named cursor, itersize 10000, between BEGIN and COMMIT",
+    ("PsycopgDbapi", "stream"): "named cursor, itersize 10000, between BEGIN and COMMIT",
+    ("Pg8000Dbapi", "stream"): "DECLARE CURSOR + FETCH FORWARD 10000 between BEGIN and COMMIT",
+    ("Pg8000Dbapi", "executemany"): "pg8000's executemany: one round trip per row",
 }
 
 
@@ -689,9 +717,189 @@ class Pg8000:
         raise ValueError(workload)
 
 
+def copy_text_lines() -> Any:
+    """COPY_RECORDS as lines of COPY's text format (generated while timed: the encoding)."""
+    return (
+        f"{a}\t{b}\t{t}\t{d!r}\t{e.isoformat()}\t{'t' if f else 'f'}\t{g.isoformat()}\n"
+        for a, b, t, d, e, f, g in COPY_RECORDS
+    )
+
+
+class Dbapi:
+    """The workloads through PEP 249 calls only (connection, cursor, execute, executemany,
+    fetch*), on an autocommit connection as the other adapters; what PEP 249 lacks (COPY,
+    named cursors) each driver does its own way. Subclasses say how to connect."""
+
+    is_async = False
+    COPY_SQL = "COPY bench_copy (a, b, c, d, e, f, g) FROM STDIN"
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    def connect(self) -> Any:
+        raise NotImplementedError
+
+    def close(self, conn: Any) -> None:
+        conn.close()
+
+    def execute(self, conn: Any, sql: str) -> Any:
+        cur = conn.cursor()
+        cur.execute(sql)
+        cur.close()
+
+    def count(self, conn: Any) -> int:
+        cur = conn.cursor()
+        cur.execute(COUNT_SQL)
+        return int(cur.fetchone()[0])
+
+    def copy(self, cur: Any) -> None:
+        raise NotImplementedError
+
+    def stream(self, conn: Any, sql: str) -> int:
+        cur = conn.cursor("bench_stream")
+        cur.itersize = STREAM_BATCH
+        cur.execute(sql)
+        n = 0
+        for _row in cur:
+            n += 1
+        cur.close()
+        return n
+
+    def op(self, workload: str, rows: int = 0) -> Op:
+        def fetchall(sql: str, args: Any = None) -> Op:
+            def op(c: Any) -> Any:
+                cur = c.cursor()
+                if args is None:  # pg8000 takes no None for "no parameters"
+                    cur.execute(sql)
+                else:
+                    cur.execute(sql, args)
+                return cur.fetchall()
+
+            return op
+
+        if workload == "pgtype":
+            return fetchall(sql_for("format", PGTYPE_SQL), (-1, True))
+        if workload in ("series", "bytea", "intarray"):
+            return fetchall(
+                {"series": SERIES_SQL, "bytea": BYTEA_SQL, "intarray": INTARRAY_SQL}[workload]
+            )
+        if workload == "copy":
+            return lambda c: self.copy(c.cursor())
+        if workload == "executemany":
+            sql = sql_for("format", INSERT_SQL)
+
+            def many(c: Any) -> None:
+                cur = c.cursor()
+                cur.execute("BEGIN")
+                cur.executemany(sql, MANY_RECORDS)
+                cur.execute("COMMIT")
+
+            return many
+        if workload == "select":
+
+            def select(c: Any) -> Any:
+                cur = c.cursor()
+                cur.execute(SELECT_SQL)
+                return cur.fetchone()[0]
+
+            return select
+        if workload == "pipeline":
+            sql = sql_for("format", PIPELINE_SQL)
+
+            def pipeline(c: Any) -> Any:
+                cur = c.cursor()
+                out = []
+                for i in range(PIPELINE_QUERIES):
+                    cur.execute(sql, (i,))
+                    out.append(cur.fetchone()[0])
+                return out
+
+            return pipeline
+        if workload == "stream":
+            sql = stream_sql(rows)
+
+            def stream(c: Any) -> int:
+                cur = c.cursor()
+                cur.execute("BEGIN")
+                n = self.stream(c, sql)
+                cur.execute("COMMIT")
+                return n
+
+            return stream
+        raise ValueError(workload)
+
+
+class PgwireDbapi(Dbapi):
+    def versions(self) -> dict[str, str]:
+        return versions_of("pgwire")
+
+    def connect(self) -> Any:
+        import pgwire.dbapi
+
+        return pgwire.dbapi.connect(self.dsn, autocommit=True)
+
+    def copy(self, cur: Any) -> None:
+        cur.copy_expert(self.COPY_SQL, copy_text_lines())
+
+
+class PsycopgDbapi(Dbapi):
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        super().__init__(dsn)
+        self.psycopg = psycopg
+
+    versions = PsycopgSync.versions
+
+    def connect(self) -> Any:
+        return self.psycopg.connect(self.dsn, autocommit=True)
+
+    def copy(self, cur: Any) -> None:
+        with cur.copy(self.COPY_SQL) as cp:
+            for line in copy_text_lines():
+                cp.write(line)
+
+
+class Pg8000Dbapi(Dbapi):
+    def versions(self) -> dict[str, str]:
+        return versions_of("pg8000")
+
+    def connect(self) -> Any:
+        import pg8000.dbapi
+
+        conn = pg8000.dbapi.connect(**conn_params(self.dsn))
+        conn.autocommit = True
+        return conn
+
+    def copy(self, cur: Any) -> None:
+        cur.execute(self.COPY_SQL, stream=copy_text_lines())
+
+    def stream(self, conn: Any, sql: str) -> int:
+        # pg8000.dbapi has no named cursors: DECLARE and FETCH by hand.
+        cur = conn.cursor()
+        cur.execute(f"DECLARE bench_stream NO SCROLL CURSOR FOR {sql}")
+        n = 0
+        while True:
+            cur.execute(f"FETCH FORWARD {STREAM_BATCH} FROM bench_stream")
+            batch = cur.fetchall()
+            if not batch:
+                return n
+            n += len(batch)
+
+
 ADAPTERS = {
     cls.__name__: cls
-    for cls in (PgwireAsync, PgwireSync, Asyncpg, PsycopgSync, PsycopgAsync, Pg8000)
+    for cls in (
+        PgwireAsync,
+        PgwireSync,
+        Asyncpg,
+        PsycopgSync,
+        PsycopgAsync,
+        Pg8000,
+        PgwireDbapi,
+        PsycopgDbapi,
+        Pg8000Dbapi,
+    )
 }
 
 

@@ -599,7 +599,7 @@ def _server_version(dsn: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# Targets of issue 9 and the report
+# Targets (issues 9 and 14) and the report
 # ---------------------------------------------------------------------------------------
 
 PGWIRE = ["pgwire-asyncio", "pgwire-uvloop", "pgwire-trio", "pgwire-sync"]
@@ -614,23 +614,31 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         r = res.get(w, {}).get(d, {})
         return float(r.get("qps", float("nan")))
 
+    def against(p: str, peer: str, goal: float) -> None:
+        """The target: ``p`` at least ``goal`` times ``peer``'s queries/s everywhere."""
+        if peer not in drivers:
+            return
+        label = f">= {goal:g}x {peer}" if goal != 1.0 else f">= {peer}"
+        ratios = {w: qps(w, p) / qps(w, peer) for w in res}
+        worst = min(ratios, key=lambda w: ratios[w] if math.isfinite(ratios[w]) else -1)
+        misses = [w for w, v in ratios.items() if not v >= goal]
+        out.append(
+            {
+                "driver": p,
+                "target": f"every workload {label}",
+                "value": f"worst {worst} {ratios[worst]:.2f}x",
+                "met": not misses,
+                "misses": {w: round(ratios[w], 2) for w in misses},
+            }
+        )
+
+    if "pgwire-dbapi" in drivers:
+        # Issue 14: the PEP 249 module against the other drivers' PEP 249 modules.
+        against("pgwire-dbapi", "pg8000-dbapi", 3.0)
+        against("pgwire-dbapi", "psycopg-py-dbapi", 1.0)
     for p in [d for d in PGWIRE if d in drivers]:
-        peer_py = "psycopg-py" if p == "pgwire-sync" else "psycopg-py-async"
-        for peer, goal, label in (("pg8000", 2.0, ">= 2x pg8000"), (peer_py, 1.0, f">= {peer_py}")):
-            if peer not in drivers:
-                continue
-            ratios = {w: qps(w, p) / qps(w, peer) for w in res}
-            worst = min(ratios, key=lambda w: ratios[w] if math.isfinite(ratios[w]) else -1)
-            misses = [w for w, v in ratios.items() if not v >= goal]
-            out.append(
-                {
-                    "driver": p,
-                    "target": f"every workload {label}",
-                    "value": f"worst {worst} {ratios[worst]:.2f}x",
-                    "met": not misses,
-                    "misses": {w: round(ratios[w], 2) for w in misses},
-                }
-            )
+        against(p, "pg8000", 2.0)
+        against(p, "psycopg-py" if p == "pgwire-sync" else "psycopg-py-async", 1.0)
         if BASELINE in drivers:
             g = report["geomean_qps_ratio"].get(p, float("nan"))
             out.append(
@@ -756,7 +764,7 @@ def render(report: dict[str, Any], markdown: bool = False) -> str:
     for n, note in enumerate(notes, 1):
         lines.append(f"[{n}] {note}" + ("  " if markdown else ""))
     if report["targets"]:
-        lines += ["", "#### Targets of issue 9" if markdown else "Targets of issue 9", ""]
+        lines += ["", "#### Targets" if markdown else "Targets", ""]
         rows = [
             [
                 t["driver"],

@@ -321,6 +321,8 @@ class PostgresServer:
             "port": str(self.port),
             "unix_socket_directories": self.unix_socket_dir,
             "max_connections": "100",
+            # Two-phase commit (PREPARE TRANSACTION) is off at 0, PostgreSQL's default.
+            "max_prepared_transactions": "10",
             "password_encryption": "scram-sha-256",
             # Durability is worthless for a throwaway server and costs seconds per session.
             "fsync": "off",

@@ -16,6 +16,7 @@ from pgwire.operations import (
     PreparedStatement,
     PrepareStatement,
     SimpleQuery,
+    StatementResult,
     is_stale,
 )
 from pgwire.record import Record
@@ -158,3 +159,36 @@ class AsyncQueries(AsyncPump):
             operation = ExecuteStatement(statement, args)
             if operation.param_rows:
                 await self._run(operation, timeout)
+
+    async def execute_results(
+        self,
+        sql: str,
+        arg_rows: Sequence[Sequence[Any]] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> list[StatementResult]:
+        """Run ``sql`` and return what it produced, whole: for each result its ``columns``
+        (the RowDescription's fields, ``None`` for a statement that returns no rows), its
+        ``rows`` and its command ``tag``. For layers built on the driver (``pgwire.dbapi``).
+
+        Without ``arg_rows`` the simple protocol runs ``sql``, which may hold several
+        statements: one result each, values in text format.  With ``arg_rows``, ``sql`` is
+        one statement, run once per argument sequence as :meth:`fetch` runs it (one
+        sequence) or as :meth:`executemany` does (several: one round trip, atomically):
+        one result per run, with its tag; the rows are kept for a single run only.
+        """
+        if arg_rows is None:
+            simple = SimpleQuery(sql, self.registry)
+            await self._run(simple, timeout)
+            return simple.results
+        if len(arg_rows) == 1:
+            one = await self._execute_prepared(sql, arg_rows[0], timeout=timeout)
+            return [StatementResult(one.tag, one.rows, one.statement.columns)]
+        with self._in_use():
+            if self._cache.capacity <= 0:
+                many: ExecuteStatement = ExecuteUnprepared(sql, arg_rows, self.registry)
+            else:
+                many = ExecuteStatement(await self.prepare(sql), arg_rows)
+            if many.param_rows:
+                await self._run(many, timeout)
+        return [StatementResult(tag, [], many.statement.columns) for tag in many.tags]

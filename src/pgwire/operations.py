@@ -82,6 +82,7 @@ __all__ = [
     "PreparedStatement",
     "SimpleQuery",
     "StatementCache",
+    "StatementResult",
     "infer_type_oid",
     "is_stale",
 ]
@@ -421,6 +422,8 @@ class StatementResult:
 
     tag: str | None = None
     rows: list[Record] = field(default_factory=list)
+    #: The RowDescription's fields; None for a statement that returns no rows.
+    columns: tuple[Any, ...] | None = None
 
 
 class SimpleQuery(Operation):
@@ -458,6 +461,7 @@ class SimpleQuery(Operation):
         if isinstance(event, DataRow):
             self.feed_rows([event.values])
         elif isinstance(event, RowDescription):
+            self._current.columns = event.fields
             if self.keep_rows:
                 formats = [f.format for f in event.fields]
                 self._shape, self._decode, self.row_parser = _row_readers(
@@ -716,6 +720,7 @@ class ExecuteUnprepared(ExecuteStatement):
 
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, RowDescription):
+            self.statement.columns = event.fields
             formats = [f.format for f in event.fields]
             self._shape, self._decode, self.row_parser = _row_readers(
                 self.registry, event.fields, formats
