@@ -199,13 +199,15 @@ class Relay:
                 pass
 
     async def stop(self, farewell: BackendMessage | None = None) -> None:
-        """End the relay; the client gets ``farewell`` first, between two whole messages."""
-        if farewell is not None:
+        """End the relay (while :meth:`run` runs); the client gets ``farewell`` first,
+        between two whole messages."""
+        client = self._targets.get("B")
+        if farewell is not None and client is not None:
             data = farewell.encode()
             self.record(Frame("B", data, type(farewell).__name__, farewell), "sent by the relay")
             async with self._locks["B"]:
                 with contextlib.suppress(*CONNECTION_LOST):
-                    await self._targets["B"].send(data)
+                    await client.send(data)
         if self._scope is not None:
             self._scope.cancel()
 
