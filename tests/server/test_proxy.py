@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from pgwire.protocol import CommandComplete, Query
+from pgwire.protocol import CommandComplete, ErrorResponse, Message, Query
 from pgwire.proxy import Fault, RecordingProxy
 from pgwire.trace import DumpWriter
 from tests.pg import SCRAM_USER, PostgresServer
@@ -167,6 +167,62 @@ def test_a_delay_holds_the_message_back(pg_server: PostgresServer) -> None:
 def test_a_replace_fault_needs_a_replacement() -> None:
     with pytest.raises(ValueError, match="needs a replacement"):
         Fault("replace", "Query")
+
+
+def _is_commit(message: Message) -> bool:
+    return isinstance(message, Query) and message.sql.upper() == "COMMIT"
+
+
+def test_a_fail_fault_fails_a_commit_in_a_transaction_and_rolls_it_back(
+    pg_server: PostgresServer,
+) -> None:
+    trace = io.StringIO()
+    conflict = ErrorResponse({"S": "ERROR", "V": "ERROR", "C": "40001", "M": "lost a conflict"})
+    fault = Fault("fail", "Query", "F", when=_is_commit, status="T", error=conflict)
+    proxy = RecordingProxy(pg_server.host, pg_server.port, trace=trace, faults=[fault])
+
+    async def session(port: int) -> tuple[str, int]:
+        conn = await asyncpg.connect(
+            host="127.0.0.1",
+            port=port,
+            user=SCRAM_USER.name,
+            password=SCRAM_USER.password,
+            database=pg_server.database,
+            ssl=False,
+        )
+        try:
+            await conn.execute("CREATE TEMP TABLE kept (n int)")
+            await conn.execute("COMMIT")  # outside a transaction block: not failed
+            await conn.execute("BEGIN")
+            await conn.execute("INSERT INTO kept VALUES (1)")
+            with pytest.raises(asyncpg.SerializationError) as caught:
+                await conn.execute("COMMIT")
+            rows: int = await conn.fetchval("SELECT count(*) FROM kept")
+            return caught.value.args[0], rows
+        finally:
+            await conn.close()
+
+    with proxy.running_in_thread() as port:
+        message, rows = asyncio.run(session(port))
+    assert (message, rows) == ("lost a conflict", 0)
+    assert (fault.matched, fault.applied, fault.remaining) == (1, 1, 0)
+    assert "failed by a fault: ROLLBACK sent instead" in trace.getvalue()
+    assert "the failed query's answer, replaced by its error" in trace.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("message", "direction", "error"),
+    [
+        ("Query", None, None),
+        ("Sync", None, ErrorResponse({"M": "e"})),
+        ("Query", "B", ErrorResponse({"M": "e"})),
+    ],
+)
+def test_a_fail_fault_needs_the_clients_query_and_an_error(
+    message: str, direction: Any, error: ErrorResponse | None
+) -> None:
+    with pytest.raises(ValueError, match="fails the client's Query messages"):
+        Fault("fail", message, direction, error=error)
 
 
 def proxy_conninfo(pg: PostgresServer, port: int) -> str:

@@ -1,26 +1,12 @@
-"""A mock PostgreSQL server: answer real clients' queries from Python handlers or a script.
+"""The mock server itself: listening, authentication, and the session of each client.
 
-Built on the server role of the sans-IO core (:class:`pgwire.protocol.ServerConnection`) and
-anyio, so it runs on asyncio and trio.  It speaks enough of the protocol for real drivers
-(psql/libpq, psycopg and its pipeline mode, asyncpg, pg8000, pgwire): trust, cleartext, MD5
-and SCRAM-SHA-256 authentication, SCRAM-SHA-256-PLUS over TLS, TLS after SSLRequest and
-direct TLS, the simple and the extended protocol (Parse/Describe answered with
-ParameterDescription and RowDescription), text and binary result formats, transaction status
-for BEGIN/COMMIT/ROLLBACK, and CancelRequest.
+:class:`MockServer` holds what every connection shares (the handler, users and passwords,
+TLS, the sessions open, for CancelRequest); ``_Session`` serves one client on the core's
+server role (:class:`~pgwire.protocol.ServerConnection`): startup and TLS, then the simple
+and the extended protocol, calling the handler for each statement and turning its answer
+(:mod:`pgwire.mockserver.results`) into RowDescription, DataRow and CommandComplete.
 
-A handler is ``async def handler(query: str, params: tuple) -> result``.  It may return:
-
-* a :class:`Result` (rows, column names and types, command tag);
-* a list of tuples or dicts (the rows; columns are text, named from the dict keys);
-* a string (a command tag such as ``"CREATE TABLE"``) or ``None`` (no rows);
-* or raise (or return) a :class:`pgwire.errors.PostgresError` subclass, which the client
-  receives as an ErrorResponse with that class's SQLSTATE.
-
-For a Describe of a prepared statement (before any parameter is bound) the handler is called
-with every parameter ``None`` (a :class:`Describing` tuple), only to learn the result's
-columns: keep handlers free of side effects, or check for ``Describing``.
-
-This module is driver-layer code: it does I/O.  The protocol rules live in the core.
+This is driver-layer code: it does I/O.  The protocol rules live in the core.
 """
 
 from __future__ import annotations
@@ -28,12 +14,11 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import re
 import secrets
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import partial
 from pathlib import Path
@@ -41,9 +26,27 @@ from typing import Any, Literal
 
 import anyio
 import anyio.abc
-from anyio.streams.tls import TLSStream
 
 from pgwire.errors import PostgresError, ProtocolError
+from pgwire.listener import (
+    CONNECTION_LOST,
+    accept_tls,
+    in_thread,
+    running_tcp,
+    running_unix,
+    serve_tcp,
+    serve_unix,
+)
+from pgwire.mockserver.results import (
+    Command,
+    Describing,
+    Handler,
+    Result,
+    command_tag,
+    mock_error,
+    normalize,
+)
+from pgwire.mockserver.sql import param_oids, split_statements, strip_comments
 from pgwire.protocol import (
     NEED_DATA,
     Authenticated,
@@ -94,37 +97,9 @@ from pgwire.protocol import (
 from pgwire.types import BINARY, TypeRegistry, default_registry, encode_unknown
 from pgwire.types import oids as _oids
 
-__all__ = [
-    "Column",
-    "Describing",
-    "Handler",
-    "MockServer",
-    "ReplayStream",
-    "Result",
-    "Script",
-]
+__all__ = ["DEFAULT_PARAMETERS", "AuthName", "MockServer"]
 
-Handler = Callable[[str, tuple[Any, ...]], Awaitable[Any] | Any]
 AuthName = Literal["trust", "password", "md5", "scram-sha-256"]
-
-#: Type names a column or parameter may be given by, with PostgreSQL's usual aliases.
-TYPE_OIDS: dict[str, int] = {
-    name.lower(): value for name, value in vars(_oids).items() if name.isupper()
-}
-TYPE_OIDS.update(
-    {
-        "int": _oids.INT4,
-        "integer": _oids.INT4,
-        "smallint": _oids.INT2,
-        "bigint": _oids.INT8,
-        "boolean": _oids.BOOL,
-        "real": _oids.FLOAT4,
-        "float": _oids.FLOAT8,
-        "double precision": _oids.FLOAT8,
-        "decimal": _oids.NUMERIC,
-        "character varying": _oids.VARCHAR,
-    }
-)
 _TYPE_SIZES = {
     _oids.BOOL: 1,
     _oids.INT2: 2,
@@ -142,7 +117,7 @@ _TYPE_SIZES = {
     _oids.UUID: 16,
 }
 _TEXT_LIKE = frozenset({_oids.TEXT, _oids.VARCHAR, _oids.BPCHAR, _oids.NAME, _oids.UNKNOWN})
-_PARAM = re.compile(r"\$(\d+)(?:\s*::\s*([A-Za-z_][A-Za-z0-9_]*))?")
+#: What the mock server reports with ParameterStatus, unless told otherwise.
 DEFAULT_PARAMETERS: Mapping[str, str] = {
     "server_version": "18.0",
     "server_encoding": "UTF8",
@@ -154,172 +129,6 @@ DEFAULT_PARAMETERS: Mapping[str, str] = {
     "standard_conforming_strings": "on",
     "is_superuser": "off",
 }
-
-
-def type_oid(type_: str | int) -> int:
-    """The OID of a type given by OID or by name (``int4``, ``integer``, ``text``, ...)."""
-    if isinstance(type_, int):
-        return type_
-    try:
-        return TYPE_OIDS[type_.lower()]
-    except KeyError:
-        raise ValueError(f"unknown type name {type_!r}; give its OID instead") from None
-
-
-@dataclass(frozen=True)
-class Column:
-    """A result column: its name and type (a name such as ``int4``, or an OID)."""
-
-    name: str
-    type: str | int = "text"
-
-    @property
-    def oid(self) -> int:
-        """The type OID."""
-        return type_oid(self.type)
-
-
-ColumnSpec = str | tuple[str, str | int] | Column
-
-
-@dataclass
-class Result:
-    """What a query returns: rows, their columns, and the command tag.
-
-    ``columns`` may be names (type text), ``(name, type)`` pairs, :class:`Column` objects,
-    or a mapping of name to type; when left out, dict rows name them (as text) and tuple
-    rows get ``?column?``.  ``tag`` defaults to ``SELECT <number of rows>``.
-    """
-
-    rows: Sequence[Sequence[Any] | Mapping[str, Any]] = ()
-    columns: Sequence[ColumnSpec] | Mapping[str, str | int] | None = None
-    tag: str | None = None
-    _columns: tuple[Column, ...] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._columns = _columns(self.columns, self.rows)
-
-    @property
-    def described(self) -> tuple[Column, ...]:
-        """The columns, normalized."""
-        return self._columns
-
-    def tuples(self) -> Iterator[Sequence[Any]]:
-        """The rows as sequences in column order."""
-        names = [c.name for c in self._columns]
-        for row in self.rows:
-            yield [row.get(n) for n in names] if isinstance(row, Mapping) else row
-
-    @property
-    def command_tag(self) -> str:
-        """The CommandComplete tag."""
-        return self.tag if self.tag is not None else f"SELECT {len(self.rows)}"
-
-
-def _columns(
-    spec: Sequence[ColumnSpec] | Mapping[str, str | int] | None,
-    rows: Sequence[Sequence[Any] | Mapping[str, Any]],
-) -> tuple[Column, ...]:
-    if isinstance(spec, Mapping):
-        return tuple(Column(name, type_) for name, type_ in spec.items())
-    if spec is not None:
-        return tuple(
-            c if isinstance(c, Column) else Column(c) if isinstance(c, str) else Column(*c)
-            for c in spec
-        )
-    if not rows:
-        return ()
-    first = rows[0]
-    if isinstance(first, Mapping):
-        return tuple(Column(str(name)) for name in first)
-    return tuple(Column("?column?") for _ in first)
-
-
-class Describing(tuple[Any, ...]):
-    """The parameters a handler gets when called only to describe a prepared statement's
-    result: all ``None``, before the client bound any value."""
-
-
-@dataclass
-class _Command:
-    """A handler's answer that is only a command tag."""
-
-    tag: str
-
-
-class Script:
-    """A scripted conversation: the queries expected, in order, and what each returns.
-
-    ``Script([("SELECT 1", Result([(1,)], [("n", "int4")])), ("DROP x", errors.UndefinedTable(
-    "no x"))])`` is a handler: each call must bring the next query (compared after collapsing
-    whitespace, case kept), else the client gets an error naming both.  ``remaining`` tells
-    what was never asked.
-    """
-
-    def __init__(self, steps: Sequence[tuple[str, Any]]) -> None:
-        self._steps = list(steps)
-        self._position = 0
-
-    @property
-    def remaining(self) -> list[str]:
-        """The queries not asked yet."""
-        return [query for query, _ in self._steps[self._position :]]
-
-    async def __call__(self, query: str, params: tuple[Any, ...]) -> Any:
-        if isinstance(params, Describing):
-            # A Describe before Bind: answer without consuming the step.
-            return self._peek(query)
-        answer = self._peek(query)
-        self._position += 1
-        return answer
-
-    def _peek(self, query: str) -> Any:
-        if self._position >= len(self._steps):
-            raise _mock_error(f"the script is over; unexpected query {query!r}")
-        expected, answer = self._steps[self._position]
-        if " ".join(expected.split()) != " ".join(query.split()):
-            raise _mock_error(f"the script expected {expected!r}, got {query!r}")
-        return answer
-
-
-def _mock_error(message: str, sqlstate: str = "XX000") -> PostgresError:
-    return PostgresError({"S": "ERROR", "V": "ERROR", "C": sqlstate, "M": message})
-
-
-def split_statements(sql: str) -> list[str]:
-    """Cut a simple-query string at top-level semicolons (quotes, comments, $$ respected)."""
-    statements: list[str] = []
-    start = 0
-    i = 0
-    n = len(sql)
-    while i < n:
-        ch = sql[i]
-        if ch in "'\"":
-            end = sql.find(ch, i + 1)
-            while end != -1 and end + 1 < n and sql[end + 1] == ch:
-                end = sql.find(ch, end + 2)
-            i = n if end == -1 else end + 1
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = n if end == -1 else end + 1
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            i = n if end == -1 else end + 2
-        elif ch == "$" and (tag := re.match(r"\$[A-Za-z_]*\$", sql[i:])):
-            end = sql.find(tag.group(), i + len(tag.group()))
-            i = n if end == -1 else end + len(tag.group())
-        elif ch == ";":
-            statements.append(sql[start:i])
-            i += 1
-            start = i
-        else:
-            i += 1
-    statements.append(sql[start:])
-    return [s for s in statements if _strip_comments(s)]
-
-
-def _strip_comments(sql: str) -> str:
-    return re.sub(r"--[^\n]*|/\*.*?\*/", "", sql, flags=re.DOTALL).strip()
 
 
 def _text(value: Any, oid: int) -> bytes:
@@ -341,7 +150,7 @@ class _Portal:
     sql: str
     params: tuple[Any, ...]
     formats: tuple[int, ...]
-    result: Result | _Command | None = None
+    result: Result | Command | None = None
     position: int = 0
 
 
@@ -350,32 +159,10 @@ class _Statement:
     sql: str
     param_oids: tuple[int, ...]
 
-
-class ReplayStream(anyio.abc.ByteStream):
-    """A byte stream that first returns bytes already read (a direct-TLS ClientHello)."""
-
-    def __init__(self, stream: anyio.abc.ByteStream, data: bytes) -> None:
-        self._stream = stream
-        self._data = data
-
-    async def receive(self, max_bytes: int = 65536) -> bytes:
-        if self._data:
-            data, self._data = self._data, b""
-            return data
-        return await self._stream.receive(max_bytes)
-
-    async def send(self, item: bytes) -> None:
-        await self._stream.send(item)
-
-    async def send_eof(self) -> None:
-        await self._stream.send_eof()
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
     @property
-    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
-        return self._stream.extra_attributes
+    def param_types(self) -> tuple[int, ...]:
+        """The parameter types: the client's, else a ``$n::type`` cast, else text."""
+        return param_oids(self.sql, self.param_oids)
 
 
 class MockServer:
@@ -427,32 +214,23 @@ class MockServer:
 
     async def serve_tcp(self, host: str = "127.0.0.1", port: int = 5432) -> None:
         """Serve on ``host:port`` until cancelled."""
-        listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
-        await listener.serve(self.handle)
+        await serve_tcp(self.handle, host, port)
 
     async def serve_unix(self, path: str | Path) -> None:
         """Serve on the Unix socket ``path`` until cancelled."""
-        listener = await anyio.create_unix_listener(path)
-        await listener.serve(self.handle)
+        await serve_unix(self.handle, path)
 
     @asynccontextmanager
     async def running(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[int]:
         """Serve on ``host:port`` (0: a free port) for the ``async with`` block; yield the port."""
-        listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
-        bound = listener.extra(anyio.abc.SocketAttribute.local_port)
-        async with listener, anyio.create_task_group() as group:
-            group.start_soon(listener.serve, self.handle)
+        async with running_tcp(self.handle, host, port) as bound:
             yield bound
-            group.cancel_scope.cancel()
 
     @asynccontextmanager
     async def running_unix(self, path: str | Path) -> AsyncIterator[str]:
         """Serve on the Unix socket ``path`` for the ``async with`` block; yield the path."""
-        listener = await anyio.create_unix_listener(path)
-        async with listener, anyio.create_task_group() as group:
-            group.start_soon(listener.serve, self.handle)
-            yield str(path)
-            group.cancel_scope.cancel()
+        async with running_unix(self.handle, path) as bound:
+            yield bound
 
     @contextmanager
     def running_in_thread(
@@ -460,12 +238,7 @@ class MockServer:
     ) -> Iterator[int]:
         """Serve from a background thread for the ``with`` block (for blocking code); yield the
         port."""
-        from anyio.from_thread import start_blocking_portal
-
-        with (
-            start_blocking_portal(backend) as portal,
-            portal.wrap_async_context_manager(self.running(host, port)) as bound,
-        ):
+        with in_thread(self.running(host, port), backend) as bound:
             yield bound
 
     async def handle(self, stream: anyio.abc.ByteStream) -> None:
@@ -476,7 +249,7 @@ class MockServer:
             await session.run()
         except ProtocolError as exc:
             await session.fail(str(exc))
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError, OSError):
+        except CONNECTION_LOST:
             pass
         finally:
             self._sessions.pop(session.key, None)
@@ -568,7 +341,7 @@ class _Session:
         if isinstance(event, DirectTLSHandshake):
             if self.server.ssl_context is None:
                 return False
-            await self.start_tls(ReplayStream(self.stream, event.data))
+            await self.start_tls(event.data)
         elif isinstance(event, CancelRequest):
             self.server._cancel(event)
             return False
@@ -599,7 +372,7 @@ class _Session:
         elif isinstance(event, Flush):
             await self.flush()
         elif isinstance(event, FunctionCall):
-            self.send_error(_mock_error("the mock server has no functions", "0A000"))
+            self.send_error(mock_error("the mock server has no functions", "0A000"))
             self.send(ReadyForQuery(self.status))
         return True
 
@@ -608,14 +381,13 @@ class _Session:
         self.send(EncryptionResponse("ssl" if isinstance(event, SSLRequest) else "gss", accept))
         await self.flush()
         if accept:
-            await self.start_tls(self.stream)
+            await self.start_tls()
         return True
 
-    async def start_tls(self, stream: anyio.abc.ByteStream) -> None:
+    async def start_tls(self, already_read: bytes = b"") -> None:
+        """Turn the stream to TLS; ``already_read``: a direct-TLS ClientHello."""
         assert self.server.ssl_context is not None
-        self.stream = await TLSStream.wrap(
-            stream, server_side=True, ssl_context=self.server.ssl_context, standard_compatible=False
-        )
+        self.stream = await accept_tls(self.stream, self.server.ssl_context, already_read)
         self.tls = True
 
     def on_startup(self) -> bool:
@@ -650,19 +422,19 @@ class _Session:
             self.status = "E"
         self.send(ErrorResponse(fields))
 
-    async def call(self, sql: str, params: tuple[Any, ...]) -> Result | _Command:
+    async def call(self, sql: str, params: tuple[Any, ...]) -> Result | Command:
         """Run the handler (transaction control is answered here) and normalize its answer."""
-        words = _strip_comments(sql).split(None, 2)
+        words = strip_comments(sql).split(None, 2)
         first = words[0].upper() if words else ""
         if first in ("BEGIN", "START"):
             self.status = "T" if self.status == "I" else self.status
-            return _Command("BEGIN" if first == "BEGIN" else "START TRANSACTION")
+            return Command("BEGIN" if first == "BEGIN" else "START TRANSACTION")
         if first in ("COMMIT", "END", "ROLLBACK", "ABORT") and (
             len(words) < 2 or words[1].upper() in ("WORK", "TRANSACTION")
         ):
             failed = self.status == "E"
             self.status = "I"
-            return _Command("ROLLBACK" if failed or first in ("ROLLBACK", "ABORT") else "COMMIT")
+            return Command("ROLLBACK" if failed or first in ("ROLLBACK", "ABORT") else "COMMIT")
         if self.status == "E":
             raise PostgresError(
                 {
@@ -681,16 +453,16 @@ class _Session:
                 answer = await answer
         self.running = None
         if scope.cancelled_caught or self.cancelled:
-            raise _mock_error("canceling statement due to user request", "57014")
-        return _normalize(answer, first)
+            raise mock_error("canceling statement due to user request", "57014")
+        return normalize(answer, first)
 
-    async def run_guarded(self, sql: str, params: tuple[Any, ...]) -> Result | _Command | None:
+    async def run_guarded(self, sql: str, params: tuple[Any, ...]) -> Result | Command | None:
         try:
             return await self.call(sql, params)
         except PostgresError as exc:
             self.send_error(exc)
         except Exception as exc:  # a handler's bug becomes the client's error, not a hang
-            self.send_error(_mock_error(f"{type(exc).__name__}: {exc}"))
+            self.send_error(mock_error(f"{type(exc).__name__}: {exc}"))
         return None
 
     async def on_query(self, sql: str) -> None:
@@ -708,7 +480,7 @@ class _Session:
                 except PostgresError as exc:
                     self.send_error(exc)
                     break
-            self.send(CommandComplete(_tag(result)))
+            self.send(CommandComplete(command_tag(result)))
         self.send(ReadyForQuery(self.status))
 
     def row_description(self, result: Result, formats: tuple[int, ...]) -> RowDescription:
@@ -736,7 +508,7 @@ class _Session:
             if _format(formats, i) == BINARY and oid not in _TEXT_LIKE:
                 fmt, encode = self.server.registry.encoder(oid)
                 if fmt != BINARY:
-                    raise _mock_error(f"no binary output for type oid {oid}", "0A000")
+                    raise mock_error(f"no binary output for type oid {oid}", "0A000")
                 encoders.append(encode)
             else:
                 # Text types read the same in both formats.
@@ -745,14 +517,14 @@ class _Session:
         sent = 0
         for row in rows[:limit] if limit > 0 else rows:
             if len(row) != len(columns):
-                raise _mock_error(f"a row has {len(row)} values for {len(columns)} columns")
+                raise mock_error(f"a row has {len(row)} values for {len(columns)} columns")
             try:
                 values = tuple(
                     None if value is None else encode(value)
                     for value, encode in zip(row, encoders, strict=True)
                 )
             except Exception as exc:  # a value the column's type cannot hold
-                raise _mock_error(f"cannot send a row: {exc}", "22000") from None
+                raise mock_error(f"cannot send a row: {exc}", "22000") from None
             self.send(DataRow(values))
             sent += 1
         return sent
@@ -761,9 +533,9 @@ class _Session:
         statement = self.statements.get(event.statement)
         if statement is None:
             message = f'prepared statement "{event.statement}" does not exist'
-            self.send_error(_mock_error(message, "26000"))
+            self.send_error(mock_error(message, "26000"))
             return
-        oids = _param_oids(statement)
+        oids = statement.param_types
         try:
             params = tuple(
                 None
@@ -774,7 +546,7 @@ class _Session:
                 for i, value in enumerate(event.params)
             )
         except Exception as exc:  # a codec refusing the client's bytes
-            self.send_error(_mock_error(f"invalid parameter: {exc}", "22P02"))
+            self.send_error(mock_error(f"invalid parameter: {exc}", "22P02"))
             return
         self.portals[event.portal] = _Portal(statement.sql, params, event.result_formats)
         self.send(BindComplete())
@@ -784,9 +556,9 @@ class _Session:
             statement = self.statements.get(event.name)
             if statement is None:
                 message = f'prepared statement "{event.name}" does not exist'
-                self.send_error(_mock_error(message, "26000"))
+                self.send_error(mock_error(message, "26000"))
                 return
-            oids = _param_oids(statement)
+            oids = statement.param_types
             result = await self.run_guarded(statement.sql, Describing((None,) * len(oids)))
             if result is None:
                 return
@@ -795,13 +567,13 @@ class _Session:
             return
         portal = self.portals.get(event.name)
         if portal is None:
-            self.send_error(_mock_error(f'portal "{event.name}" does not exist', "34000"))
+            self.send_error(mock_error(f'portal "{event.name}" does not exist', "34000"))
             return
         portal.result = await self.run_guarded(portal.sql, portal.params)
         if portal.result is not None:
             self.describe_result(portal.result, portal.formats)
 
-    def describe_result(self, result: Result | _Command, formats: tuple[int, ...]) -> None:
+    def describe_result(self, result: Result | Command, formats: tuple[int, ...]) -> None:
         if isinstance(result, Result):
             self.send(self.row_description(result, formats))
         else:
@@ -810,7 +582,7 @@ class _Session:
     async def on_execute(self, event: Execute) -> None:
         portal = self.portals.get(event.portal)
         if portal is None:
-            self.send_error(_mock_error(f'portal "{event.portal}" does not exist', "34000"))
+            self.send_error(mock_error(f'portal "{event.portal}" does not exist', "34000"))
             return
         if portal.result is None:
             portal.result = await self.run_guarded(portal.sql, portal.params)
@@ -828,43 +600,10 @@ class _Session:
             if portal.position < len(result.rows):
                 self.send(PortalSuspended())
                 return
-        self.send(CommandComplete(_tag(result)))
+        self.send(CommandComplete(command_tag(result)))
 
 
 def _format(formats: tuple[int, ...], index: int) -> int:
     if not formats:
         return 0
     return formats[0] if len(formats) == 1 else formats[index]
-
-
-def _param_oids(statement: _Statement) -> tuple[int, ...]:
-    """The parameter types: the client's, else a ``$n::type`` cast, else text."""
-    found: dict[int, int] = {}
-    for match in _PARAM.finditer(statement.sql):
-        number = int(match.group(1))
-        cast = match.group(2)
-        oid = TYPE_OIDS.get(cast.lower(), _oids.TEXT) if cast else _oids.TEXT
-        if found.get(number, _oids.TEXT) == _oids.TEXT:
-            found[number] = oid
-    count = max([len(statement.param_oids), *found])
-    given = statement.param_oids
-    return tuple(
-        given[i] if i < len(given) and given[i] else found.get(i + 1, _oids.TEXT)
-        for i in range(count)
-    )
-
-
-def _tag(result: Result | _Command) -> str:
-    return result.command_tag if isinstance(result, Result) else result.tag
-
-
-def _normalize(answer: Any, first_word: str) -> Result | _Command:
-    if isinstance(answer, BaseException):
-        raise answer
-    if isinstance(answer, Result):
-        return answer
-    if isinstance(answer, str):
-        return _Command(answer)
-    if answer is None:
-        return _Command(first_word or "SELECT 0")
-    return Result(list(answer))

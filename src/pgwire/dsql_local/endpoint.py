@@ -1,0 +1,432 @@
+"""The local DSQL endpoint: DSQL's connection rules in front of a real PostgreSQL.
+
+One client connection goes through three steps:
+
+1. the handshake, on the core's server role (:class:`~pgwire.protocol.ServerConnection`):
+   TLS (classic or direct with ALPN ``postgresql``; inside a WebSocket, the WebSocket's),
+   the SNI name checked against the endpoint's host names, the StartupMessage, and the
+   cleartext password checked as a DSQL IAM token (:mod:`pgwire.dsql_local.tokens`).  The
+   password message is read with the core's :class:`~pgwire.protocol.ReceiveBuffer`,
+   capped at PostgreSQL's 65,535 bytes;
+2. a session of the endpoint's own on the real server (:mod:`pgwire.dsql_local.upstream`),
+   whose start the client is shown;
+3. the proxy's :class:`~pgwire.proxy.Relay` between the two, whole messages at a time, with
+   the injected conflicts as its faults (:mod:`pgwire.dsql_local.occ`), until either side
+   closes or the connection reaches ``max_lifetime``.
+
+A refusal is a FATAL ErrorResponse with DSQL's wording; tokens never reach it, nor a log line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from typing import cast
+
+import anyio
+import anyio.abc
+from anyio.streams.tls import TLSAttribute
+
+from pgwire.dsql_local.certs import LocalCertificates
+from pgwire.dsql_local.occ import occ_fault
+from pgwire.dsql_local.tokens import TEST_CREDENTIALS, TokenRejected, verify_token
+from pgwire.dsql_local.upstream import LoginFailed, Upstream
+from pgwire.dsql_local.websocket import WEBSOCKET_ALPN, WEBSOCKET_PATH, accept_websocket
+from pgwire.errors import ProtocolError
+from pgwire.iam import StaticCredentials
+from pgwire.listener import CONNECTION_LOST, accept_tls, in_thread, running_tcp
+from pgwire.protocol import (
+    NEED_DATA,
+    PROTOCOL_3_0,
+    Authenticated,
+    CancelRequest,
+    DirectTLSHandshake,
+    EncryptionResponse,
+    ErrorResponse,
+    GSSENCRequest,
+    PasswordAuth,
+    PasswordMessage,
+    ReceiveBuffer,
+    ServerConnection,
+    ServerEvent,
+    SSLRequest,
+    StartupMessage,
+)
+from pgwire.proxy import Fault, Relay
+from pgwire.trace import WireDecoder
+
+__all__ = ["ALPN", "DEFAULT_CLUSTER_ID", "DEFAULT_MAX_LIFETIME", "LocalDsqlEndpoint"]
+
+logger = logging.getLogger("pgwire.dsql_local")
+
+#: The cluster id of the local endpoint's default host name.
+DEFAULT_CLUSTER_ID = "localdsqlclusterid00000000"
+DEFAULT_MAX_LIFETIME = 3600.0
+ALPN = "postgresql"
+#: PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH: the longest password or SASL message it reads.
+MAX_AUTH_MESSAGE = 65535
+#: Seconds a client has for TLS, startup and authentication.
+HANDSHAKE_TIMEOUT = 30
+
+
+def _fatal(code: str, message: str) -> ErrorResponse:
+    return ErrorResponse({"S": "FATAL", "V": "FATAL", "C": code, "M": message})
+
+
+class _Refused(Exception):
+    """End the client's connection with this FATAL error."""
+
+    def __init__(self, error: ErrorResponse) -> None:
+        super().__init__(error.fields.get("M", ""))
+        self.error = error
+
+
+class LocalDsqlEndpoint:
+    """A DSQL-like endpoint in front of the real PostgreSQL ``upstream``.
+
+    ``hostnames``: the names clients may ask for with SNI (default: the cluster endpoint
+    ``<cluster_id>.dsql.<region>.on.aws`` and ``localhost``); the certificate names them.
+    ``cert_dir``: where ``ca.pem`` (the test CA, for clients' ``sslrootcert``) is written
+    (default: a temporary directory). ``clock`` tells the time for token checks.
+    """
+
+    def __init__(
+        self,
+        upstream: Upstream,
+        *,
+        credentials: StaticCredentials = TEST_CREDENTIALS,
+        region: str = "us-east-1",
+        cluster_id: str = DEFAULT_CLUSTER_ID,
+        hostnames: Sequence[str] = (),
+        max_lifetime: float = DEFAULT_MAX_LIFETIME,
+        cert_dir: str | os.PathLike[str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.upstream = upstream
+        self.credentials = credentials
+        self.region = region
+        self.endpoint = f"{cluster_id}.dsql.{region}.on.aws"
+        self.hostnames = tuple(hostnames) or (self.endpoint, "localhost")
+        self.max_lifetime = max_lifetime
+        self.clock = clock
+        self._certificates = LocalCertificates(self.hostnames, cert_dir)
+        #: The test CA's certificate, for clients' ``sslrootcert``.
+        self.ca_file = self._certificates.ca_file
+        # The injected conflicts, oldest first; every session's relay reads this list.
+        self._faults: list[Fault] = []
+        #: Client connections accepted, and those that reached the relay.
+        self.connections = 0
+        self.sessions = 0
+        #: Why connections were refused, newest last (never the token itself).
+        self.refusals: list[str] = []
+        #: Connections closed for reaching ``max_lifetime``.
+        self.expired = 0
+        #: The port of the ``wss://`` listener, once one listens (see :meth:`running`).
+        self.websocket_port: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<pgwire.dsql_local.LocalDsqlEndpoint {self.endpoint} -> {self.upstream!r}>"
+
+    def inject_occ(self, count: int = 1, code: str = "OC000") -> None:
+        """Make the next ``count`` COMMITs (of any session) fail with an OCC conflict."""
+        fault = occ_fault(code, count)
+        if count > 0:
+            self._faults.append(fault)
+
+    @property
+    def occ_pending(self) -> int:
+        """How many injected conflicts are still to come."""
+        return sum(fault.remaining or 0 for fault in self._faults)
+
+    @property
+    def websocket_url(self) -> str | None:
+        """``wss://<endpoint>:<port>/`` once the WebSocket listener runs, else ``None``."""
+        if self.websocket_port is None:
+            return None
+        return f"wss://{self.endpoint}:{self.websocket_port}{WEBSOCKET_PATH}"
+
+    # ----------------------------------------------------------------------------------
+    # Serving
+    # ----------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(
+        self, host: str = "127.0.0.1", port: int = 0, *, websocket_port: int | None = None
+    ) -> AsyncIterator[int]:
+        """Listen for the ``async with`` block (port 0: a free one); yield the port.
+
+        ``websocket_port``: also listen for ``wss://`` there (0: a free one; read it from
+        :attr:`websocket_port` or :attr:`websocket_url`).
+        """
+        async with running_tcp(self.handle, host, port) as bound:
+            if websocket_port is None:
+                yield bound
+                return
+            async with running_tcp(self.handle_websocket, host, websocket_port) as ws_port:
+                self.websocket_port = ws_port
+                try:
+                    yield bound
+                finally:
+                    self.websocket_port = None
+
+    @contextlib.contextmanager
+    def running_in_thread(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        websocket_port: int | None = None,
+        backend: str = "asyncio",
+    ) -> Iterator[int]:
+        """Listen from a background thread for the ``with`` block; yield the port (see
+        :meth:`running`)."""
+        with in_thread(self.running(host, port, websocket_port=websocket_port), backend) as bound:
+            yield bound
+
+    async def serve(
+        self, host: str = "127.0.0.1", port: int = 5432, *, websocket_port: int | None = None
+    ) -> None:
+        """Listen on ``host:port`` (and for ``wss://`` on ``websocket_port``) until
+        cancelled."""
+        async with self.running(host, port, websocket_port=websocket_port):
+            await anyio.sleep_forever()
+
+    async def handle(self, client: anyio.abc.ByteStream) -> None:
+        """Serve one client connection until either side closes."""
+        self.connections += 1
+        await self._serve(client, None)
+
+    async def handle_websocket(self, client: anyio.abc.ByteStream) -> None:
+        """Serve one client connection of the ``wss://`` listener: TLS, the WebSocket
+        upgrade, then the same session as :meth:`handle` over the WebSocket's byte stream."""
+        self.connections += 1
+        sni: list[str | None] = []
+        try:
+            # TimeoutError, from fail_after, is an OSError: one of CONNECTION_LOST.
+            with anyio.fail_after(HANDSHAKE_TIMEOUT):
+                context = self._certificates.server_context(WEBSOCKET_ALPN, sni)
+                stream = await accept_tls(client, context)
+                websocket = await accept_websocket(stream)
+        except CONNECTION_LOST as exc:
+            logger.debug("WebSocket handshake failed: %s", type(exc).__name__, exc_info=True)
+            with contextlib.suppress(*CONNECTION_LOST):
+                await client.aclose()
+            return
+        if websocket is None:
+            self.refusals.append("WebSocket upgrade refused")
+            with contextlib.suppress(*CONNECTION_LOST):
+                await stream.aclose()
+            return
+        await self._serve(websocket, sni)
+
+    # ----------------------------------------------------------------------------------
+    # One connection
+    # ----------------------------------------------------------------------------------
+
+    async def _serve(
+        self, client: anyio.abc.ByteStream, websocket_sni: list[str | None] | None
+    ) -> None:
+        """One session on ``client``; ``websocket_sni``: the client came through the
+        WebSocket listener, whose TLS recorded this SNI name."""
+        core = ServerConnection(max_protocol_minor=PROTOCOL_3_0[1])
+        # The stream to the client, TLS once negotiated: a refusal goes out on it.
+        current = [client]
+        try:
+            with anyio.fail_after(HANDSHAKE_TIMEOUT):
+                stream, startup, sni = await self._start(core, current, websocket_sni)
+                if startup is None or sni is None:
+                    return
+                pipelined = await self._authenticate(core, stream, sni)
+                upstream = await self._connect_upstream(core, stream, startup)
+            try:
+                self.sessions += 1
+                await self._relay(stream, upstream, pipelined)
+            finally:
+                await upstream.aclose()
+        except _Refused as refused:
+            reason = refused.error.fields.get("M", "")
+            self.refusals.append(reason)
+            logger.info("refused a connection: %s", reason)
+            with contextlib.suppress(*CONNECTION_LOST):
+                await current[-1].send(refused.error.encode())
+        except CONNECTION_LOST as exc:
+            logger.debug("connection ended: %s", type(exc).__name__, exc_info=True)
+        except Exception:
+            # A fault of the endpoint itself: one connection ends, the listener goes on.
+            logger.exception("the local endpoint failed serving a connection")
+        finally:
+            with contextlib.suppress(*CONNECTION_LOST):
+                await current[-1].aclose()
+
+    async def _event(self, core: ServerConnection, stream: anyio.abc.ByteStream) -> ServerEvent:
+        """The core's next event, reading from the client as needed; the client's bytes
+        breaking the protocol refuse the connection."""
+        while True:
+            try:
+                event = core.next_event()
+            except ProtocolError as exc:
+                raise _Refused(_fatal("08P01", f"invalid message from the client: {exc}")) from None
+            if event is not NEED_DATA:
+                return event
+            try:
+                data = await stream.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                data = b""
+            core.receive_data(data)
+
+    async def _start(
+        self,
+        core: ServerConnection,
+        current: list[anyio.abc.ByteStream],
+        websocket_sni: list[str | None] | None = None,
+    ) -> tuple[anyio.abc.ByteStream, StartupMessage | None, str | None]:
+        """Negotiate TLS (appending the TLS stream to ``current``); return the stream, the
+        StartupMessage (``None``: nothing to serve) and the SNI name. Inside a WebSocket,
+        the TLS is the WebSocket's: an SSLRequest is declined, direct TLS refused."""
+        stream = current[-1]
+        websocket = websocket_sni is not None
+        sni: list[str | None] = websocket_sni if websocket_sni is not None else []
+        encrypted = websocket
+        while True:
+            event = await self._event(core, stream)
+            if websocket and isinstance(event, SSLRequest | GSSENCRequest):
+                answer = EncryptionResponse(
+                    "ssl" if isinstance(event, SSLRequest) else "gss", False
+                )
+                await stream.send(core.send(answer))
+            elif websocket and isinstance(event, DirectTLSHandshake):
+                self.refusals.append("TLS inside the WebSocket")
+                return stream, None, None
+            elif isinstance(event, SSLRequest):
+                await stream.send(core.send(EncryptionResponse("ssl", True)))
+                stream = await accept_tls(stream, self._certificates.server_context(ALPN, sni))
+                current.append(stream)
+                encrypted = True
+            elif isinstance(event, GSSENCRequest):
+                await stream.send(core.send(EncryptionResponse("gss", False)))
+            elif isinstance(event, DirectTLSHandshake):
+                context = self._certificates.server_context(ALPN, sni)
+                stream = await accept_tls(stream, context, event.data)
+                current.append(stream)
+                if stream.extra(TLSAttribute.alpn_protocol) != ALPN:
+                    # PostgreSQL 17+: direct TLS without ALPN is closed at once.
+                    self.refusals.append("direct TLS without ALPN postgresql")
+                    return stream, None, None
+                encrypted = True
+            elif isinstance(event, CancelRequest):
+                await self.upstream.cancel(event)
+                return stream, None, None
+            elif isinstance(event, StartupMessage):
+                return stream, event, self._check_server_name(encrypted, sni)
+            else:
+                return stream, None, None
+
+    def _check_server_name(self, encrypted: bool, sni: list[str | None]) -> str:
+        """The SNI name of a client that sent its StartupMessage, if DSQL would accept it."""
+        if not encrypted:
+            raise _Refused(
+                _fatal(
+                    "28000",
+                    "unable to accept connection, TLS is required: connect with "
+                    "sslmode=require or stricter",
+                )
+            )
+        name = sni[-1] if sni else None
+        if name is None:
+            raise _Refused(
+                _fatal(
+                    "08004",
+                    "unable to accept connection, no SNI: the client must send the "
+                    "cluster endpoint's host name (TLS server name indication)",
+                )
+            )
+        if name.lower() not in (host.lower() for host in self.hostnames):
+            raise _Refused(_fatal("08004", f"unable to accept connection, unknown host {name!r}"))
+        return name
+
+    async def _authenticate(
+        self, core: ServerConnection, stream: anyio.abc.ByteStream, sni: str
+    ) -> bytes:
+        """Ask for the password and check it as a token; return what the client sent after
+        it (requests it pipelined, for the relay)."""
+        # The server role compares the password with the bytes it was given: the token is
+        # checked here first, and on success the expected bytes become the token itself.
+        expected = bytearray(secrets.token_bytes(32))
+        await stream.send(core.authenticate(PasswordAuth(cast(bytes, expected))))
+        buffer = ReceiveBuffer(MAX_AUTH_MESSAGE)
+        try:
+            while (frame := buffer.next_message()) is None:
+                buffer.feed(await stream.receive())
+            code, payload = frame
+            if code != PasswordMessage.code[0]:
+                raise _Refused(_fatal("08P01", "expected a password message"))
+            password = PasswordMessage.decode(payload)
+        except ProtocolError as exc:
+            raise _Refused(_fatal("08P01", f"invalid password message: {exc}")) from None
+        token = password.password.decode("utf-8", "replace")
+        try:
+            verify_token(
+                token,
+                host=sni,
+                user=core.user,
+                region=self.region,
+                credentials=self.credentials,
+                now=self.clock(),
+            )
+        except TokenRejected as exc:
+            raise _Refused(
+                _fatal(
+                    "28P01",
+                    f'unable to accept connection, access denied for user "{core.user}": {exc}',
+                )
+            ) from None
+        expected[:] = password.password
+        core.receive_data(password.encode())
+        event = await self._event(core, stream)
+        while isinstance(event, PasswordMessage):
+            event = await self._event(core, stream)
+        if not isinstance(event, Authenticated):
+            raise _Refused(_fatal("28P01", "unable to accept connection, access denied"))
+        return buffer.take_all()
+
+    async def _connect_upstream(
+        self, core: ServerConnection, stream: anyio.abc.ByteStream, startup: StartupMessage
+    ) -> anyio.abc.ByteStream:
+        """Log in to the real server; pass its session parameters on to the client."""
+        try:
+            upstream, started = await self.upstream.log_in(startup.params, core.database)
+        except LoginFailed as exc:
+            raise _Refused(_fatal(exc.sqlstate, str(exc))) from None
+        try:
+            await stream.send(core.send(*started))
+        except BaseException:
+            await upstream.aclose()
+            raise
+        return upstream
+
+    async def _relay(
+        self, client: anyio.abc.ByteStream, upstream: anyio.abc.ByteStream, pipelined: bytes
+    ) -> None:
+        """Relay the session until either side closes or it reaches ``max_lifetime``."""
+        relay = Relay(WireDecoder(started=True), faults=self._faults)
+        first = relay.decoder.feed("F", pipelined)
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._end_at_lifetime, relay)
+            await relay.run(client, upstream, first)
+            group.cancel_scope.cancel()
+
+    async def _end_at_lifetime(self, relay: Relay) -> None:
+        await anyio.sleep(self.max_lifetime)
+        self.expired += 1
+        await relay.stop(
+            _fatal(
+                "57P01",
+                "terminating the connection: it reached the maximum connection lifetime of "
+                f"{self.max_lifetime:g} seconds",
+            )
+        )
