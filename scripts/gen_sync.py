@@ -68,6 +68,13 @@ NAMES: dict[str, str] = {
     "run_transaction_async": "run_transaction",
     "create_pool_async": "create_pool",
     "async_conn": "conn",
+    "anext": "next",
+    "enter_async_context": "enter_context",
+    # The fixtures of the driver tests (tests/driver/fixtures_async.py).
+    "aconn": "conn",
+    "aconnect": "connect",
+    "aother": "other",
+    "anew_table": "new_table",
 }
 
 #: Module renames that the suffix rule (``..._async`` -> ``..._sync``) does not cover.
@@ -116,11 +123,24 @@ Everything the async pool's docstring (``pool.py``) says holds here, with thread
 of tasks: ``with pool.acquire() as conn:`` lends a connection to the calling thread.
 """'''
 
+#: The tests written once for both drivers: ``tests/<name>_async.py`` (run on asyncio, uvloop
+#: and trio) generates ``tests/<name>_sync.py`` (run on the blocking driver).
+TEST_TWINS = [
+    "concurrency",
+    "driver/fixtures",
+    "driver/test_cancel",
+    "driver/test_connect",
+    "driver/test_copy",
+    "driver/test_copy_tables",
+    "driver/test_queries",
+]
+
 JOBS: list[Job] = [
     _job("src/pgwire/_compat_async.py", "src/pgwire/_compat_sync.py"),
     _job("src/pgwire/_io_async.py", "src/pgwire/_io_sync.py"),
     _job("src/pgwire/connection.py", "src/pgwire/sync.py", SYNC_DOCSTRING),
     _job("src/pgwire/pool.py", "src/pgwire/sync_pool.py", POOL_DOCSTRING),
+    *(_job(f"tests/{name}_async.py", f"tests/{name}_sync.py") for name in TEST_TWINS),
 ]
 
 
