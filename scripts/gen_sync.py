@@ -132,7 +132,12 @@ TEST_TWINS = [
     "driver/test_connect",
     "driver/test_copy",
     "driver/test_copy_tables",
+    "driver/test_large_values",
+    "driver/test_notify",
+    "driver/test_pgbouncer",
+    "driver/test_pipeline",
     "driver/test_queries",
+    "driver/test_user_types",
 ]
 
 JOBS: list[Job] = [
