@@ -138,6 +138,7 @@ TEST_TWINS = [
     "driver/test_pipeline",
     "driver/test_queries",
     "driver/test_user_types",
+    "pool/test_pool",
 ]
 
 JOBS: list[Job] = [

@@ -2,8 +2,8 @@
 
 ``concurrency_async.py`` is the source (tasks on anyio: asyncio, uvloop, trio);
 ``scripts/gen_sync.py`` generates ``concurrency_sync.py`` from it, with threads in place of
-tasks. A test written with these names (``running``, ``sleep``, ``Lock``) is written once
-for both drivers.
+tasks. A test written with these names (``running``, ``pause``, ``sleep``, ``Lock``) is
+written once for both drivers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 
-__all__ = ["Lock", "running", "sleep"]
+__all__ = ["Lock", "pause", "running", "sleep"]
 
 if True:  # ASYNC
     Lock = anyio.Lock
@@ -55,3 +55,13 @@ async def running(*functions: Callable[[], Any]) -> AsyncIterator[None]:
                 thread.join()
         if failures:
             raise failures[0]
+
+
+async def pause() -> None:
+    """Let what runs alongside (see :func:`running`) get as far as it can: until every
+    other task waits for something (in blocking code, where threads cannot be watched,
+    for a tenth of a second)."""
+    if True:  # ASYNC
+        await anyio.wait_all_tasks_blocked()
+    else:
+        time.sleep(0.1)

@@ -3,8 +3,8 @@
 
 ``concurrency_async.py`` is the source (tasks on anyio: asyncio, uvloop, trio);
 ``scripts/gen_sync.py`` generates ``concurrency_sync.py`` from it, with threads in place of
-tasks. A test written with these names (``running``, ``sleep``, ``Lock``) is written once
-for both drivers.
+tasks. A test written with these names (``running``, ``pause``, ``sleep``, ``Lock``) is
+written once for both drivers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Lock", "running", "sleep"]
+__all__ = ["Lock", "pause", "running", "sleep"]
 
 Lock = threading.Lock
 sleep = time.sleep
@@ -44,3 +44,10 @@ def running(*functions: Callable[[], Any]) -> Iterator[None]:
             thread.join()
     if failures:
         raise failures[0]
+
+
+def pause() -> None:
+    """Let what runs alongside (see :func:`running`) get as far as it can: until every
+    other task waits for something (in blocking code, where threads cannot be watched,
+    for a tenth of a second)."""
+    time.sleep(0.1)
