@@ -139,6 +139,7 @@ TEST_TWINS = [
     "driver/test_queries",
     "driver/test_user_types",
     "pool/test_pool",
+    "tls/test_drivers",
 ]
 
 JOBS: list[Job] = [
