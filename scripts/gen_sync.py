@@ -140,6 +140,9 @@ TEST_TWINS = [
     "driver/test_user_types",
     "pool/test_pool",
     "tls/test_drivers",
+    "websocket/sessions",
+    "websocket/test_bridge",
+    "websocket/test_websockify",
 ]
 
 JOBS: list[Job] = [
