@@ -171,11 +171,18 @@ async def test_notifications_keep_their_order(
     assert payloads == ["0", "1", "2", "3", "4"]
 
 
-async def test_wait_for_notification_times_out_with_none_and_keeps_the_connection(
-    aconn: AsyncConnection, aother: AsyncConnection, channel: str
+async def test_wait_for_notification_times_out_with_none(
+    aconn: AsyncConnection, channel: str
 ) -> None:
     await aconn.execute(f"LISTEN {channel}")
     assert await aconn.wait_for_notification(timeout=0.2) is None
+
+
+async def test_connection_stays_usable_after_a_wait_times_out(
+    aconn: AsyncConnection, aother: AsyncConnection, channel: str
+) -> None:
+    await aconn.execute(f"LISTEN {channel}")
+    assert await aconn.wait_for_notification(timeout=0.1) is None
     assert not aconn.closed
     assert await aconn.fetchval("SELECT 1") == 1
     await aother.execute(f"NOTIFY {channel}, 'later'")

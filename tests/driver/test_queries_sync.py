@@ -675,7 +675,8 @@ def test_cursor_left_with_break_ends_its_transaction_before_the_next_operation(
     for row in conn.cursor("SELECT n FROM generate_series(1, 20000) AS n", batch_size=100):
         if row[0] == 150:
             break
-    # An abandoned async generator is finalized by the event loop, in a task of its own.
+    # The abandoned generator is finalized later (an async one by the event loop, in a
+    # task of its own); the next operation must find the cursor ended.
     gc.collect()
     sleep(0.05)
     assert conn.fetchval("SELECT 1") == 1
