@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import anyio
 import pytest
 
 from pgwire.connection import AsyncConnection
+from tests.backends import BACKENDS
 from tests.driver.fixtures_async import NewTable, assert_usable
 
 pytestmark = pytest.mark.anyio
@@ -58,11 +58,9 @@ async def test_cancelled_task_group_cancels_the_query(aconn: AsyncConnection) ->
     await assert_usable(aconn)
 
 
-async def test_explicit_asyncio_task_cancel_keeps_the_connection(
-    aconn: AsyncConnection, anyio_backend: tuple[str, dict[str, Any]]
-) -> None:
-    if anyio_backend[0] == "trio":
-        pytest.skip("Task.cancel() is asyncio's; trio cancels with cancel scopes only")
+# Task.cancel() is asyncio's; trio cancels with cancel scopes only.
+@pytest.mark.parametrize("anyio_backend", [b for b in BACKENDS if b.id != "trio"])
+async def test_explicit_asyncio_task_cancel_keeps_the_connection(aconn: AsyncConnection) -> None:
     task = asyncio.get_running_loop().create_task(aconn.fetchval(LONG_QUERY))
     await asyncio.sleep(0.2)
     task.cancel()
