@@ -75,6 +75,13 @@ NAMES: dict[str, str] = {
     "_attempt_async": "_attempt",
     "create_pool_async": "create_pool",
     "async_conn": "conn",
+    "anext": "next",
+    "enter_async_context": "enter_context",
+    # The fixtures of the driver tests (tests/driver/fixtures_async.py).
+    "aconn": "conn",
+    "aconnect": "connect",
+    "aother": "other",
+    "anew_table": "new_table",
 }
 
 #: Module renames that the suffix rule (``..._async`` -> ``..._sync``) does not cover.
@@ -123,6 +130,28 @@ Everything the async pool's docstring (``pool.py``) says holds here, with thread
 of tasks: ``with pool.acquire() as conn:`` lends a connection to the calling thread.
 """'''
 
+#: The tests written once for both drivers: ``tests/<name>_async.py`` (run on asyncio, uvloop
+#: and trio) generates ``tests/<name>_sync.py`` (run on the blocking driver).
+TEST_TWINS = [
+    "concurrency",
+    "driver/fixtures",
+    "driver/test_cancel",
+    "driver/test_connect",
+    "driver/test_copy",
+    "driver/test_copy_tables",
+    "driver/test_large_values",
+    "driver/test_notify",
+    "driver/test_pgbouncer",
+    "driver/test_pipeline",
+    "driver/test_queries",
+    "driver/test_user_types",
+    "pool/test_pool",
+    "tls/test_drivers",
+    "websocket/sessions",
+    "websocket/test_bridge",
+    "websocket/test_websockify",
+]
+
 JOBS: list[Job] = [
     _job("src/pgwire/_compat_async.py", "src/pgwire/_compat_sync.py"),
     _job("src/pgwire/_io_async.py", "src/pgwire/_io_sync.py"),
@@ -138,6 +167,7 @@ JOBS: list[Job] = [
     _job("src/pgwire/pool.py", "src/pgwire/sync_pool.py", POOL_DOCSTRING),
     _job("transports/memory_tls_async.py", "transports/memory_tls_sync.py"),
     _job("transports/websocket_async.py", "transports/websocket_sync.py"),
+    *(_job(f"tests/{name}_async.py", f"tests/{name}_sync.py") for name in TEST_TWINS),
 ]
 
 

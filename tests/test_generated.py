@@ -62,13 +62,21 @@ def test_generated_module_names_its_source_and_has_no_async_code(target: str) ->
     }
     event_loop = [name for name in imported if re.search(r"anyio|trio|asyncio|_async\b", name)]
     assert event_loop == []
+    # Nor a use of anyio that needs no import of its own, such as ``pytest.mark.anyio``.
+    anyio_used = [
+        node.lineno
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.Name) and node.id == "anyio")
+        or (isinstance(node, ast.Attribute) and node.attr == "anyio")
+    ]
+    assert anyio_used == []
 
 
 def test_every_module_with_an_async_suffix_has_a_job() -> None:
     sources = {job.source for job in gen_sync.JOBS}
     suffixed = [
         path
-        for folder in (ROOT / "src" / "pgwire", ROOT / "transports")
+        for folder in (ROOT / "src" / "pgwire", ROOT / "transports", ROOT / "tests")
         for path in folder.rglob("*_async.py")
     ]
     assert [p for p in suffixed if p not in sources] == []

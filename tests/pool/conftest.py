@@ -1,6 +1,7 @@
-"""Fixtures for the pool tests: every async test runs on asyncio, asyncio with uvloop and trio
-(anyio's pytest plugin); each test's connections carry an ``application_name`` of their own,
-so the server's ``pg_stat_activity`` tells how many connections that test's pool holds.
+"""Fixtures for the pool tests: the async pool's tests run on asyncio, asyncio with uvloop and
+trio (anyio's pytest plugin), the blocking pool's once; each test's connections carry an
+``application_name`` of their own, so the server's ``pg_stat_activity`` tells how many
+connections that test's pool holds.
 
 Connection counts on the server are read with ``pg_server.psql`` (a separate psycopg
 connection) and polled until they settle, because a backend leaves ``pg_stat_activity`` a
@@ -11,27 +12,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
 import pytest
 
+from tests.backends import anyio_backend
 from tests.pg import TRUST_USER, PostgresServer
 
-BACKENDS = [
-    pytest.param(("asyncio", {}), id="asyncio"),
-    pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"),
-    pytest.param(("trio", {}), id="trio"),
-]
+# pytest finds fixtures by their names in this module.
+__all__ = ["Server", "anyio_backend", "server"]
 
 #: How long to wait for the server's view to catch up before a count is asserted anyway.
 SETTLE_SECONDS = 10.0
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
-    """The event loop each async test runs on: asyncio, asyncio with uvloop, trio."""
-    backend: tuple[str, dict[str, Any]] = request.param
-    return backend
 
 
 class Server:

@@ -8,7 +8,7 @@ ARGS: ``url`` (the bridge), ``dsn`` (the database behind it).
 import json
 import sys
 
-from wsessions import open_connection_async
+from wsessions import open_connection
 
 from pgwire.errors import OperationalError
 from pgwire.transports.pyodide import connect_browser_websocket
@@ -18,7 +18,7 @@ url, dsn = ARGS["url"], ARGS["dsn"]  # type: ignore[name-defined]  # noqa: F821
 print(json.dumps({"python": sys.version.split()[0], "platform": sys.platform}))
 stream = await connect_browser_websocket(url, subprotocols=["binary"], timeout=10)  # noqa: F704
 try:
-    conn = await open_connection_async(stream, dsn)  # noqa: F704
+    conn = await open_connection(stream, dsn)  # noqa: F704
 except OperationalError as exc:
     print(json.dumps({"error": str(exc)}))
     await stream.close()  # noqa: F704

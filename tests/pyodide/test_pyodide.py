@@ -58,7 +58,7 @@ def source_trees() -> list[str]:
             trees.append(f"{origin.parent}={SITE}/{name}")
         else:
             trees.append(f"{origin}={SITE}/{origin.name}")
-    trees.append(f"{REPO_ROOT / 'tests' / 'websocket' / 'sessions.py'}={SITE}/wsessions.py")
+    trees.append(f"{REPO_ROOT / 'tests' / 'websocket' / 'sessions_async.py'}={SITE}/wsessions.py")
     return trees
 
 

@@ -4,7 +4,8 @@ A test CA (trustme) signs the servers' certificates and the client certificates;
 plays the stranger. Two servers with TLS on run for the whole session: PostgreSQL 18 (the npm
 build, with OpenSSL and direct TLS) and Debian's PostgreSQL 15 (no direct TLS, protocol 3.0
 only). The plaintext-only server is the suite's own ``pg_server``. A third PostgreSQL 18 with
-an expired certificate starts only when a test asks for it.
+an expired certificate starts only when a test asks for it. Async tests run on asyncio,
+uvloop and trio.
 
 pg_hba.conf rules added on top of the harness's roles (see tests/pg.py):
 
@@ -27,6 +28,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from tests.backends import anyio_backend  # noqa: F401 (a fixture: pytest finds it by name)
 from tests.pg import PostgresServer
 
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")

@@ -9,7 +9,7 @@ import pgwire
 from pgwire import errors
 from tests.pg import MD5_USER, PASSWORD_USER, ROLES, SCRAM_USER, TRUST_USER, PostgresServer, Role
 from tests.tls.conftest import Pki
-from tests.tls.test_tls import _cancel_running_query, connect, uses_tls
+from tests.tls.test_tls import connect, uses_tls
 
 
 def test_the_server_is_postgresql_15(pg15_server: PostgresServer) -> None:
@@ -55,16 +55,6 @@ def test_client_certificate_authentication(pg15_server: PostgresServer, pki: Pki
         assert conn.fetchval("SELECT current_user::text") == "cert_user"
 
 
-def test_direct_tls_against_a_server_without_it_is_a_clear_error(
-    pg15_server: PostgresServer,
-) -> None:
-    with pytest.raises(errors.OperationalError) as caught:
-        connect(pg15_server, TRUST_USER.name, sslmode="require", sslnegotiation="direct")
-    message = str(caught.value)
-    assert "may not support direct TLS" in message
-    assert "sslnegotiation=postgres" in message
-
-
 def test_protocol_3_2_is_downgraded_to_3_0(pg15_server: PostgresServer) -> None:
     with connect(
         pg15_server, SCRAM_USER.name, SCRAM_USER.password, max_protocol_version="3.2"
@@ -80,13 +70,6 @@ def test_min_protocol_version_3_2_is_refused_by_an_older_server(
 ) -> None:
     with pytest.raises(errors.OperationalError, match=r"min_protocol_version is 3\.2"):
         connect(pg15_server, TRUST_USER.name, min_protocol_version="3.2")
-
-
-def test_cancel_over_tls_after_a_downgrade(pg15_server: PostgresServer) -> None:
-    with connect(
-        pg15_server, TRUST_USER.name, sslmode="require", max_protocol_version="latest"
-    ) as conn:
-        _cancel_running_query(conn)
 
 
 # --------------------------------------------------------------------------------------

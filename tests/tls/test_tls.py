@@ -7,8 +7,6 @@ the client's own state.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -131,24 +129,6 @@ def test_the_issue_acceptance_uri_connects_with_direct_tls(
     )
     with pgwire.connect(uri) as conn:
         assert conn.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") is True
-
-
-@pytest.mark.parametrize("negotiation", ["postgres", "direct"])
-def test_wrong_ca_says_the_certificate_could_not_be_verified(
-    tls_server: PostgresServer, pki: Pki, negotiation: str
-) -> None:
-    with pytest.raises(
-        errors.OperationalError, match="certificate could not be verified"
-    ) as caught:
-        connect(
-            tls_server,
-            TRUST_USER.name,
-            sslmode="verify-full",
-            sslnegotiation=negotiation,
-            sslrootcert=pki.other_ca_file,
-        )
-    # The server sends its whole chain, whose root the client does not trust.
-    assert "self-signed certificate in certificate chain" in str(caught.value)
 
 
 def test_require_with_a_root_certificate_verifies_the_chain_like_verify_ca(
@@ -280,23 +260,6 @@ def test_direct_tls_with_a_weak_sslmode_is_refused() -> None:
 # --------------------------------------------------------------------------------------
 # SCRAM-SHA-256-PLUS, channel_binding, require_auth
 # --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("negotiation", ["postgres", "direct"])
-def test_channel_binding_require_succeeds_over_tls_with_scram_plus(
-    tls_server: PostgresServer, negotiation: str
-) -> None:
-    with connect(
-        tls_server,
-        SCRAM_USER.name,
-        SCRAM_USER.password,
-        sslmode="require",
-        sslnegotiation=negotiation,
-        channel_binding="require",
-    ) as conn:
-        assert uses_tls(conn)
-        assert conn._core.auth_methods == ["SCRAM-SHA-256-PLUS"]
-        assert conn._core.channel_bound
 
 
 def test_scram_over_tls_binds_the_channel_by_default(tls_server: PostgresServer) -> None:
@@ -448,37 +411,6 @@ def test_protocol_3_2_gives_a_long_cancel_key(tls_server: PostgresServer) -> Non
 def test_protocol_defaults_to_3_0_like_libpq_18(tls_server: PostgresServer) -> None:
     with connect(tls_server, TRUST_USER.name) as conn:
         assert conn._core.protocol_version == (3, 0)
-
-
-def _cancel_running_query(conn: Connection) -> None:
-    def cancel_soon() -> None:
-        time.sleep(0.3)
-        conn.cancel()
-
-    thread = threading.Thread(target=cancel_soon)
-    thread.start()
-    try:
-        with pytest.raises(errors.QueryCanceled):
-            conn.execute("SELECT pg_sleep(30)")
-    finally:
-        thread.join()
-    assert conn.fetchval("SELECT 1") == 1
-
-
-@pytest.mark.parametrize("negotiation", ["postgres", "direct"])
-def test_cancel_over_tls_with_a_protocol_3_2_key(
-    tls_server: PostgresServer, pki: Pki, negotiation: str
-) -> None:
-    with connect(
-        tls_server,
-        SCRAM_USER.name,
-        SCRAM_USER.password,
-        sslmode="verify-full",
-        sslrootcert=pki.ca_file,
-        sslnegotiation=negotiation,
-        max_protocol_version="3.2",
-    ) as conn:
-        _cancel_running_query(conn)
 
 
 # --------------------------------------------------------------------------------------

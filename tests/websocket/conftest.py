@@ -1,6 +1,6 @@
 """Fixtures for the WebSocket tests: websockify (the PyPI bridge, run as a subprocess) in front
 of the suite's PostgreSQL 18, a PostgreSQL 18 with TLS on (trustme certificates) behind a
-second websockify, and the event loops the async tests run on (asyncio and trio).
+second websockify; the async tests run on asyncio, uvloop and trio.
 """
 
 from __future__ import annotations
@@ -12,21 +12,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trustme
 
+from tests.backends import anyio_backend  # noqa: F401 (a fixture: pytest finds it by name)
 from tests.pg import PostgresServer
-
-
-@pytest.fixture(
-    params=[pytest.param(("asyncio", {}), id="asyncio"), pytest.param(("trio", {}), id="trio")]
-)
-def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
-    """The event loops every async WebSocket test runs on."""
-    backend: tuple[str, dict[str, Any]] = request.param
-    return backend
 
 
 def free_port() -> int:

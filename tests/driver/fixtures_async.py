@@ -1,8 +1,12 @@
-"""Fixtures for the async driver's tests: every test runs on asyncio, asyncio with uvloop and
-trio (anyio's pytest plugin), with fresh connections and tables of its own.
+"""Fixtures and helpers of the driver tests: fresh connections and tables of their own.
 
-Connections are opened and closed inside the test's own event loop; tables get unique names
-and are dropped at teardown, so tests neither see nor disturb each other's data.
+``fixtures_async.py`` is the source; ``scripts/gen_sync.py`` generates ``fixtures_sync.py``
+from it: the same fixtures for the blocking driver, each named as its async twin without
+the leading "a". That is how a test written once asks for the right connection in both
+drivers' tests. ``conftest.py`` offers both sets.
+
+Every test gets new connections (closed at teardown) and tables with unique names (dropped
+at teardown), so tests neither see nor disturb each other's data and can run in any order.
 """
 
 from __future__ import annotations
@@ -17,23 +21,15 @@ import pgwire
 from pgwire.connection import AsyncConnection
 from tests.pg import TRUST_USER, PostgresServer
 
-BACKENDS = [
-    pytest.param(("asyncio", {}), id="asyncio"),
-    pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"),
-    pytest.param(("trio", {}), id="trio"),
-]
+if True:  # ASYNC
+    #: ``await anew_table("a int, b text")`` creates a table and returns its name.
+    NewTable = Callable[[str], Awaitable[str]]
+else:
+    NewTable = Callable[[str], str]
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
-    """The event loop each test runs on: asyncio, asyncio with uvloop, trio."""
-    backend: tuple[str, dict[str, Any]] = request.param
-    return backend
-
-
-class AsyncConnector:
-    """Opens async connections to the test server and remembers them, to close them at
-    teardown."""
+class Connector:
+    """Opens connections to the test server and remembers them, to close them at teardown."""
 
     def __init__(self, server: PostgresServer) -> None:
         self.server = server
@@ -51,35 +47,31 @@ class AsyncConnector:
 
 
 @pytest.fixture
-async def connect(
-    pg_server: PostgresServer, anyio_backend: tuple[str, dict[str, Any]]
-) -> AsyncIterator[AsyncConnector]:
+async def aconnect(pg_server: PostgresServer) -> AsyncIterator[Connector]:
     """A function that opens connections which the test need not close."""
-    connector = AsyncConnector(pg_server)
+    connector = Connector(pg_server)
     yield connector
     await connector.close_all()
 
 
 @pytest.fixture
-async def conn(connect: AsyncConnector) -> AsyncConnection:
+async def aconn(aconnect: Connector) -> AsyncConnection:
     """A fresh connection as trust_user over TCP."""
-    return await connect()
+    return await aconnect()
 
 
 @pytest.fixture
-async def other(connect: AsyncConnector) -> AsyncConnection:
+async def aother(aconnect: Connector) -> AsyncConnection:
     """A second fresh connection, to look at the first one from outside."""
-    return await connect()
-
-
-NewTable = Callable[[str], Awaitable[str]]
+    return await aconnect()
 
 
 @pytest.fixture
-async def new_table(connect: AsyncConnector, pg_server: PostgresServer) -> AsyncIterator[NewTable]:
-    """``await new_table("a int, b text")`` creates a table with a unique name and returns it."""
+async def anew_table(aconnect: Connector, pg_server: PostgresServer) -> AsyncIterator[NewTable]:
+    """``await anew_table("a int, b text")`` creates a table with a unique name and returns
+    it (on a connection of its own, committed at once)."""
     created: list[str] = []
-    maker = await connect()
+    maker = await aconnect()
 
     async def create(columns: str) -> str:
         name = f"t_{uuid.uuid4().hex[:12]}"
@@ -89,22 +81,18 @@ async def new_table(connect: AsyncConnector, pg_server: PostgresServer) -> Async
 
     yield create
     # Close the connections first: one left inside a transaction would hold a lock on the table.
-    await connect.close_all()
+    await aconnect.close_all()
     if created:
         pg_server.psql(f"DROP TABLE IF EXISTS {', '.join(created)}")
 
 
-@pytest.fixture
-def channel() -> str:
-    """A LISTEN/NOTIFY channel name no other test uses."""
-    return f"chan_{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def backend_name(anyio_backend: tuple[str, dict[str, Any]]) -> str:
-    """``asyncio``, ``uvloop`` or ``trio``."""
-    name, options = anyio_backend
-    return "uvloop" if options.get("use_uvloop") else name
+async def assert_usable(conn: AsyncConnection) -> None:
+    """The connection is open, idle, and answers the next queries (extended and simple
+    protocol) with their own results: nothing of an earlier reply was left unread."""
+    assert not conn.closed
+    assert conn.transaction_status == "I"
+    assert await conn.fetchval("SELECT $1::int * 2", 21) == 42
+    assert await conn.execute("SELECT 1") == "SELECT 1"
 
 
 class SendCounter:
@@ -116,7 +104,7 @@ class SendCounter:
         #: Every write, as sent.
         self.sent: list[bytes] = []
         self._stream = conn._stream
-        conn._stream = self
+        conn._stream = self  # type: ignore[assignment]
 
     async def send_all(self, data: bytes) -> None:
         self.calls += 1
@@ -125,9 +113,3 @@ class SendCounter:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
-
-
-@pytest.fixture
-def count_sends() -> Callable[[AsyncConnection], SendCounter]:
-    """``count_sends(conn)`` starts counting the round trips ``conn`` starts."""
-    return SendCounter

@@ -1,4 +1,7 @@
-"""Behind PgBouncer in transaction pooling mode (Debian's pgbouncer, a real one).
+# GENERATED from tests/driver/test_pgbouncer_async.py by scripts/gen_sync.py: do not edit.
+"""Behind PgBouncer in transaction pooling mode (Debian's pgbouncer, a real one), on the
+blocking driver and on asyncio, uvloop and trio (one source, ``test_pgbouncer_async.py``,
+for both drivers).
 
 In transaction mode consecutive Sync batches of one client may run on different server
 sessions, so named prepared statements break; ``statement_cache_size=0`` makes pgwire
@@ -17,10 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
-import pgwire
+from tests.driver.fixtures_sync import Connector
 from tests.pg import SERVER_OS_USER, PostgresServer, _ensure_os_user, _free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
@@ -91,44 +93,33 @@ def _dsn(port: int) -> str:
 
 
 def test_statements_run_without_a_cache_from_many_clients_sharing_two_server_sessions(
-    bouncer: int,
+    connect: Connector, bouncer: int
 ) -> None:
-    clients = [pgwire.connect(_dsn(bouncer), statement_cache_size=0) for _ in range(4)]
+    clients = [connect(_dsn(bouncer), statement_cache_size=0) for _ in range(4)]
+    for round_ in range(30):
+        for number, conn in enumerate(clients):
+            value = round_ * 10 + number
+            assert conn.fetchval("SELECT $1::int + 1", value) == value + 1
+            assert conn.fetchrow("SELECT $1::text AS t, $2 AS n", "x", 2.5) == ("x", 2.5)
+            rows = conn.fetch("SELECT g FROM generate_series(1, $1) g", 3)
+            assert rows[-1][0] == 3
+
+
+def test_executemany_pipelines_and_transactions_work_through_the_pooler(
+    connect: Connector, bouncer: int
+) -> None:
+    conn = connect(_dsn(bouncer), statement_cache_size=0)
+    table = "bounced"
+    conn.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, name text)")
     try:
-        for round_ in range(30):
-            for number, conn in enumerate(clients):
-                value = round_ * 10 + number
-                assert conn.fetchval("SELECT $1::int + 1", value) == value + 1
-                assert conn.fetchrow("SELECT $1::text AS t, $2 AS n", "x", 2.5) == ("x", 2.5)
-                assert conn.fetch("SELECT g FROM generate_series(1, $1) g", 3)[-1][0] == 3
-    finally:
-        for conn in clients:
-            conn.close()
-
-
-def test_executemany_pipelines_and_transactions_work_through_the_pooler(bouncer: int) -> None:
-    with pgwire.connect(_dsn(bouncer), statement_cache_size=0) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS bounced (id int PRIMARY KEY, name text)")
-        conn.execute("TRUNCATE bounced")
-        conn.executemany("INSERT INTO bounced VALUES ($1, $2)", [(i, f"n{i}") for i in range(50)])
+        conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", [(i, f"n{i}") for i in range(50)])
         with conn.pipeline() as pipe:
-            count = pipe.fetchval("SELECT count(*) FROM bounced")
-            name = pipe.fetchval("SELECT name FROM bounced WHERE id = $1", 7)
+            count = pipe.fetchval(f"SELECT count(*) FROM {table}")
+            name = pipe.fetchval(f"SELECT name FROM {table} WHERE id = $1", 7)
         assert (count.result(), name.result()) == (50, "n7")
         with conn.transaction():
-            rows = list(conn.cursor("SELECT id FROM bounced ORDER BY id", batch_size=7))
+            cursor = conn.cursor(f"SELECT id FROM {table} ORDER BY id", batch_size=7)
+            rows = [row for row in cursor]
         assert len(rows) == 50
-        conn.execute("DROP TABLE bounced")
-
-
-def test_the_async_driver_works_through_the_pooler_on_every_loop(bouncer: int) -> None:
-    async def session() -> int:
-        conn = await pgwire.connect_async(_dsn(bouncer), statement_cache_size=0)
-        async with conn:
-            total = 0
-            for value in range(20):
-                total += await conn.fetchval("SELECT $1::int * 2", value)
-            return total
-
-    for backend in ("asyncio", "trio"):
-        assert anyio.run(session, backend=backend) == sum(v * 2 for v in range(20))
+    finally:
+        conn.execute(f"DROP TABLE {table}")

@@ -1,5 +1,7 @@
-"""Values near and over PostgreSQL's 1 GB message limit, on the blocking driver against
-PostgreSQL 18: a value too large for one message is refused before anything is sent (a
+# GENERATED from tests/driver/test_large_values_async.py by scripts/gen_sync.py: do not edit.
+"""Values near and over PostgreSQL's 1 GB message limit, against PostgreSQL 18, on the
+blocking driver and on asyncio, uvloop and trio (one source, ``test_large_values_async.py``,
+for both drivers): a value too large for one message is refused before anything is sent (a
 pipeline runs none of its statements), and a value spread over many reads arrives whole.
 """
 
@@ -10,41 +12,44 @@ import pytest
 from pgwire import errors
 from pgwire.protocol.messages import MAX_MESSAGE_SIZE
 from pgwire.sync import Connection
-
-# One byte over what fits in a Bind with one parameter: refused without a copy of it.
-TOO_LARGE = b"\0" * (MAX_MESSAGE_SIZE)
+from tests.driver.fixtures_sync import assert_usable
 
 
-def _in_step(conn: Connection) -> None:
-    assert conn.transaction_status == "I"
-    assert conn.fetchval("SELECT $1::int", 7) == 7
+@pytest.fixture(scope="module")
+def too_large() -> bytes:
+    """One byte over what fits in a Bind with one parameter (1 GB, made once per module)."""
+    return b"\0" * MAX_MESSAGE_SIZE
 
 
-def test_a_parameter_over_the_message_limit_is_refused_before_sending(conn: Connection) -> None:
+def test_a_parameter_over_the_message_limit_is_refused_before_sending(
+    conn: Connection, too_large: bytes
+) -> None:
     with pytest.raises(errors.DataError, match="over PostgreSQL's limit of 1,073,741,822"):
-        conn.fetchval("SELECT length($1::bytea)", TOO_LARGE)
-    _in_step(conn)
+        conn.fetchval("SELECT length($1::bytea)", too_large)
+    assert_usable(conn)
 
 
 def test_a_pipeline_with_one_value_too_large_runs_none_of_its_statements(
-    conn: Connection,
+    conn: Connection, too_large: bytes
 ) -> None:
     conn.execute("CREATE TEMP TABLE t (n int)")
     pipeline = conn.pipeline()
     pipeline.execute("INSERT INTO t VALUES ($1)", 1)
-    pipeline.fetchval("SELECT length($1::bytea)", TOO_LARGE)
+    pipeline.fetchval("SELECT length($1::bytea)", too_large)
     pipeline.execute("INSERT INTO t VALUES ($1)", 2)
     with pytest.raises(errors.DataError, match=r"\$1: 1,073,741,822"):
         pipeline.run()
-    _in_step(conn)
+    assert_usable(conn)
     assert conn.fetchval("SELECT count(*) FROM t") == 0
 
 
-def test_executemany_with_one_value_too_large_sends_nothing(conn: Connection) -> None:
+def test_executemany_with_one_value_too_large_sends_nothing(
+    conn: Connection, too_large: bytes
+) -> None:
     conn.execute("CREATE TEMP TABLE t (b bytea)")
     with pytest.raises(errors.DataError, match="limit"):
-        conn.executemany("INSERT INTO t VALUES ($1)", [(b"x",), (TOO_LARGE,)])
-    _in_step(conn)
+        conn.executemany("INSERT INTO t VALUES ($1)", [(b"x",), (too_large,)])
+    assert_usable(conn)
     assert conn.fetchval("SELECT count(*) FROM t") == 0
 
 
@@ -54,4 +59,4 @@ def test_a_value_spread_over_many_reads_arrives_whole(conn: Connection) -> None:
     row = conn.fetchrow("SELECT repeat('ab', $1::int) AS v, 1 AS n", size // 2)
     assert row is not None
     assert len(row["v"]) == size and row["v"][:4] == "abab" and row["n"] == 1
-    _in_step(conn)
+    assert_usable(conn)

@@ -1,8 +1,9 @@
+# GENERATED from tests/websocket/test_bridge_async.py by scripts/gen_sync.py: do not edit.
 """Real sessions through the in-test bridge (tests/websocket/bridge.py), which re-cuts the
 byte stream at random points down to one byte per frame, packs many PostgreSQL messages into
 one frame, pings, drops the connection mid-query, closes with an error code, sends a text
-frame, refuses the upgrade, and terminates TLS for ``wss://``. On the blocking driver,
-asyncio and trio."""
+frame, refuses the upgrade, and terminates TLS for ``wss://``. On the blocking driver and on
+asyncio, uvloop and trio (one source, ``test_bridge_async.py``, for both drivers)."""
 
 from __future__ import annotations
 
@@ -14,17 +15,16 @@ import pytest
 import trustme
 
 from pgwire.errors import OperationalError
-from pgwire.transports.websocket import (
-    WebSocketHandshakeError,
-    connect_websocket,
-    connect_websocket_async,
-)
+from pgwire.transports.websocket import WebSocketHandshakeError, connect_websocket
 from tests.pg import TRUST_USER, PostgresServer
 from tests.websocket.bridge import Behaviour, Bridge
-from tests.websocket.sessions import open_connection, open_connection_async
+from tests.websocket.sessions_sync import open_connection
 
 # The bridge's threads must not die of an exception: a failure here, not a warning.
-pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+THREAD_ERRORS_FAIL = pytest.mark.filterwarnings(
+    "error::pytest.PytestUnhandledThreadExceptionWarning"
+)
+pytestmark = [THREAD_ERRORS_FAIL]
 
 ROWS_SQL = "SELECT g AS n, md5(g::text) AS h FROM generate_series(1, $1::int) AS g"
 
@@ -62,7 +62,8 @@ def test_a_stream_recut_at_random_points_carries_whole_sessions(
     target: tuple[str, int], pg_server: PostgresServer, seed: int
 ) -> None:
     with Bridge(target, Behaviour(cut="random", seed=seed)) as bridge:
-        with open_connection(connect_websocket(bridge.url), dsn(pg_server)) as conn:
+        stream = connect_websocket(bridge.url, timeout=10)
+        with open_connection(stream, dsn(pg_server)) as conn:
             rows = conn.fetch(ROWS_SQL, 300)
             assert [row["n"] for row in rows] == list(range(1, 301))
             assert conn.fetchval("SELECT $1::text", "é" * 50) == "é" * 50
@@ -76,7 +77,8 @@ def test_many_messages_packed_in_one_frame_are_all_read(
     target: tuple[str, int], pg_server: PostgresServer
 ) -> None:
     with Bridge(target, Behaviour(cut="whole")) as bridge:
-        with open_connection(connect_websocket(bridge.url), dsn(pg_server)) as conn:
+        stream = connect_websocket(bridge.url, timeout=10)
+        with open_connection(stream, dsn(pg_server)) as conn:
             assert len(conn.fetch(ROWS_SQL, 100)) == 100
         starts = message_starts(bridge.record.frames_to_client)
         most = max(
@@ -90,7 +92,8 @@ def test_pings_between_frames_are_answered(
     target: tuple[str, int], pg_server: PostgresServer
 ) -> None:
     with Bridge(target, Behaviour(cut="random", ping_every=5)) as bridge:
-        with open_connection(connect_websocket(bridge.url), dsn(pg_server)) as conn:
+        stream = connect_websocket(bridge.url, timeout=10)
+        with open_connection(stream, dsn(pg_server)) as conn:
             assert len(conn.fetch(ROWS_SQL, 50)) == 50
             assert conn.fetchval("SELECT 1") == 1
         assert bridge.record.pings > 0
@@ -103,7 +106,8 @@ def test_the_bridge_form_with_address_and_extra_headers(
     # The bridge's default target is a closed port: only ?address= reaches the database.
     with Bridge(("127.0.0.1", 1)) as bridge:
         url = f"{bridge.url}?address=127.0.0.1:{pg_server.port}"
-        stream = connect_websocket(url, headers=[("Authorization", "Bearer short-lived")])
+        headers = [("Authorization", "Bearer short-lived")]
+        stream = connect_websocket(url, headers=headers, timeout=10)
         with open_connection(stream, dsn(pg_server)) as conn:
             assert conn.fetchval("SELECT 7") == 7
         assert bridge.record.requests == [f"/?address=127.0.0.1:{pg_server.port}"]
@@ -115,7 +119,8 @@ def test_a_bridge_that_drops_mid_query_fails_the_query_clearly(
     target: tuple[str, int], pg_server: PostgresServer
 ) -> None:
     with Bridge(target, Behaviour(drop_on=b"drop-me")) as bridge:
-        conn = open_connection(connect_websocket(bridge.url), dsn(pg_server))
+        stream = connect_websocket(bridge.url, timeout=10)
+        conn = open_connection(stream, dsn(pg_server))
         with pytest.raises(OperationalError, match="lost without a close frame"):
             conn.fetch("SELECT pg_sleep(0.2), 'drop-me'")
         assert conn.closed
@@ -125,7 +130,8 @@ def test_a_close_with_an_error_code_fails_the_query_with_code_and_reason(
     target: tuple[str, int], pg_server: PostgresServer
 ) -> None:
     with Bridge(target, Behaviour(close_on=b"close-me")) as bridge:
-        conn = open_connection(connect_websocket(bridge.url), dsn(pg_server))
+        stream = connect_websocket(bridge.url, timeout=10)
+        conn = open_connection(stream, dsn(pg_server))
         with pytest.raises(
             OperationalError, match=r"code 1011 \(internal error\): the bridge lost its database"
         ):
@@ -134,17 +140,28 @@ def test_a_close_with_an_error_code_fails_the_query_with_code_and_reason(
 
 def test_a_text_frame_fails_the_session(target: tuple[str, int], pg_server: PostgresServer) -> None:
     with Bridge(target, Behaviour(text_on=b"chat")) as bridge:
-        conn = open_connection(connect_websocket(bridge.url), dsn(pg_server))
+        stream = connect_websocket(bridge.url, timeout=10)
+        conn = open_connection(stream, dsn(pg_server))
         with pytest.raises(OperationalError, match="text frame"):
             conn.fetch("SELECT 'chat'")
 
 
 def test_a_refused_upgrade_is_a_clear_connection_error(target: tuple[str, int]) -> None:
-    with (
-        Bridge(target, Behaviour(reject=(401, b"token expired"))) as bridge,
-        pytest.raises(WebSocketHandshakeError, match="HTTP status 401: token expired"),
-    ):
-        connect_websocket(bridge.url, timeout=5)
+    with Bridge(target, Behaviour(reject=(401, b"token expired"))) as bridge:
+        with pytest.raises(WebSocketHandshakeError, match="HTTP status 401: token expired") as info:
+            connect_websocket(bridge.url, timeout=5)
+        assert info.value.status_code == 401
+
+
+def test_tls_inside_a_tunnel_to_a_server_without_tls_is_refused_clearly(
+    target: tuple[str, int], pg_server: PostgresServer
+) -> None:
+    # sslmode=require through a plain tunnel to a server without TLS: the SSLRequest is
+    # declined inside the WebSocket, and the flow reports it as libpq does.
+    with Bridge(target) as bridge:
+        stream = connect_websocket(bridge.url, timeout=10)
+        with pytest.raises(OperationalError, match="does not support SSL"):
+            open_connection(stream, pg_server.dsn(TRUST_USER.name, sslmode="require"))
 
 
 @pytest.fixture(scope="module")
@@ -178,58 +195,3 @@ def test_wss_refuses_an_unknown_certificate_by_default(
         pytest.raises(ssl.SSLCertVerificationError),
     ):
         connect_websocket(bridge.url, timeout=10)
-
-
-@pytest.mark.anyio
-async def test_async_driver_over_a_randomly_recut_stream(
-    target: tuple[str, int], pg_server: PostgresServer
-) -> None:
-    with Bridge(target, Behaviour(cut="random", seed=7, ping_every=7)) as bridge:
-        stream = await connect_websocket_async(bridge.url, timeout=10)
-        async with await open_connection_async(stream, dsn(pg_server)) as conn:
-            rows = await conn.fetch(ROWS_SQL, 300)
-            assert [row["n"] for row in rows] == list(range(1, 301))
-        assert any(len(frame) == 1 for frame in bridge.record.frames_to_client)
-        assert bridge.record.pongs > 0
-
-
-@pytest.mark.anyio
-async def test_async_driver_reports_a_drop_mid_query(
-    target: tuple[str, int], pg_server: PostgresServer
-) -> None:
-    with Bridge(target, Behaviour(drop_on=b"drop-me")) as bridge:
-        stream = await connect_websocket_async(bridge.url, timeout=10)
-        conn = await open_connection_async(stream, dsn(pg_server))
-        with pytest.raises(OperationalError, match="lost without a close frame"):
-            await conn.fetch("SELECT pg_sleep(0.2), 'drop-me'")
-
-
-@pytest.mark.anyio
-async def test_async_driver_reports_a_close_code(
-    target: tuple[str, int], pg_server: PostgresServer
-) -> None:
-    with Bridge(target, Behaviour(close_on=b"close-me")) as bridge:
-        stream = await connect_websocket_async(bridge.url, timeout=10)
-        conn = await open_connection_async(stream, dsn(pg_server))
-        with pytest.raises(OperationalError, match="code 1011"):
-            await conn.fetch("SELECT 'close-me'")
-
-
-@pytest.mark.anyio
-async def test_async_refused_upgrade(target: tuple[str, int]) -> None:
-    with Bridge(target, Behaviour(reject=(404, b"no such endpoint"))) as bridge:
-        with pytest.raises(WebSocketHandshakeError, match="404") as info:
-            await connect_websocket_async(bridge.url, timeout=5)
-        assert info.value.status_code == 404
-
-
-@pytest.mark.anyio
-async def test_async_wss_with_tls_inside_is_refused_by_a_plaintext_server(
-    target: tuple[str, int], pg_server: PostgresServer
-) -> None:
-    # sslmode=require through a plain tunnel to a server without TLS: the SSLRequest is
-    # declined inside the WebSocket, and the flow reports it as libpq does.
-    with Bridge(target) as bridge:
-        stream = await connect_websocket_async(bridge.url, timeout=10)
-        with pytest.raises(OperationalError, match="does not support SSL"):
-            await open_connection_async(stream, pg_server.dsn(TRUST_USER.name, sslmode="require"))

@@ -1,9 +1,13 @@
-"""COPY FROM STDIN and COPY TO STDOUT on a blocking connection, against the real PostgreSQL 18."""
+# GENERATED from tests/driver/test_copy_async.py by scripts/gen_sync.py: do not edit.
+"""COPY FROM STDIN and COPY TO STDOUT (``copy_in``, ``copy_out``), against the real
+PostgreSQL 18, on the blocking driver and on asyncio, uvloop and trio (one source,
+``test_copy_async.py``, for both drivers)."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +15,8 @@ import pytest
 import pgwire
 from pgwire import errors
 from pgwire.sync import Connection
-
-NewTable = Callable[[str], str]
+from tests.concurrency_sync import sleep
+from tests.driver.fixtures_sync import NewTable, SendCounter, assert_usable
 
 
 @pytest.fixture
@@ -24,19 +28,13 @@ def _rows(conn: Connection, table: str) -> list[tuple[object, ...]]:
     return [tuple(row) for row in conn.fetch(f"SELECT id, name FROM {table} ORDER BY id")]
 
 
-def _assert_usable(conn: Connection) -> None:
-    assert conn.fetchval("SELECT $1::int * 2", 21) == 42
-    assert conn.transaction_status == "I"
-
-
 # --------------------------------------------------------------------------------------
 # copy_in
 # --------------------------------------------------------------------------------------
 
 
 def test_copy_in_from_bytes(conn: Connection, table: str) -> None:
-    tag = conn.copy_in(f"COPY {table} FROM STDIN", b"1\tone\n2\ttwo\n")
-    assert tag == "COPY 2"
+    assert conn.copy_in(f"COPY {table} FROM STDIN", b"1\tone\n2\ttwo\n") == "COPY 2"
     assert _rows(conn, table) == [(1, "one"), (2, "two")]
 
 
@@ -88,6 +86,26 @@ def test_copy_in_csv_format(conn: Connection, table: str) -> None:
     assert _rows(conn, table) == [(1, 'a, quoted "name"'), (2, None), (3, "")]
 
 
+def test_copy_in_source_that_raises_sends_copy_fail_and_propagates(
+    conn: Connection, table: str
+) -> None:
+    class Boom(Exception):
+        pass
+
+    def rows() -> Iterator[bytes]:
+        yield b"1\tone\n"
+        sleep(0)
+        raise Boom("the source failed")
+
+    sends = SendCounter(conn)
+    with pytest.raises(Boom, match="the source failed"):
+        conn.copy_in(f"COPY {table} FROM STDIN", rows())
+    copy_fail = b"f" + struct.pack("!i", 4 + len(b"client error: Boom") + 1)
+    assert copy_fail + b"client error: Boom\x00" in b"".join(sends.sent)
+    assert _rows(conn, table) == []
+    assert_usable(conn)
+
+
 def test_copy_in_with_a_bad_row_raises_data_error_and_copies_nothing(
     conn: Connection, table: str
 ) -> None:
@@ -96,7 +114,7 @@ def test_copy_in_with_a_bad_row_raises_data_error_and_copies_nothing(
     assert isinstance(caught.value, errors.InvalidTextRepresentation)
     assert "not-a-number" in str(caught.value)
     assert _rows(conn, table) == []
-    _assert_usable(conn)
+    assert_usable(conn)
 
 
 def test_copy_in_with_a_malformed_row_raises_bad_copy_file_format(
@@ -104,7 +122,7 @@ def test_copy_in_with_a_malformed_row_raises_bad_copy_file_format(
 ) -> None:
     with pytest.raises(errors.BadCopyFileFormat):
         conn.copy_in(f"COPY {table} FROM STDIN", b"1\tone\textra\n")
-    _assert_usable(conn)
+    assert_usable(conn)
 
 
 def test_copy_in_with_a_bad_row_early_in_a_long_stream(conn: Connection, table: str) -> None:
@@ -116,23 +134,7 @@ def test_copy_in_with_a_bad_row_early_in_a_long_stream(conn: Connection, table: 
 
     with pytest.raises(errors.InvalidTextRepresentation):
         conn.copy_in(f"COPY {table} FROM STDIN", rows())
-    _assert_usable(conn)
-
-
-def test_copy_in_source_that_raises_aborts_the_copy_and_propagates(
-    conn: Connection, table: str
-) -> None:
-    class Boom(Exception):
-        pass
-
-    def rows() -> Iterator[bytes]:
-        yield b"1\tone\n"
-        raise Boom("the source failed")
-
-    with pytest.raises(Boom, match="the source failed"):
-        conn.copy_in(f"COPY {table} FROM STDIN", rows())
-    assert _rows(conn, table) == []
-    _assert_usable(conn)
+    assert_usable(conn)
 
 
 def test_copy_in_inside_a_transaction_rolls_back_with_it(conn: Connection, table: str) -> None:
@@ -146,7 +148,7 @@ def test_copy_in_inside_a_transaction_rolls_back_with_it(conn: Connection, table
 def test_copy_in_of_an_unknown_table_raises_undefined_table(conn: Connection) -> None:
     with pytest.raises(errors.UndefinedTable):
         conn.copy_in("COPY no_such_table FROM STDIN", b"1\n")
-    _assert_usable(conn)
+    assert_usable(conn)
 
 
 def test_copy_in_of_a_statement_that_is_not_copy_from_stdin_raises(
@@ -156,24 +158,26 @@ def test_copy_in_of_a_statement_that_is_not_copy_from_stdin_raises(
         conn.copy_in("SELECT 1", b"1\tone\n")
     with pytest.raises(pgwire.InterfaceError, match="copy_out"):
         conn.copy_in(f"COPY {table} TO STDOUT", b"1\tone\n")
-    _assert_usable(conn)
+    assert_usable(conn)
 
 
 def test_execute_of_copy_from_stdin_raises_interface_error(conn: Connection, table: str) -> None:
     with pytest.raises(pgwire.InterfaceError, match="copy_in"):
         conn.execute(f"COPY {table} FROM STDIN")
-    _assert_usable(conn)
+    assert_usable(conn)
 
 
 def test_fetch_of_copy_from_stdin_raises_interface_error(conn: Connection, table: str) -> None:
     with pytest.raises(pgwire.InterfaceError, match="copy_in"):
         conn.fetch(f"COPY {table} FROM STDIN")
-    _assert_usable(conn)
+    assert_usable(conn)
 
 
 # --------------------------------------------------------------------------------------
 # copy_out
 # --------------------------------------------------------------------------------------
+
+EXPECTED = b'1\tone\n2\t\\N\n3\ta, "b"\n'
 
 
 @pytest.fixture
@@ -184,23 +188,35 @@ def filled(conn: Connection, table: str) -> str:
 
 def test_copy_out_returns_bytes(conn: Connection, filled: str) -> None:
     data = conn.copy_out(f"COPY (SELECT * FROM {filled} ORDER BY id) TO STDOUT")
-    assert data == b'1\tone\n2\t\\N\n3\ta, "b"\n'
+    assert data == EXPECTED
 
 
 def test_copy_out_to_a_callback_hands_over_chunks_and_returns_the_tag(
     conn: Connection, filled: str
 ) -> None:
     chunks: list[bytes] = []
-    tag = conn.copy_out(f"COPY (SELECT * FROM {filled} ORDER BY id) TO STDOUT", chunks.append)
-    assert tag == "COPY 3"
-    assert b"".join(chunks) == b'1\tone\n2\t\\N\n3\ta, "b"\n'
+    sql = f"COPY (SELECT * FROM {filled} ORDER BY id) TO STDOUT"
+    assert conn.copy_out(sql, chunks.append) == "COPY 3"
+    assert b"".join(chunks) == EXPECTED
+
+
+def test_copy_out_calls_the_callback_once_per_row(conn: Connection) -> None:
+    chunks: list[bytes] = []
+
+    def sink(chunk: bytes) -> None:
+        sleep(0)
+        chunks.append(chunk)
+
+    tag = conn.copy_out("COPY (SELECT generate_series(1, 20000)) TO STDOUT", sink)
+    assert tag == "COPY 20000"
+    assert len(chunks) == 20000  # one chunk per row, as the server sends them
+    assert b"".join(chunks).count(b"\n") == 20000
 
 
 def test_copy_out_to_a_file(conn: Connection, filled: str, tmp_path: Path) -> None:
     path = tmp_path / "out.tsv"
     with path.open("wb") as file:
-        tag = conn.copy_out(f"COPY {filled} TO STDOUT", file)
-    assert tag == "COPY 3"
+        assert conn.copy_out(f"COPY {filled} TO STDOUT", file) == "COPY 3"
     assert sorted(path.read_bytes().splitlines()) == [b"1\tone", b"2\t\\N", b'3\ta, "b"']
 
 
@@ -216,7 +232,9 @@ def test_copy_out_of_many_rows(conn: Connection) -> None:
     assert data.count(b"\n") == 100000
 
 
-def test_copy_out_then_in_round_trips(conn: Connection, filled: str, new_table: NewTable) -> None:
+def test_copy_out_then_in_round_trips_in_binary(
+    conn: Connection, filled: str, new_table: NewTable
+) -> None:
     copy = new_table("id int, name text")
     data = conn.copy_out(f"COPY {filled} TO STDOUT (FORMAT binary)")
     assert conn.copy_in(f"COPY {copy} FROM STDIN (FORMAT binary)", data) == "COPY 3"
@@ -231,13 +249,13 @@ def test_copy_out_sink_that_raises_propagates_and_keeps_the_connection(
 
     with pytest.raises(OSError, match="disk full"):
         conn.copy_out("COPY (SELECT generate_series(1, 1000)) TO STDOUT", sink)
-    _assert_usable(conn)
+    assert_usable(conn)
 
 
 def test_copy_out_error_mid_stream_raises_it(conn: Connection) -> None:
     with pytest.raises(errors.DivisionByZero):
         conn.copy_out("COPY (SELECT 10 / (500 - n) FROM generate_series(1, 1000) n) TO STDOUT")
-    _assert_usable(conn)
+    assert_usable(conn)
 
 
 def test_copy_out_of_a_statement_that_is_not_copy_to_stdout_raises(
@@ -247,10 +265,10 @@ def test_copy_out_of_a_statement_that_is_not_copy_to_stdout_raises(
         conn.copy_out("SELECT 1")
     with pytest.raises(pgwire.InterfaceError, match="copy_in"):
         conn.copy_out(f"COPY {table} FROM STDIN")
-    _assert_usable(conn)
+    assert_usable(conn)
 
 
 def test_execute_of_copy_to_stdout_raises_interface_error(conn: Connection, filled: str) -> None:
     with pytest.raises(pgwire.InterfaceError, match="copy_out"):
         conn.execute(f"COPY {filled} TO STDOUT")
-    _assert_usable(conn)
+    assert_usable(conn)
