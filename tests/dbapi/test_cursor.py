@@ -200,9 +200,12 @@ def test_fetchone_fetchmany_fetchall_and_arraysize(conn: Connection) -> None:
 
 
 def test_iteration_reads_the_rest(conn: Connection) -> None:
-    cur = conn.execute("SELECT generate_series(1, 4)")
+    cur = conn.execute("SELECT generate_series(1, 5)")
     cur.fetchone()
-    assert list(cur) == [(2,), (3,), (4,)]
+    assert next(cur) == (2,) and cur.next() == (3,)
+    assert list(cur) == [(4,), (5,)]
+    with pytest.raises(StopIteration):
+        next(cur)
 
 
 def test_scroll_moves_within_the_result(conn: Connection) -> None:

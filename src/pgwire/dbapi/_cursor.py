@@ -348,6 +348,15 @@ class Cursor:
                 return
             yield row
 
+    def __next__(self) -> Any:
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
+
+    #: PEP 249's optional ``next()``: the next row, StopIteration at the end.
+    next = __next__
+
     def scroll(self, value: int, mode: str = "relative") -> None:
         """Move in the result: by ``value`` rows (``relative``) or to row ``value``
         (``absolute``); IndexError out of range."""
