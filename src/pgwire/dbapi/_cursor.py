@@ -198,7 +198,11 @@ class Cursor:
         except DataError as exc:
             raise _parameter_error(exc, parsed) from None
         self._query = sql
-        self._take(results)
+        if len(results) == 1:
+            self._pending = []
+            self._use(results[0])
+        else:
+            self._take(results)
         return self
 
     def executemany(
@@ -319,12 +323,15 @@ class Cursor:
 
     def fetchone(self) -> Any:
         """The next row, or ``None`` at the end."""
-        rows = self._result_rows()
+        rows = self._rows
+        if rows is None or self._closed or self._connection._closed:
+            rows = self._result_rows()  # raises
         pos = self._pos
         if pos >= len(rows):
             return None
         self._pos = pos + 1
-        return self._maker()(rows[pos])
+        make = self._make or self._maker()
+        return make(rows[pos])
 
     def fetchmany(self, size: int | None = None) -> list[Any]:
         """The next ``size`` rows (default :attr:`arraysize`); fewer at the end."""
@@ -506,10 +513,16 @@ class ServerCursor(Cursor):
 
     def __iter__(self) -> Iterator[Any]:
         while True:
-            rows = self.fetchmany(self.itersize)
+            rows = self._take_rows(self.itersize)
             if not rows:
                 return
-            yield from rows
+            factory = self.row_factory
+            if factory is tuple_row:
+                yield from map(tuple, rows)
+            elif factory is record_row:
+                yield from rows
+            else:
+                yield from map(self._maker(), rows)
 
     @property
     def rownumber(self) -> int | None:

@@ -74,6 +74,14 @@ class Query:
     def bind(self, params: Any) -> tuple[Any, ...]:
         """The arguments for ``$1, $2, ...`` from ``params`` (a sequence or a mapping);
         raise ProgrammingError naming any mismatch."""
+        kind = type(params)
+        if (
+            (kind is tuple or kind is list)
+            and self.error is None
+            and not self.names
+            and len(params) == self.positional
+        ):
+            return params if kind is tuple else tuple(params)  # the common case, first
         if self.error is not None:
             raise ProgrammingError(self.error)
         if self.names:
