@@ -351,8 +351,19 @@ def test_copy_expert_refuses_other_statements(conn: Connection) -> None:
 
 
 def test_copy_through_execute_points_to_copy_expert_or_the_driver(conn: Connection) -> None:
-    with pytest.raises(dbapi.InterfaceError, match="copy"):
-        conn.execute("COPY (SELECT 1) TO STDOUT")
+    for sql in ("COPY (SELECT 1) TO STDOUT", " copy t (a) FROM stdin"):
+        with pytest.raises(dbapi.ProgrammingError, match="copy_expert"):
+            conn.execute(sql)
+    assert conn.execute("SELECT 'COPY x FROM STDIN'").fetchone() == ("COPY x FROM STDIN",)
+
+
+def test_a_failed_execute_leaves_no_earlier_result(conn: Connection) -> None:
+    cur = conn.execute("SELECT 1")
+    with pytest.raises(dbapi.ProgrammingError):
+        cur.execute("SELECT * FROM no_such_table")
+    assert cur.description is None and cur.rowcount == -1
+    with pytest.raises(dbapi.ProgrammingError):
+        cur.fetchone()
 
 
 def test_every_operation_on_a_closed_cursor_raises_interface_error(conn: Connection) -> None:

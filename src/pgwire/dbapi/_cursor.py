@@ -72,8 +72,6 @@ def _same(values: Any) -> Any:
 # Command tags that end with a row count.
 _COUNTED = frozenset({"INSERT", "UPDATE", "DELETE", "SELECT", "MERGE", "COPY", "FETCH", "MOVE"})
 _PARAMETER = re.compile(r"\Aparameter \$(\d+)")
-_COPY_IN = re.compile(r"\bFROM\s+STDIN\b", re.IGNORECASE)
-_COPY_OUT = re.compile(r"\bTO\s+STDOUT\b", re.IGNORECASE)
 
 #: Descriptions by the driver's (cached, reused) RowDescription fields.
 _DESCRIPTIONS: dict[int, tuple[Any, tuple[Column, ...]]] = {}
@@ -98,6 +96,14 @@ def rowcount_of(tag: str | None) -> int:
     if words[0] in _COUNTED and words[-1].isdigit():
         return int(words[-1])
     return -1
+
+
+def _copy_misuse(query: str) -> ProgrammingError:
+    return ProgrammingError(
+        "COPY ... FROM STDIN and COPY ... TO STDOUT move data outside the statement: "
+        "run them with cursor.copy_expert(sql, file), or with the driver's COPY methods "
+        f"(conn.driver_connection.copy_in/copy_out/copy_records_to_table): {query[:80]!r}"
+    )
 
 
 def _parameter_error(exc: DataError, query: Query | None) -> DataError:
@@ -188,6 +194,8 @@ class Cursor:
         """
         connection = self._check()
         parsed = parse_query(query)
+        if parsed.copy is not None:
+            raise _copy_misuse(query)
         if params is None:
             sql = query
             arg_rows: list[tuple[Any, ...]] | None = None if parsed.statements != 1 else [()]
@@ -196,7 +204,11 @@ class Cursor:
         try:
             results = connection._run(sql, arg_rows)
         except DataError as exc:
+            self._reset()
             raise _parameter_error(exc, parsed) from None
+        except BaseException:
+            self._reset()  # no result of an earlier statement survives a failed one
+            raise
         self._query = sql
         if len(results) == 1:
             self._pending = []
@@ -250,10 +262,10 @@ class Cursor:
         into ``file`` (a text or binary file, or a callable taking bytes), as psycopg 2's
         ``copy_expert``. ``rowcount`` is the number of rows copied."""
         connection = self._check()
-        code = parse_query(sql).code
-        if _COPY_IN.search(code):
+        direction = parse_query(sql).copy
+        if direction == "in":
             tag = connection._copy_in(sql, _source(file))
-        elif _COPY_OUT.search(code):
+        elif direction == "out":
             tag = connection._copy_out(sql, _sink(file))
         else:
             raise ProgrammingError(
@@ -469,6 +481,8 @@ class ServerCursor(Cursor):
         """Open the portal for ``query`` (one statement) and read its first batch."""
         connection = self._check()
         parsed = parse_query(query)
+        if parsed.copy is not None:
+            raise _copy_misuse(query)
         sql, args = (query, ()) if params is None else (parsed.sql, parsed.bind(params))
         self._end_stream()
         self._reset()
