@@ -1,9 +1,10 @@
-"""Side-by-side benchmark of pgwire against asyncpg, psycopg 3 and pg8000.
+"""Side-by-side benchmark of pgwire against asyncpg, psycopg 3 and pg8000, with their PEP 249
+modules too.
 
 Run it from the repository root (``scripts/bench`` sets up .venv and PostgreSQL 18 first)::
 
-    .venv/bin/python bench/run.py                 # full run, about 12 minutes
-    .venv/bin/python bench/run.py --quick         # about 2.5 minutes, noisier
+    .venv/bin/python bench/run.py                 # full run, about 20 minutes
+    .venv/bin/python bench/run.py --quick         # about 4 minutes, noisier
     .venv/bin/python bench/run.py --drivers pgwire-sync,asyncpg --workloads select,pgtype
     .venv/bin/python bench/run.py --profile pgwire-sync:pgtype   # py-spy profile summary
 
@@ -871,7 +872,7 @@ def summarize_profile(raw: Path, title: str, top: int = 15) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short run (about 2.5 minutes)")
+    parser.add_argument("--quick", action="store_true", help="short run (about 4 minutes)")
     parser.add_argument("--drivers", default=",".join(DRIVERS), help="comma-separated")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated")
     parser.add_argument("--duration", type=float, help="seconds per measurement")

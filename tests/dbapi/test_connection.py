@@ -318,3 +318,13 @@ def test_a_failed_login_is_an_operational_error(pg_server: object) -> None:
     assert isinstance(pg_server, PostgresServer)
     with pytest.raises(dbapi.OperationalError):
         dbapi.connect(pg_server.dsn(SCRAM_USER.name, "wrong", sslmode="disable"))
+
+
+def test_an_expired_command_timeout_is_an_operational_error(
+    connect: Callable[..., Connection],
+) -> None:
+    conn = connect(command_timeout=0.3)
+    with pytest.raises(dbapi.OperationalError, match="timed out"):
+        conn.execute("SELECT pg_sleep(10)")
+    conn.rollback()
+    assert conn.execute("SELECT 1").fetchone() == (1,)

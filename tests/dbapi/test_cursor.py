@@ -200,9 +200,12 @@ def test_fetchone_fetchmany_fetchall_and_arraysize(conn: Connection) -> None:
 
 
 def test_iteration_reads_the_rest(conn: Connection) -> None:
-    cur = conn.execute("SELECT generate_series(1, 4)")
+    cur = conn.execute("SELECT generate_series(1, 5)")
     cur.fetchone()
-    assert list(cur) == [(2,), (3,), (4,)]
+    assert next(cur) == (2,) and cur.next() == (3,)
+    assert list(cur) == [(4,), (5,)]
+    with pytest.raises(StopIteration):
+        next(cur)
 
 
 def test_scroll_moves_within_the_result(conn: Connection) -> None:
@@ -348,8 +351,19 @@ def test_copy_expert_refuses_other_statements(conn: Connection) -> None:
 
 
 def test_copy_through_execute_points_to_copy_expert_or_the_driver(conn: Connection) -> None:
-    with pytest.raises(dbapi.InterfaceError, match="copy"):
-        conn.execute("COPY (SELECT 1) TO STDOUT")
+    for sql in ("COPY (SELECT 1) TO STDOUT", " copy t (a) FROM stdin"):
+        with pytest.raises(dbapi.ProgrammingError, match="copy_expert"):
+            conn.execute(sql)
+    assert conn.execute("SELECT 'COPY x FROM STDIN'").fetchone() == ("COPY x FROM STDIN",)
+
+
+def test_a_failed_execute_leaves_no_earlier_result(conn: Connection) -> None:
+    cur = conn.execute("SELECT 1")
+    with pytest.raises(dbapi.ProgrammingError):
+        cur.execute("SELECT * FROM no_such_table")
+    assert cur.description is None and cur.rowcount == -1
+    with pytest.raises(dbapi.ProgrammingError):
+        cur.fetchone()
 
 
 def test_every_operation_on_a_closed_cursor_raises_interface_error(conn: Connection) -> None:

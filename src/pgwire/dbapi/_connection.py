@@ -211,9 +211,18 @@ class Connection:
     # ----------------------------------------------------------------------------------
 
     def _run(self, sql: str, arg_rows: Sequence[Sequence[Any]] | None) -> list[Any]:
-        with self._turn() as driver:
-            self._begin_if_needed()
-            return driver.execute_results(sql, arg_rows)
+        # The path of every execute: _turn() and _begin_if_needed() written out.
+        with self._lock:
+            driver = self._driver
+            if self._closed or driver.closed or self._tpc_prepared:
+                self._check_open()
+                self._begin_if_needed()
+            if not self._autocommit and driver.transaction_status == "I":
+                driver.execute(self._begin_sql())
+            try:
+                return driver.execute_results(sql, arg_rows)
+            except TimeoutError as exc:
+                raise OperationalError(f"the query timed out: {exc}") from None
 
     def _stream(
         self, sql: str, args: Sequence[Any], batch_size: int

@@ -72,8 +72,6 @@ def _same(values: Any) -> Any:
 # Command tags that end with a row count.
 _COUNTED = frozenset({"INSERT", "UPDATE", "DELETE", "SELECT", "MERGE", "COPY", "FETCH", "MOVE"})
 _PARAMETER = re.compile(r"\Aparameter \$(\d+)")
-_COPY_IN = re.compile(r"\bFROM\s+STDIN\b", re.IGNORECASE)
-_COPY_OUT = re.compile(r"\bTO\s+STDOUT\b", re.IGNORECASE)
 
 #: Descriptions by the driver's (cached, reused) RowDescription fields.
 _DESCRIPTIONS: dict[int, tuple[Any, tuple[Column, ...]]] = {}
@@ -98,6 +96,14 @@ def rowcount_of(tag: str | None) -> int:
     if words[0] in _COUNTED and words[-1].isdigit():
         return int(words[-1])
     return -1
+
+
+def _copy_misuse(query: str) -> ProgrammingError:
+    return ProgrammingError(
+        "COPY ... FROM STDIN and COPY ... TO STDOUT move data outside the statement: "
+        "run them with cursor.copy_expert(sql, file), or with the driver's COPY methods "
+        f"(conn.driver_connection.copy_in/copy_out/copy_records_to_table): {query[:80]!r}"
+    )
 
 
 def _parameter_error(exc: DataError, query: Query | None) -> DataError:
@@ -188,6 +194,8 @@ class Cursor:
         """
         connection = self._check()
         parsed = parse_query(query)
+        if parsed.copy is not None:
+            raise _copy_misuse(query)
         if params is None:
             sql = query
             arg_rows: list[tuple[Any, ...]] | None = None if parsed.statements != 1 else [()]
@@ -196,9 +204,17 @@ class Cursor:
         try:
             results = connection._run(sql, arg_rows)
         except DataError as exc:
+            self._reset()
             raise _parameter_error(exc, parsed) from None
+        except BaseException:
+            self._reset()  # no result of an earlier statement survives a failed one
+            raise
         self._query = sql
-        self._take(results)
+        if len(results) == 1:
+            self._pending = []
+            self._use(results[0])
+        else:
+            self._take(results)
         return self
 
     def executemany(
@@ -246,10 +262,10 @@ class Cursor:
         into ``file`` (a text or binary file, or a callable taking bytes), as psycopg 2's
         ``copy_expert``. ``rowcount`` is the number of rows copied."""
         connection = self._check()
-        code = parse_query(sql).code
-        if _COPY_IN.search(code):
+        direction = parse_query(sql).copy
+        if direction == "in":
             tag = connection._copy_in(sql, _source(file))
-        elif _COPY_OUT.search(code):
+        elif direction == "out":
             tag = connection._copy_out(sql, _sink(file))
         else:
             raise ProgrammingError(
@@ -319,12 +335,15 @@ class Cursor:
 
     def fetchone(self) -> Any:
         """The next row, or ``None`` at the end."""
-        rows = self._result_rows()
+        rows = self._rows
+        if rows is None or self._closed or self._connection._closed:
+            rows = self._result_rows()  # raises
         pos = self._pos
         if pos >= len(rows):
             return None
         self._pos = pos + 1
-        return self._maker()(rows[pos])
+        make = self._make or self._maker()
+        return make(rows[pos])
 
     def fetchmany(self, size: int | None = None) -> list[Any]:
         """The next ``size`` rows (default :attr:`arraysize`); fewer at the end."""
@@ -347,6 +366,15 @@ class Cursor:
             if row is None:
                 return
             yield row
+
+    def __next__(self) -> Any:
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
+
+    #: PEP 249's optional ``next()``: the next row, StopIteration at the end.
+    next = __next__
 
     def scroll(self, value: int, mode: str = "relative") -> None:
         """Move in the result: by ``value`` rows (``relative``) or to row ``value``
@@ -453,6 +481,8 @@ class ServerCursor(Cursor):
         """Open the portal for ``query`` (one statement) and read its first batch."""
         connection = self._check()
         parsed = parse_query(query)
+        if parsed.copy is not None:
+            raise _copy_misuse(query)
         sql, args = (query, ()) if params is None else (parsed.sql, parsed.bind(params))
         self._end_stream()
         self._reset()
@@ -497,10 +527,16 @@ class ServerCursor(Cursor):
 
     def __iter__(self) -> Iterator[Any]:
         while True:
-            rows = self.fetchmany(self.itersize)
+            rows = self._take_rows(self.itersize)
             if not rows:
                 return
-            yield from rows
+            factory = self.row_factory
+            if factory is tuple_row:
+                yield from map(tuple, rows)
+            elif factory is record_row:
+                yield from rows
+            else:
+                yield from map(self._maker(), rows)
 
     @property
     def rownumber(self) -> int | None:

@@ -41,13 +41,15 @@ _POSITIONAL_PARAMETER = re.compile(r"\$\d+")
 _NAMED = re.compile(r"%\(([^)]*)\)(.?)", re.DOTALL)
 _PERCENT_IN_TEXT = re.compile(r"%(.?)", re.DOTALL)
 _FORMATS = "sbt"
+_COPY_IN = re.compile(r"\bFROM\s+STDIN\b", re.IGNORECASE)
+_COPY_OUT = re.compile(r"\bTO\s+STDOUT\b", re.IGNORECASE)
 
 
 class Query:
     """A query as parsed once: the SQL to send with ``$n`` placeholders, how to bind
     parameters to them, and how many statements it holds."""
 
-    __slots__ = ("code", "error", "names", "positional", "sql", "statements")
+    __slots__ = ("code", "copy", "error", "names", "positional", "sql", "statements")
 
     def __init__(
         self,
@@ -70,10 +72,25 @@ class Query:
         self.statements = statements
         #: Why it cannot take parameters, if it cannot (raised only when some are given).
         self.error = error
+        #: ``"in"`` for COPY ... FROM STDIN, ``"out"`` for COPY ... TO STDOUT, else None.
+        self.copy: str | None = None
+        if code.lstrip()[:4].upper() == "COPY":
+            if _COPY_IN.search(code):
+                self.copy = "in"
+            elif _COPY_OUT.search(code):
+                self.copy = "out"
 
     def bind(self, params: Any) -> tuple[Any, ...]:
         """The arguments for ``$1, $2, ...`` from ``params`` (a sequence or a mapping);
         raise ProgrammingError naming any mismatch."""
+        kind = type(params)
+        if (
+            (kind is tuple or kind is list)
+            and self.error is None
+            and not self.names
+            and len(params) == self.positional
+        ):
+            return params if kind is tuple else tuple(params)  # the common case, first
         if self.error is not None:
             raise ProgrammingError(self.error)
         if self.names:
