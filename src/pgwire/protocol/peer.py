@@ -6,7 +6,8 @@ connection fails.
 (``conversation.py``); the plumbing around that is the same and lives here.
 ``receive_data()`` only buffers, ``next_event()`` reads through the role's ``_next_event()``,
 ``data_to_send()`` hands over what the core wrote on its own, and a closed stream is
-reported once as :class:`~pgwire.protocol.conversation.ConnectionClosed`.
+reported once as :class:`~pgwire.protocol.conversation.ConnectionClosed`.  Both roles also
+keep the same queue of what the server owes for the requests in flight, by the same tables.
 
 Failing is :meth:`Peer._fail` and nothing else: the state becomes FAILED and nothing is owed
 any more.  ``next_event()`` fails the connection on any
