@@ -10,7 +10,8 @@ sends the StartupMessage after the answer to SSLRequest, sends COPY data when th
 asks for it), then feeds ``b""`` (the server closed) and drains again.
 
 Allowed outcomes: events, ``NEED_DATA``, and ``ProtocolError``; during authentication also
-the errors ``client.py`` raises on purpose (see ``_allowed``).  Anything else is a crash.
+the errors ``auth.py`` and ``startup.py`` raise on purpose (see ``_allowed``).  Anything
+else is a crash.
 
 Run from the repository root (see fuzz/README.md)::
 

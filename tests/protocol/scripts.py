@@ -7,15 +7,18 @@ read like the conversations in the PostgreSQL protocol documentation. Nothing he
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
 import scramp
 
 from pgwire.protocol import (
     NEED_DATA,
+    Authenticated,
     AuthenticationOk,
     AuthenticationSASL,
     AuthenticationSASLContinue,
     AuthenticationSASLFinal,
+    AuthMethod,
     BackendKeyData,
     BackendMessage,
     ClientConnection,
@@ -27,9 +30,18 @@ from pgwire.protocol import (
     ReadyForQuery,
     SASLInitialResponse,
     SASLResponse,
+    ScramAuth,
+    ScramSecret,
+    ServerConnection,
+    ServerEvent,
+    ServerState,
     StartupMessage,
+    TrustAuth,
     decode_frontend,
 )
+from pgwire.protocol.peer import Peer
+
+EventT = TypeVar("EventT")
 
 USER = "alice"
 PASSWORD = "s3cr3t-p4ss"
@@ -61,9 +73,9 @@ def error(message: str = "boom", sqlstate: str = "42601", severity: str = "ERROR
     return ErrorResponse({"S": severity, "V": severity, "C": sqlstate, "M": message})
 
 
-def drain(conn: ClientConnection) -> list[Event]:
-    """Every event the connection can produce from what it has received."""
-    events: list[Event] = []
+def drain(conn: Peer[Any, EventT]) -> list[EventT]:
+    """Every event the connection (of either role) can produce from what it has received."""
+    events: list[EventT] = []
     while True:
         event = conn.next_event()
         if event is NEED_DATA:
@@ -71,8 +83,8 @@ def drain(conn: ClientConnection) -> list[Event]:
         events.append(event)
 
 
-def receive(conn: ClientConnection, *messages: Message) -> list[Event]:
-    """Feed the server's ``messages`` in one chunk and return the events they produce."""
+def receive(conn: Peer[Any, EventT], *messages: Message) -> list[EventT]:
+    """Feed the peer's ``messages`` in one chunk and return the events they produce."""
     conn.receive_data(wire(*messages))
     return drain(conn)
 
@@ -112,6 +124,69 @@ def ready_connection(conn: ClientConnection | None = None) -> ClientConnection:
     receive(conn, *TRUST_STARTUP)
     assert conn.state is ConnectionState.READY
     return conn
+
+
+def started_server(**params: str) -> ServerConnection:
+    """A server that has read a StartupMessage for ``alice``."""
+    server = ServerConnection()
+    [event] = receive(server, StartupMessage({"user": USER, **params}))
+    assert isinstance(event, StartupMessage)
+    return server
+
+
+def ready_server() -> ServerConnection:
+    """A server past a ``trust`` startup, READY."""
+    server = started_server()
+    server.authenticate(TrustAuth())
+    assert drain(server) == [Authenticated(USER, "trust")]
+    server.send(BackendKeyData(7, b"abcd"), ReadyForQuery("I"))
+    assert server.state is ServerState.READY
+    return server
+
+
+def exchange(client: ClientConnection, server: ServerConnection) -> list[ServerEvent]:
+    """Run both roles until neither has anything more to say; return the server's events."""
+    events: list[ServerEvent] = []
+    for _ in range(10):
+        to_server = client.data_to_send()
+        if to_server:
+            server.receive_data(to_server)
+        new = drain(server)
+        events += new
+        to_client = server.data_to_send()
+        if to_client:
+            client.receive_data(to_client)
+            drain(client)
+        if not to_server and not to_client and not new:
+            return events
+    raise AssertionError("the conversation did not settle")
+
+
+def authenticate(
+    method: AuthMethod, password: str = PASSWORD, **startup: str
+) -> tuple[ClientConnection, ServerConnection, list[ServerEvent]]:
+    """A client with ``password`` and a server asking for ``method``, run to the end of the
+    authentication; with the server's events after its request."""
+    client = ClientConnection(password=password, nonce_source=lambda: CLIENT_NONCE)
+    server = ServerConnection()
+    server.receive_data(client.send(StartupMessage({"user": USER, **startup})))
+    drain(server)
+    client.receive_data(server.authenticate(method))
+    drain(client)
+    return client, server, exchange(client, server)
+
+
+def scram_server(binding: bytes | None = None) -> ServerConnection:
+    """A server that offered SCRAM-SHA-256 (and -PLUS with ``binding``), nonce ``n1``."""
+    server = started_server()
+    secret = ScramSecret.from_password(PASSWORD, SCRAM_SALT)
+    server.authenticate(ScramAuth(secret, "n1", binding))
+    return server
+
+
+def scram_first(server: ServerConnection, mechanism: str, first: str) -> list[ServerEvent]:
+    """Feed the server a SASLInitialResponse choosing ``mechanism`` with client-first ``first``."""
+    return receive(server, SASLInitialResponse(mechanism, first.encode()))
 
 
 def split_frontend(data: bytes) -> list[tuple[int, bytes]]:

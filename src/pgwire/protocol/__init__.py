@@ -3,20 +3,40 @@
 Nothing in this package does I/O, reads the clock or draws randomness: bytes go in with
 ``receive_data()``, events come out of ``next_event()``, and ``send()`` returns the bytes
 to write.  It imports only the standard library, ``pgwire.errors`` and (for SCRAM) ``scramp``.
+
+The modules, each using only those above it:
+
+* ``messages.py``: every protocol message, both directions, with ``encode()``/``decode()``;
+* ``framing.py``: the receive buffer that cuts a byte stream into whole messages;
+* ``conversation.py``: the states and the tables of what is legal when, for both roles
+  (the place to start reading);
+* ``auth.py``: password, MD5 and SCRAM(-PLUS) authentication, both roles;
+* ``peer.py``: the byte plumbing both roles share, and the one way a connection fails;
+* ``startup.py`` and ``client.py``: the client role, its startup and its session;
+* ``server.py``: the server role.
 """
 
-from pgwire.protocol.client import (
-    NEED_DATA,
+from pgwire.protocol.auth import (
+    AuthMethod,
     AuthRequirement,
     ChannelBinding,
-    ClientConnection,
+    MD5Auth,
+    PasswordAuth,
+    ScramAuth,
+    ScramSecret,
+    TrustAuth,
+    tls_server_end_point,
+)
+from pgwire.protocol.client import ClientConnection
+from pgwire.protocol.conversation import (
+    NEED_DATA,
     ConnectionClosed,
     ConnectionState,
     EncryptionResponse,
     Event,
     NeedData,
     Phase,
-    tls_server_end_point,
+    ServerState,
 )
 from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
 from pgwire.protocol.messages import *  # noqa: F403
@@ -24,16 +44,9 @@ from pgwire.protocol.messages import __all__ as _message_names
 from pgwire.protocol.server import (
     Authenticated,
     AuthenticationFailed,
-    AuthMethod,
     DirectTLSHandshake,
-    MD5Auth,
-    PasswordAuth,
-    ScramAuth,
-    ScramSecret,
     ServerConnection,
     ServerEvent,
-    ServerState,
-    TrustAuth,
 )
 
 __all__ = [
