@@ -12,9 +12,16 @@ One client connection goes through three steps:
    whose start the client is shown;
 3. the proxy's :class:`~pgwire.proxy.Relay` between the two, whole messages at a time, with
    the injected conflicts as its faults (:mod:`pgwire.dsql_local.occ`), until either side
-   closes or the connection reaches ``max_lifetime``.
+   closes or the connection reaches ``max_lifetime``.  With DSQL's rules (the default) the
+   relay is a :class:`~pgwire.dsql_local.relay.DsqlRelay`: the upstream session runs at
+   REPEATABLE READ with a lock timeout of 1 ms (so that writers never wait for each other,
+   and the loser's conflict becomes DSQL's ``OC000``), the ``sys`` schema of
+   :mod:`pgwire.dsql_local.sysschema` is installed in its database, and every statement goes
+   through :class:`~pgwire.dsql_local.session.DsqlSession`.
 
-A refusal is a FATAL ErrorResponse with DSQL's wording; tokens never reach it, nor a log line.
+Connections over DSQL's limits (open connections, new connections per second: a token
+bucket) are refused with DSQL's errors once their StartupMessage arrives.  A refusal is a
+FATAL ErrorResponse with DSQL's wording; tokens never reach it, nor a log line.
 """
 
 from __future__ import annotations
@@ -33,7 +40,12 @@ import anyio.abc
 from anyio.streams.tls import TLSAttribute
 
 from pgwire.dsql_local.certs import LocalCertificates
-from pgwire.dsql_local.occ import occ_fault
+from pgwire.dsql_local.occ import occ_fault, random_occ_fault
+from pgwire.dsql_local.relay import DsqlRelay
+from pgwire.dsql_local.rules import LIMITS, Limits, rule
+from pgwire.dsql_local.session import DsqlSession, SchemaClock
+from pgwire.dsql_local.statements import require_parser
+from pgwire.dsql_local.sysschema import HIDDEN_STATEMENTS, setup_sql
 from pgwire.dsql_local.tokens import TEST_CREDENTIALS, TokenRejected, verify_token
 from pgwire.dsql_local.upstream import LoginFailed, Upstream
 from pgwire.dsql_local.websocket import WEBSOCKET_ALPN, WEBSOCKET_PATH, accept_websocket
@@ -49,13 +61,16 @@ from pgwire.protocol import (
     EncryptionResponse,
     ErrorResponse,
     GSSENCRequest,
+    Parse,
     PasswordAuth,
     PasswordMessage,
+    Query,
     ReceiveBuffer,
     ServerConnection,
     ServerEvent,
     SSLRequest,
     StartupMessage,
+    Sync,
 )
 from pgwire.proxy import Fault, Relay
 from pgwire.trace import WireDecoder
@@ -72,6 +87,9 @@ ALPN = "postgresql"
 MAX_AUTH_MESSAGE = 65535
 #: Seconds a client has for TLS, startup and authentication.
 HANDSHAKE_TIMEOUT = 30
+#: The settings of the endpoint's sessions on PostgreSQL under DSQL's rules: DSQL's only
+#: isolation level, and a lock timeout of 1 ms, so that no statement waits for a lock.
+DSQL_SETTINGS = {"default_transaction_isolation": "repeatable read", "lock_timeout": "1"}
 
 
 def _fatal(code: str, message: str) -> ErrorResponse:
@@ -93,6 +111,12 @@ class LocalDsqlEndpoint:
     ``<cluster_id>.dsql.<region>.on.aws`` and ``localhost``); the certificate names them.
     ``cert_dir``: where ``ca.pem`` (the test CA, for clients' ``sslrootcert``) is written
     (default: a temporary directory). ``clock`` tells the time for token checks.
+
+    ``postgres_rules``: relay any SQL as PostgreSQL takes it (no DSQL rules, no ``pglast``
+    needed); by default DSQL's SQL and transaction rules apply (see
+    :mod:`pgwire.dsql_local.rules`).  ``limits``: DSQL's numbers (transaction rows, bytes
+    and seconds, open connections, connection rate and burst), :data:`~.rules.LIMITS` by
+    default.  ``monotonic`` measures transactions and the connection rate.
     """
 
     def __init__(
@@ -106,8 +130,16 @@ class LocalDsqlEndpoint:
         max_lifetime: float = DEFAULT_MAX_LIFETIME,
         cert_dir: str | os.PathLike[str] | None = None,
         clock: Callable[[], float] = time.time,
+        postgres_rules: bool = False,
+        limits: Limits = LIMITS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not postgres_rules:
+            require_parser()
         self.upstream = upstream
+        self.postgres_rules = postgres_rules
+        self.limits = limits
+        self.monotonic = monotonic
         self.credentials = credentials
         self.region = region
         self.endpoint = f"{cluster_id}.dsql.{region}.on.aws"
@@ -128,6 +160,15 @@ class LocalDsqlEndpoint:
         self.expired = 0
         #: The port of the ``wss://`` listener, once one listens (see :meth:`running`).
         self.websocket_port: int | None = None
+        #: Client connections open now.
+        self.open_connections = 0
+        # The connection rate's token bucket: tokens, and when it was last filled.
+        self._tokens = float(limits.connection_burst)
+        self._filled = monotonic()
+        # Per database: the schema version, and whether its sys schema is installed.
+        self._schemas: dict[str, SchemaClock] = {}
+        self._installed: set[str] = set()
+        self._install_lock = anyio.Lock()
 
     def __repr__(self) -> str:
         return f"<pgwire.dsql_local.LocalDsqlEndpoint {self.endpoint} -> {self.upstream!r}>"
@@ -137,6 +178,13 @@ class LocalDsqlEndpoint:
         fault = occ_fault(code, count)
         if count > 0:
             self._faults.append(fault)
+
+    def inject_occ_randomly(
+        self, probability: float, code: str = "OC000", random: Callable[[], float] | None = None
+    ) -> None:
+        """From now on, make each COMMIT (of any session) fail with an OCC conflict with
+        ``probability`` (0 to 1), for chaos tests."""
+        self._faults.append(random_occ_fault(probability, code, random))
 
     @property
     def occ_pending(self) -> int:
@@ -236,16 +284,18 @@ class LocalDsqlEndpoint:
         core = ServerConnection(max_protocol_minor=PROTOCOL_3_0[1])
         # The stream to the client, TLS once negotiated: a refusal goes out on it.
         current = [client]
+        self.open_connections += 1
         try:
             with anyio.fail_after(HANDSHAKE_TIMEOUT):
                 stream, startup, sni = await self._start(core, current, websocket_sni)
                 if startup is None or sni is None:
                     return
+                self._check_connection_limits()
                 pipelined = await self._authenticate(core, stream, sni)
                 upstream = await self._connect_upstream(core, stream, startup)
             try:
                 self.sessions += 1
-                await self._relay(stream, upstream, pipelined)
+                await self._relay(stream, upstream, pipelined, core.database)
             finally:
                 await upstream.aclose()
         except _Refused as refused:
@@ -260,8 +310,27 @@ class LocalDsqlEndpoint:
             # A fault of the endpoint itself: one connection ends, the listener goes on.
             logger.exception("the local endpoint failed serving a connection")
         finally:
+            self.open_connections -= 1
             with contextlib.suppress(*CONNECTION_LOST):
                 await current[-1].aclose()
+
+    def _check_connection_limits(self) -> None:
+        """Refuse a connection over DSQL's limits: open connections, then the rate (a token
+        bucket refilled at ``connection_rate`` per second, holding ``connection_burst``)."""
+        limits = self.limits
+        if self.open_connections > limits.max_connections:
+            too_many = rule("max-connections")
+            raise _Refused(_fatal(too_many.sqlstate, too_many.message))
+        now = self.monotonic()
+        self._tokens = min(
+            float(limits.connection_burst),
+            self._tokens + (now - self._filled) * limits.connection_rate,
+        )
+        self._filled = now
+        if self._tokens < 1:
+            rate = rule("connection-rate")
+            raise _Refused(_fatal(rate.sqlstate, rate.message))
+        self._tokens -= 1
 
     async def _event(self, core: ServerConnection, stream: anyio.abc.ByteStream) -> ServerEvent:
         """The core's next event, reading from the client as needed; the client's bytes
@@ -397,23 +466,51 @@ class LocalDsqlEndpoint:
     async def _connect_upstream(
         self, core: ServerConnection, stream: anyio.abc.ByteStream, startup: StartupMessage
     ) -> anyio.abc.ByteStream:
-        """Log in to the real server; pass its session parameters on to the client."""
+        """Log in to the real server (and prepare the session for DSQL's rules); pass its
+        session parameters on to the client."""
+        settings = {} if self.postgres_rules else DSQL_SETTINGS
         try:
-            upstream, started = await self.upstream.log_in(startup.params, core.database)
+            upstream, started = await self.upstream.log_in(startup.params, core.database, settings)
         except LoginFailed as exc:
             raise _Refused(_fatal(exc.sqlstate, str(exc))) from None
         try:
+            if not self.postgres_rules:
+                await self._prepare_session(upstream, core.database)
             await stream.send(core.send(*started))
+        except LoginFailed as exc:
+            await upstream.aclose()
+            raise _Refused(_fatal(exc.sqlstate, str(exc))) from None
         except BaseException:
             await upstream.aclose()
             raise
         return upstream
 
+    async def _prepare_session(self, upstream: anyio.abc.ByteStream, database: str) -> None:
+        """Install the sys schema in ``database`` (once per endpoint), and prepare the
+        endpoint's own statements in this session."""
+        database = self.upstream.database or database
+        async with self._install_lock:
+            if database not in self._installed:
+                await self.upstream.exchange(upstream, Query(setup_sql()).encode())
+                self._installed.add(database)
+        parses = b"".join(Parse(name, sql).encode() for name, sql in HIDDEN_STATEMENTS.items())
+        await self.upstream.exchange(upstream, parses + Sync().encode())
+
     async def _relay(
-        self, client: anyio.abc.ByteStream, upstream: anyio.abc.ByteStream, pipelined: bytes
+        self,
+        client: anyio.abc.ByteStream,
+        upstream: anyio.abc.ByteStream,
+        pipelined: bytes,
+        database: str,
     ) -> None:
         """Relay the session until either side closes or it reaches ``max_lifetime``."""
-        relay = Relay(WireDecoder(started=True), faults=self._faults)
+        relay: Relay
+        if self.postgres_rules:
+            relay = Relay(WireDecoder(started=True), faults=self._faults)
+        else:
+            schema = self._schemas.setdefault(self.upstream.database or database, SchemaClock())
+            session = DsqlSession(schema, self.limits, self.monotonic)
+            relay = DsqlRelay(session, WireDecoder(started=True), faults=self._faults)
         first = relay.decoder.feed("F", pipelined)
         async with anyio.create_task_group() as group:
             group.start_soon(self._end_at_lifetime, relay)
@@ -423,10 +520,7 @@ class LocalDsqlEndpoint:
     async def _end_at_lifetime(self, relay: Relay) -> None:
         await anyio.sleep(self.max_lifetime)
         self.expired += 1
+        lifetime = rule("connection-lifetime")
         await relay.stop(
-            _fatal(
-                "57P01",
-                "terminating the connection: it reached the maximum connection lifetime of "
-                f"{self.max_lifetime:g} seconds",
-            )
+            _fatal(lifetime.sqlstate, f"{lifetime.message} of {self.max_lifetime:g} seconds")
         )

@@ -34,7 +34,9 @@ from pgwire.protocol import (
     NoticeResponse,
     ParameterStatus,
     ReadyForQuery,
+    ReceiveBuffer,
     StartupMessage,
+    decode_backend,
 )
 
 __all__ = ["LoginFailed", "Upstream"]
@@ -79,11 +81,14 @@ class Upstream:
         return await anyio.connect_tcp(self.host, self.port)
 
     async def log_in(
-        self, params: Mapping[str, str], database: str
+        self,
+        params: Mapping[str, str],
+        database: str,
+        settings: Mapping[str, str] | None = None,
     ) -> tuple[anyio.abc.ByteStream, list[BackendMessage]]:
         """Start a session with the client's startup ``params`` (but this upstream's user, and
-        its database or else ``database``); return the stream and the messages to pass on.
-        Raises :class:`LoginFailed`."""
+        its database or else ``database``), and the server ``settings`` of the endpoint's own;
+        return the stream and the messages to pass on.  Raises :class:`LoginFailed`."""
         try:
             stream = await self.open()
         except OSError as exc:
@@ -93,6 +98,7 @@ class Upstream:
         startup = {k: v for k, v in params.items() if k not in ("user", "database")}
         startup["user"] = self.user
         startup["database"] = self.database or database
+        startup.update(settings or {})
         try:
             return stream, await self._start_session(stream, startup)
         except LoginFailed:
@@ -133,6 +139,32 @@ class Upstream:
             if isinstance(event, _SESSION_START):
                 started.append(event)
         return started
+
+    async def exchange(self, stream: anyio.abc.ByteStream, messages: bytes) -> None:
+        """Send ``messages`` (ending with a Query or a Sync) on a session of the endpoint's
+        own, and read the answers up to ReadyForQuery.  An error raises :class:`LoginFailed`."""
+        await stream.send(messages)
+        buffer = ReceiveBuffer()
+        error: ErrorResponse | None = None
+        try:
+            while True:
+                frame = buffer.next_message()
+                if frame is None:
+                    buffer.feed(await stream.receive())
+                    continue
+                message = decode_backend(*frame)
+                if isinstance(message, ErrorResponse) and error is None:
+                    error = message
+                if isinstance(message, ReadyForQuery):
+                    break
+        except _LOGIN_BROKEN as exc:
+            raise LoginFailed("08006", f"the local endpoint lost its PostgreSQL: {exc}") from None
+        if error is not None:
+            raise LoginFailed(
+                error.fields.get("C", "XX000"),
+                "the local endpoint could not prepare its PostgreSQL session: "
+                + error.fields.get("M", ""),
+            )
 
     async def cancel(self, request: CancelRequest) -> None:
         """Forward a client's CancelRequest; a server out of reach leaves it undone."""
