@@ -306,8 +306,10 @@ class DsqlSession:
         hidden = self._prepare_hidden()
         self._expect("bind", hidden=True)
         self._expect("execute", hidden=True, rewritten=True)
+        # A named portal outlives the batch inside a transaction block: close it.
+        self._expect("close", hidden=True)
         guard = Bind(HIDDEN_PORTAL, GUARD, (0,), params, ())
-        return [message, *hidden, guard, Execute(HIDDEN_PORTAL)]
+        return [message, *hidden, guard, Execute(HIDDEN_PORTAL), Close("P", HIDDEN_PORTAL)]
 
     def _prepare_hidden(self) -> list[FrontendMessage]:
         """Parse the endpoint's own statements again if DISCARD ALL dropped them."""

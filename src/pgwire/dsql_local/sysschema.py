@@ -82,6 +82,7 @@ DECLARE
         (random()::text || clock_timestamp()::text)::bytea), 'hex'), '0189', 'wxyz'), 1, 26);
     before oid[] := ARRAY(SELECT indexrelid FROM pg_index WHERE indrelid = table_name::regclass);
     made oid;
+    why text;
 BEGIN
     BEGIN
         EXECUTE ddl;
@@ -90,7 +91,9 @@ BEGIN
         INSERT INTO sys.jobs VALUES (new_id, 'completed', NULL, 'INDEX_BUILD',
             'pg_class'::regclass, made, made::regclass::text, now(), clock_timestamp());
     EXCEPTION WHEN OTHERS THEN
-        INSERT INTO sys.jobs VALUES (new_id, 'failed', SQLERRM, 'INDEX_BUILD',
+        GET STACKED DIAGNOSTICS why = PG_EXCEPTION_DETAIL;
+        INSERT INTO sys.jobs VALUES (new_id, 'failed',
+            SQLERRM || coalesce(nullif(': ' || why, ': '), ''), 'INDEX_BUILD',
             'pg_class'::regclass, NULL, NULL, now(), clock_timestamp());
     END;
     RETURN QUERY SELECT new_id;
