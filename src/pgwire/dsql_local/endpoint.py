@@ -56,6 +56,7 @@ from pgwire.protocol import (
     NEED_DATA,
     PROTOCOL_3_0,
     Authenticated,
+    BackendKeyData,
     CancelRequest,
     DirectTLSHandshake,
     EncryptionResponse,
@@ -169,6 +170,8 @@ class LocalDsqlEndpoint:
         self._schemas: dict[str, SchemaClock] = {}
         self._installed: set[str] = set()
         self._install_lock = anyio.Lock()
+        # CancelRequests forwarded, by server process id, not yet answered.
+        self._cancels: dict[int, int] = {}
 
     def __repr__(self) -> str:
         return f"<pgwire.dsql_local.LocalDsqlEndpoint {self.endpoint} -> {self.upstream!r}>"
@@ -292,10 +295,10 @@ class LocalDsqlEndpoint:
                     return
                 self._check_connection_limits()
                 pipelined = await self._authenticate(core, stream, sni)
-                upstream = await self._connect_upstream(core, stream, startup)
+                upstream, process_id = await self._connect_upstream(core, stream, startup)
             try:
                 self.sessions += 1
-                await self._relay(stream, upstream, pipelined, core.database)
+                await self._relay(stream, upstream, pipelined, core.database, process_id)
             finally:
                 await upstream.aclose()
         except _Refused as refused:
@@ -388,6 +391,7 @@ class LocalDsqlEndpoint:
                     return stream, None, None
                 encrypted = True
             elif isinstance(event, CancelRequest):
+                self._cancels[event.process_id] = self._cancels.get(event.process_id, 0) + 1
                 await self.upstream.cancel(event)
                 return stream, None, None
             elif isinstance(event, StartupMessage):
@@ -465,7 +469,7 @@ class LocalDsqlEndpoint:
 
     async def _connect_upstream(
         self, core: ServerConnection, stream: anyio.abc.ByteStream, startup: StartupMessage
-    ) -> anyio.abc.ByteStream:
+    ) -> tuple[anyio.abc.ByteStream, int]:
         """Log in to the real server (and prepare the session for DSQL's rules); pass its
         session parameters on to the client."""
         settings = {} if self.postgres_rules else DSQL_SETTINGS
@@ -483,7 +487,8 @@ class LocalDsqlEndpoint:
         except BaseException:
             await upstream.aclose()
             raise
-        return upstream
+        keys = [message.process_id for message in started if isinstance(message, BackendKeyData)]
+        return upstream, keys[0] if keys else 0
 
     async def _prepare_session(self, upstream: anyio.abc.ByteStream, database: str) -> None:
         """Install the sys schema in ``database`` (once per endpoint), and prepare the
@@ -502,6 +507,7 @@ class LocalDsqlEndpoint:
         upstream: anyio.abc.ByteStream,
         pipelined: bytes,
         database: str,
+        process_id: int,
     ) -> None:
         """Relay the session until either side closes or it reaches ``max_lifetime``."""
         relay: Relay
@@ -509,7 +515,16 @@ class LocalDsqlEndpoint:
             relay = Relay(WireDecoder(started=True), faults=self._faults)
         else:
             schema = self._schemas.setdefault(self.upstream.database or database, SchemaClock())
-            session = DsqlSession(schema, self.limits, self.monotonic)
+
+            def cancelled() -> bool:
+                # Whether a client asked to cancel this session's query (else PostgreSQL's
+                # "cancelled on user request" is its lock timeout losing a race).
+                pending = self._cancels.pop(process_id, 0)
+                if pending > 1:
+                    self._cancels[process_id] = pending - 1
+                return pending > 0
+
+            session = DsqlSession(schema, self.limits, self.monotonic, cancelled)
             relay = DsqlRelay(session, WireDecoder(started=True), faults=self._faults)
         first = relay.decoder.feed("F", pipelined)
         async with anyio.create_task_group() as group:

@@ -79,6 +79,9 @@ REFUSED_SQL = "SELECT pgwire_dsql_local_refused()"
 #: PostgreSQL's errors that mean two transactions met: lock timeout (the endpoint's sessions
 #: never wait for a lock), serialization failure, deadlock.
 _CONFLICTS = frozenset({"55P03", "40001", "40P01"})
+#: PostgreSQL's message for a cancelled query; also what a lock timeout reports when the
+#: lock is granted as the timeout fires.
+_USER_CANCEL = "canceling statement due to user request"
 #: Fields of PostgreSQL's errors that point into SQL the client did not send.
 _INTERNAL_FIELDS = frozenset({"P", "p", "q", "W", "F", "L", "R"})
 
@@ -145,6 +148,8 @@ class DsqlSession:
     schema: SchemaClock = field(default_factory=SchemaClock)
     limits: Limits = LIMITS
     clock: Callable[[], float] = time.monotonic
+    #: Whether the client asked to cancel the running query (consumes the request).
+    cancelled: Callable[[], bool] = lambda: False
     _expected: deque[_Expected] = field(default_factory=deque)
     _transaction: _Transaction | None = None
     _statements: dict[str, Statement | None] = field(default_factory=dict)
@@ -446,7 +451,9 @@ class DsqlSession:
         if failed.replace is not None:
             return [failed.replace]
         fields = dict(message.fields)
-        if fields.get("C") in _CONFLICTS:
+        if fields.get("C") in _CONFLICTS or (
+            fields.get("C") == "57014" and fields.get("M") == _USER_CANCEL and not self.cancelled()
+        ):
             ddl = failed.statement is not None and failed.statement.kind == "ddl"
             return [dsql_error(rule("occ-schema" if ddl else "occ-data"))]
         if failed.rewritten or failed.hidden:
