@@ -43,9 +43,7 @@ class RunningEndpoint:
     def wss_params(self, **overrides: Any) -> dict[str, Any]:
         """Parameters that reach the endpoint's ``wss://`` listener."""
         assert self.endpoint.websocket_port is not None
-        return self.params(
-            port=self.endpoint.websocket_port, transport="websocket", **overrides
-        )
+        return self.params(port=self.endpoint.websocket_port, transport="websocket", **overrides)
 
     def params(self, **overrides: Any) -> dict[str, Any]:
         params: dict[str, Any] = {

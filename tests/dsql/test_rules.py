@@ -151,7 +151,9 @@ def test_the_isolation_level_is_dsqls(rules_endpoint: RunningEndpoint, schema: s
         assert conn.fetchval("SHOW transaction_isolation") == "repeatable read"
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         with pytest.raises(errors.FeatureNotSupported):
-            conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            conn.execute(
+                "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED"
+            )
 
 
 def test_identity_columns_follow_dsqls_cache_rule(

@@ -134,7 +134,9 @@ def small(start_endpoint: StartEndpoint, schema: str) -> Iterator[Any]:
 
 @pytest.mark.parametrize("autocommit", [True, False])
 @pytest.mark.parametrize("how", ["simple", "extended"])
-def test_more_rows_than_the_limit_fail_the_statement(small: Any, how: str, autocommit: bool) -> None:
+def test_more_rows_than_the_limit_fail_the_statement(
+    small: Any, how: str, autocommit: bool
+) -> None:
     if not autocommit:
         small.execute("BEGIN")
     run(small, how, "INSERT INTO items SELECT g, '' FROM generate_series(1, 5) g")
@@ -189,9 +191,10 @@ def test_a_commit_after_the_time_limit_fails_and_rolls_back(small: Any) -> None:
 def test_create_index_async_returns_a_job_that_completes(conn: Any, how: str) -> None:
     conn.execute("INSERT INTO items VALUES (1, 1), (2, 2)")
     if how == "simple":
-        job_id = conn.fetchval("SELECT 1") and conn.execute_results(
-            "CREATE INDEX ASYNC items_n ON items (n)"
-        )[0].rows[0][0]
+        job_id = (
+            conn.fetchval("SELECT 1")
+            and conn.execute_results("CREATE INDEX ASYNC items_n ON items (n)")[0].rows[0][0]
+        )
     else:
         job_id = conn.fetchval("CREATE INDEX ASYNC items_n ON items (n)")
     assert isinstance(job_id, str) and len(job_id) == 26
@@ -324,7 +327,6 @@ def test_injected_conflicts_still_work_under_dsqls_rules(
     rules_endpoint: RunningEndpoint, conn: Any
 ) -> None:
     rules_endpoint.endpoint.inject_occ(1)
-    with pytest.raises(errors.SerializationFailure):
-        with conn.transaction():
-            conn.execute("INSERT INTO items VALUES (1)")
+    with pytest.raises(errors.SerializationFailure), conn.transaction():
+        conn.execute("INSERT INTO items VALUES (1)")
     assert conn.fetchval("SELECT count(*) FROM items") == 0

@@ -20,7 +20,7 @@ endpoint prepares :data:`HIDDEN_STATEMENTS` in each session it opens.
 
 from __future__ import annotations
 
-from pgwire.dsql_local.rules import rule
+from pgwire.dsql_local.rules import Rule, rule
 
 __all__ = ["GUARD", "HIDDEN_PORTAL", "HIDDEN_STATEMENTS", "MISSING_PORTAL", "ROLLBACK", "setup_sql"]
 
@@ -34,6 +34,8 @@ HIDDEN_STATEMENTS = {
     GUARD: "CALL sys.pgwire_guard($1::bigint, $2::bigint, $3::bigint)",
     ROLLBACK: "ROLLBACK",
 }
+#: The version of what is installed, written as the schema's comment.
+VERSION = "pgwire.dsql_local sys schema 1"
 #: The advisory lock key serialising installs (any constant; "DSQL" in ASCII).
 _LOCK_KEY = 0x4453514C
 
@@ -43,16 +45,33 @@ def _literal(text: str) -> str:
 
 
 def setup_sql() -> str:
-    """The statements that install (or update) the ``sys`` schema, as one simple query."""
+    """One simple query that installs (or updates) the ``sys`` schema, unless this version of
+    it is there already (whoever installed it: other users of the database only use it)."""
     rows = rule("transaction-rows")
     size = rule("transaction-size")
     index = rule("synchronous-index")
+    statements = _install_statements(rows, size, index)
+    executes = "\n".join(f"        EXECUTE {_literal(statement)};" for statement in statements)
     return f"""
 BEGIN;
 SET LOCAL lock_timeout = 0;
 SELECT pg_advisory_xact_lock({_LOCK_KEY});
-CREATE SCHEMA IF NOT EXISTS sys;
-CREATE TABLE IF NOT EXISTS sys.jobs (
+DO $pgwire_setup$
+BEGIN
+    IF obj_description(to_regnamespace('sys'), 'pg_namespace') IS DISTINCT FROM
+            {_literal(VERSION)} THEN
+{executes}
+    END IF;
+END
+$pgwire_setup$;
+COMMIT;
+"""
+
+
+def _install_statements(rows: Rule, size: Rule, index: Rule) -> list[str]:
+    return [
+        """CREATE SCHEMA IF NOT EXISTS sys""",
+        """CREATE TABLE IF NOT EXISTS sys.jobs (
     job_id text PRIMARY KEY,
     status text NOT NULL,
     details text,
@@ -62,8 +81,9 @@ CREATE TABLE IF NOT EXISTS sys.jobs (
     object_name text,
     start_time timestamptz NOT NULL DEFAULT now(),
     update_time timestamptz
-);
-CREATE OR REPLACE PROCEDURE sys.wait_for_job(job_id text, INOUT completed boolean DEFAULT NULL)
+)""",
+        """CREATE OR REPLACE PROCEDURE sys.wait_for_job(
+    job_id text, INOUT completed boolean DEFAULT NULL)
 LANGUAGE plpgsql AS $pgwire$
 DECLARE
     found_status text;
@@ -74,8 +94,8 @@ BEGIN
     END IF;
     completed := found_status = 'completed';
 END
-$pgwire$;
-CREATE OR REPLACE FUNCTION sys.pgwire_create_index_async(ddl text, table_name text)
+$pgwire$""",
+        """CREATE OR REPLACE FUNCTION sys.pgwire_create_index_async(ddl text, table_name text)
 RETURNS TABLE (job_id text) LANGUAGE plpgsql SET lock_timeout = '60s' AS $pgwire$
 DECLARE
     new_id text := substr(translate(encode(sha256(
@@ -98,8 +118,8 @@ BEGIN
     END;
     RETURN QUERY SELECT new_id;
 END
-$pgwire$;
-CREATE OR REPLACE PROCEDURE sys.pgwire_create_index(ddl text, table_name text)
+$pgwire$""",
+        f"""CREATE OR REPLACE PROCEDURE sys.pgwire_create_index(ddl text, table_name text)
 LANGUAGE plpgsql AS $pgwire$
 DECLARE
     has_rows boolean;
@@ -111,8 +131,9 @@ BEGIN
     END IF;
     EXECUTE ddl;
 END
-$pgwire$;
-CREATE OR REPLACE PROCEDURE sys.pgwire_guard(written bigint, row_limit bigint, byte_limit bigint)
+$pgwire$""",
+        f"""CREATE OR REPLACE PROCEDURE sys.pgwire_guard(
+    written bigint, row_limit bigint, byte_limit bigint)
 LANGUAGE plpgsql AS $pgwire$
 DECLARE
     changed bigint;
@@ -130,6 +151,8 @@ BEGIN
                 written / 1048576, byte_limit / 1048576);
     END IF;
 END
-$pgwire$;
-COMMIT;
-"""
+$pgwire$""",
+        f"COMMENT ON SCHEMA sys IS {_literal(VERSION)}",
+        "GRANT USAGE ON SCHEMA sys TO PUBLIC",
+        "GRANT SELECT, INSERT ON sys.jobs TO PUBLIC",
+    ]
