@@ -39,15 +39,15 @@ import anyio
 import anyio.abc
 from anyio.streams.tls import TLSAttribute
 
+from pgwire.dsql_local.admission import Admission, Cancels
 from pgwire.dsql_local.certs import LocalCertificates
 from pgwire.dsql_local.occ import occ_fault, random_occ_fault
 from pgwire.dsql_local.relay import DsqlRelay
 from pgwire.dsql_local.rules import LIMITS, Limits, rule
 from pgwire.dsql_local.session import DsqlSession, SchemaClock
 from pgwire.dsql_local.statements import require_parser
-from pgwire.dsql_local.sysschema import HIDDEN_STATEMENTS, setup_sql
 from pgwire.dsql_local.tokens import TEST_CREDENTIALS, TokenRejected, verify_token
-from pgwire.dsql_local.upstream import LoginFailed, Upstream
+from pgwire.dsql_local.upstream import Installed, LoginFailed, Upstream
 from pgwire.dsql_local.websocket import WEBSOCKET_ALPN, WEBSOCKET_PATH, accept_websocket
 from pgwire.errors import ProtocolError
 from pgwire.iam import StaticCredentials
@@ -62,16 +62,13 @@ from pgwire.protocol import (
     EncryptionResponse,
     ErrorResponse,
     GSSENCRequest,
-    Parse,
     PasswordAuth,
     PasswordMessage,
-    Query,
     ReceiveBuffer,
     ServerConnection,
     ServerEvent,
     SSLRequest,
     StartupMessage,
-    Sync,
 )
 from pgwire.proxy import Fault, Relay
 from pgwire.trace import WireDecoder
@@ -161,17 +158,11 @@ class LocalDsqlEndpoint:
         self.expired = 0
         #: The port of the ``wss://`` listener, once one listens (see :meth:`running`).
         self.websocket_port: int | None = None
-        #: Client connections open now.
-        self.open_connections = 0
-        # The connection rate's token bucket: tokens, and when it was last filled.
-        self._tokens = float(limits.connection_burst)
-        self._filled = monotonic()
-        # Per database: the schema version, and whether its sys schema is installed.
+        self._admission = Admission(limits, monotonic)
+        # Per database: the schema version; the databases whose sys schema is installed.
         self._schemas: dict[str, SchemaClock] = {}
-        self._installed: set[str] = set()
-        self._install_lock = anyio.Lock()
-        # CancelRequests forwarded, by server process id, not yet answered.
-        self._cancels: dict[int, int] = {}
+        self._installed = Installed()
+        self._cancels = Cancels()
 
     def __repr__(self) -> str:
         return f"<pgwire.dsql_local.LocalDsqlEndpoint {self.endpoint} -> {self.upstream!r}>"
@@ -188,6 +179,11 @@ class LocalDsqlEndpoint:
         """From now on, make each COMMIT (of any session) fail with an OCC conflict with
         ``probability`` (0 to 1), for chaos tests."""
         self._faults.append(random_occ_fault(probability, code, random))
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections open now."""
+        return self._admission.open
 
     @property
     def occ_pending(self) -> int:
@@ -287,13 +283,15 @@ class LocalDsqlEndpoint:
         core = ServerConnection(max_protocol_minor=PROTOCOL_3_0[1])
         # The stream to the client, TLS once negotiated: a refusal goes out on it.
         current = [client]
-        self.open_connections += 1
+        self._admission.open += 1
         try:
             with anyio.fail_after(HANDSHAKE_TIMEOUT):
                 stream, startup, sni = await self._start(core, current, websocket_sni)
                 if startup is None or sni is None:
                     return
-                self._check_connection_limits()
+                refused = self._admission.refused()
+                if refused is not None:
+                    raise _Refused(_fatal(refused.sqlstate, refused.message))
                 pipelined = await self._authenticate(core, stream, sni)
                 upstream, process_id = await self._connect_upstream(core, stream, startup)
             try:
@@ -313,27 +311,9 @@ class LocalDsqlEndpoint:
             # A fault of the endpoint itself: one connection ends, the listener goes on.
             logger.exception("the local endpoint failed serving a connection")
         finally:
-            self.open_connections -= 1
+            self._admission.open -= 1
             with contextlib.suppress(*CONNECTION_LOST):
                 await current[-1].aclose()
-
-    def _check_connection_limits(self) -> None:
-        """Refuse a connection over DSQL's limits: open connections, then the rate (a token
-        bucket refilled at ``connection_rate`` per second, holding ``connection_burst``)."""
-        limits = self.limits
-        if self.open_connections > limits.max_connections:
-            too_many = rule("max-connections")
-            raise _Refused(_fatal(too_many.sqlstate, too_many.message))
-        now = self.monotonic()
-        self._tokens = min(
-            float(limits.connection_burst),
-            self._tokens + (now - self._filled) * limits.connection_rate,
-        )
-        self._filled = now
-        if self._tokens < 1:
-            rate = rule("connection-rate")
-            raise _Refused(_fatal(rate.sqlstate, rate.message))
-        self._tokens -= 1
 
     async def _event(self, core: ServerConnection, stream: anyio.abc.ByteStream) -> ServerEvent:
         """The core's next event, reading from the client as needed; the client's bytes
@@ -391,7 +371,7 @@ class LocalDsqlEndpoint:
                     return stream, None, None
                 encrypted = True
             elif isinstance(event, CancelRequest):
-                self._cancels[event.process_id] = self._cancels.get(event.process_id, 0) + 1
+                self._cancels.note(event.process_id)
                 await self.upstream.cancel(event)
                 return stream, None, None
             elif isinstance(event, StartupMessage):
@@ -479,7 +459,8 @@ class LocalDsqlEndpoint:
             raise _Refused(_fatal(exc.sqlstate, str(exc))) from None
         try:
             if not self.postgres_rules:
-                await self._prepare_session(upstream, core.database)
+                database = self.upstream.database or core.database
+                await self.upstream.prepare_for_dsql(upstream, database, self._installed)
             await stream.send(core.send(*started))
         except LoginFailed as exc:
             await upstream.aclose()
@@ -489,17 +470,6 @@ class LocalDsqlEndpoint:
             raise
         keys = [message.process_id for message in started if isinstance(message, BackendKeyData)]
         return upstream, keys[0] if keys else 0
-
-    async def _prepare_session(self, upstream: anyio.abc.ByteStream, database: str) -> None:
-        """Install the sys schema in ``database`` (once per endpoint), and prepare the
-        endpoint's own statements in this session."""
-        database = self.upstream.database or database
-        async with self._install_lock:
-            if database not in self._installed:
-                await self.upstream.exchange(upstream, Query(setup_sql()).encode())
-                self._installed.add(database)
-        parses = b"".join(Parse(name, sql).encode() for name, sql in HIDDEN_STATEMENTS.items())
-        await self.upstream.exchange(upstream, parses + Sync().encode())
 
     async def _relay(
         self,
@@ -515,15 +485,7 @@ class LocalDsqlEndpoint:
             relay = Relay(WireDecoder(started=True), faults=self._faults)
         else:
             schema = self._schemas.setdefault(self.upstream.database or database, SchemaClock())
-
-            def cancelled() -> bool:
-                # Whether a client asked to cancel this session's query (else PostgreSQL's
-                # "cancelled on user request" is its lock timeout losing a race).
-                pending = self._cancels.pop(process_id, 0)
-                if pending > 1:
-                    self._cancels[process_id] = pending - 1
-                return pending > 0
-
+            cancelled = self._cancels.checker(process_id)
             session = DsqlSession(schema, self.limits, self.monotonic, cancelled)
             relay = DsqlRelay(session, WireDecoder(started=True), faults=self._faults)
         first = relay.decoder.feed("F", pipelined)

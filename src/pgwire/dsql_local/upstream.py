@@ -20,6 +20,7 @@ import anyio
 import anyio.abc
 
 from pgwire.conninfo import resolve
+from pgwire.dsql_local.sysschema import HIDDEN_STATEMENTS, setup_sql
 from pgwire.errors import Error
 from pgwire.listener import CONNECTION_LOST
 from pgwire.protocol import (
@@ -33,19 +34,30 @@ from pgwire.protocol import (
     ErrorResponse,
     NoticeResponse,
     ParameterStatus,
+    Parse,
+    Query,
     ReadyForQuery,
     ReceiveBuffer,
     StartupMessage,
+    Sync,
     decode_backend,
 )
 
-__all__ = ["LoginFailed", "Upstream"]
+__all__ = ["Installed", "LoginFailed", "Upstream"]
 
 #: How logging in may fail besides an ErrorResponse: the server breaks the protocol (a pgwire
 #: Error from the client role) or the connection.
 _LOGIN_BROKEN: tuple[type[BaseException], ...] = (Error, *CONNECTION_LOST)
 #: What a new session's start brings that the endpoint's client must see too.
 _SESSION_START = (ParameterStatus, BackendKeyData, NoticeResponse, ReadyForQuery)
+
+
+@dataclass
+class Installed:
+    """The databases in which an endpoint installed its ``sys`` schema (once each)."""
+
+    databases: set[str] = field(default_factory=set)
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
 
 
 class LoginFailed(Exception):
@@ -139,6 +151,18 @@ class Upstream:
             if isinstance(event, _SESSION_START):
                 started.append(event)
         return started
+
+    async def prepare_for_dsql(
+        self, stream: anyio.abc.ByteStream, database: str, installed: Installed
+    ) -> None:
+        """Install the ``sys`` schema in ``database`` (unless done), and prepare the
+        endpoint's own statements in this session (:mod:`pgwire.dsql_local.sysschema`)."""
+        async with installed.lock:
+            if database not in installed.databases:
+                await self.exchange(stream, Query(setup_sql()).encode())
+                installed.databases.add(database)
+        parses = b"".join(Parse(name, sql).encode() for name, sql in HIDDEN_STATEMENTS.items())
+        await self.exchange(stream, parses + Sync().encode())
 
     async def exchange(self, stream: anyio.abc.ByteStream, messages: bytes) -> None:
         """Send ``messages`` (ending with a Query or a Sync) on a session of the endpoint's
