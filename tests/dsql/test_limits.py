@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -110,3 +112,19 @@ def test_random_conflicts_fail_commits_with_the_probability_given(
                 conn.execute("SELECT 1")
     with pytest.raises(ValueError, match="probability must be between 0 and 1"):
         running.endpoint.inject_occ_randomly(1.5)
+
+
+def test_a_limit_that_is_not_positive_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"Limits\.transaction_rows must be a positive number"):
+        dataclasses.replace(LIMITS, transaction_rows=0)
+
+
+def test_pgwire_and_its_dsql_modules_import_without_pglast() -> None:
+    code = (
+        "import sys; sys.modules['pglast'] = None\n"
+        "import pgwire, pgwire.dsql, pgwire.dsql_local\n"
+        "from pgwire.dsql_local import LocalDsqlEndpoint, Upstream\n"
+        "LocalDsqlEndpoint(Upstream(), postgres_rules=True)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (0, "")

@@ -466,6 +466,19 @@ class Limits:
     connection_rate: float = 100.0
     connection_burst: int = 1000
 
+    def __post_init__(self) -> None:
+        for name in (
+            "transaction_rows",
+            "transaction_bytes",
+            "transaction_seconds",
+            "max_connections",
+            "connection_rate",
+            "connection_burst",
+        ):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"Limits.{name} must be a positive number, got {value!r}")
+
 
 LIMITS = Limits()
 
