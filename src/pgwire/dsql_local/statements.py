@@ -31,7 +31,7 @@ _BIGINT = frozenset({"int8", "bigint"})
 _ISOLATION = "repeatable read"
 
 
-class MissingParser(RuntimeError):
+class MissingParser(ImportError):
     """DSQL's rules need ``pglast``, which is not installed."""
 
 
