@@ -1,4 +1,5 @@
-"""``python -m pgwire``: command-line entry points (``demo``, ``trace``, ``dsql-local``)."""
+"""``python -m pgwire``: command-line entry points (``demo``, ``trace``, ``dsql-local``,
+``token``)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,20 @@ def main(argv: list[str] | None = None) -> int:
     from pgwire.dsql_local import cli as dsql_local_cli
 
     dsql_local_cli.add_arguments(dsql_local)
+    token = commands.add_parser(
+        "token",
+        help="print an IAM token for DSQL (or RDS with --rds), to paste as a password",
+        description="Print one IAM authentication token on standard output, as `aws dsql "
+        "generate-db-connect-admin-auth-token` (--admin) or `generate-db-connect-auth-token` "
+        "do (or `aws rds generate-db-auth-token` with --rds), from the usual AWS credential "
+        "chain. The token is written nowhere else.",
+    )
+    from pgwire import token_cli
+
+    token_cli.add_arguments(token)
     args = parser.parse_args(argv)
+    if args.command == "token":
+        return token_cli.run(args)
     if args.command == "dsql-local":
         return dsql_local_cli.run(args)
     if args.command == "trace":

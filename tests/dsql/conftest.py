@@ -5,7 +5,8 @@ asyncio and trio tests all reach it); ``dsql_params`` are the keyword arguments 
 to it with :func:`pgwire.dsql.connect`: the cluster endpoint's name (sent as SNI, checked by
 the certificate and signed into the token) at ``127.0.0.1``, the endpoint's test CA and its
 test credentials. Tests that change the endpoint's limits start one of their own with
-``start_endpoint``.
+``start_endpoint``.  ``rules_endpoint`` also listens for ``wss://`` (DSQL's rules apply
+there as on TCP); ``postgres_endpoint`` relays with PostgreSQL's rules (``--postgres-rules``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ class RunningEndpoint:
         self.endpoint = endpoint
         self.port = port
 
+    def wss_params(self, **overrides: Any) -> dict[str, Any]:
+        """Parameters that reach the endpoint's ``wss://`` listener."""
+        assert self.endpoint.websocket_port is not None
+        return self.params(port=self.endpoint.websocket_port, transport="websocket", **overrides)
+
     def params(self, **overrides: Any) -> dict[str, Any]:
         params: dict[str, Any] = {
             "host": self.endpoint.endpoint,
@@ -65,6 +71,28 @@ def dsql_endpoint(
 ) -> Iterator[RunningEndpoint]:
     """One local DSQL endpoint for the session (relaying to ``pg_server`` as trust_user)."""
     endpoint = LocalDsqlEndpoint(_upstream(pg_server), cert_dir=tmp_path_factory.mktemp("dsql"))
+    with endpoint.running_in_thread() as port:
+        yield RunningEndpoint(endpoint, port)
+
+
+@pytest.fixture(scope="session")
+def rules_endpoint(
+    pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningEndpoint]:
+    """An endpoint with DSQL's rules, listening on TCP and for wss://."""
+    endpoint = LocalDsqlEndpoint(_upstream(pg_server), cert_dir=tmp_path_factory.mktemp("rules"))
+    with endpoint.running_in_thread(websocket_port=0) as port:
+        yield RunningEndpoint(endpoint, port)
+
+
+@pytest.fixture(scope="session")
+def postgres_endpoint(
+    pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningEndpoint]:
+    """An endpoint that relays any SQL (``postgres_rules=True``)."""
+    endpoint = LocalDsqlEndpoint(
+        _upstream(pg_server), cert_dir=tmp_path_factory.mktemp("pg"), postgres_rules=True
+    )
     with endpoint.running_in_thread() as port:
         yield RunningEndpoint(endpoint, port)
 

