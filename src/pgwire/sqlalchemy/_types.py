@@ -12,6 +12,7 @@ ranges become :class:`pgwire.types.Range`, JSON goes as the text SQLAlchemy seri
 
 from __future__ import annotations
 
+import datetime
 import decimal
 from collections.abc import Callable
 from typing import Any
@@ -87,16 +88,30 @@ class _NumericCommon(sqltypes.NumericCommon):  # type: ignore[type-arg]
         raise exc.InvalidRequestError(f"Unknown PG numeric type: {coltype}")
 
 
-class _Numeric(_NumericCommon, sqltypes.Numeric):  # type: ignore[misc,type-arg]
+class _Numeric(_NumericCommon, sqltypes.Numeric):  # type: ignore[type-arg]
     pass
 
 
-class _Float(_NumericCommon, sqltypes.Float):  # type: ignore[misc,type-arg]
-    pass
+class _Float(_NumericCommon, sqltypes.Float):  # type: ignore[type-arg]
+    def bind_processor(self, dialect: Any) -> Any:
+        # pgwire sends float8 from float or int only; a Decimal is converted here, as
+        # other PostgreSQL drivers do.
+        def process(value: Any) -> Any:
+            return float(value) if isinstance(value, decimal.Decimal) else value
+
+        return process
 
 
 class _Date(sqltypes.Date):
     render_bind_cast = True
+
+    def bind_processor(self, dialect: Any) -> Any:
+        # pgwire refuses a datetime for a date (it would drop the time of day); under
+        # SQLAlchemy a Date column takes one as its date, as other drivers do.
+        def process(value: Any) -> Any:
+            return value.date() if isinstance(value, datetime.datetime) else value
+
+        return process
 
 
 class _Time(sqltypes.Time):
@@ -111,7 +126,9 @@ class _Interval(INTERVAL):
     render_bind_cast = True
 
     @classmethod
-    def adapt_emulated_to_native(cls, interval: Any, **kw: Any) -> _Interval:
+    def adapt_emulated_to_native(  # type: ignore[override]
+        cls, interval: Any, **kw: Any
+    ) -> _Interval:
         return cls(precision=interval.second_precision)
 
 
@@ -147,11 +164,11 @@ class _RegConfig(REGCONFIG):
     render_bind_cast = True
 
 
-class _JSON(JSON):  # type: ignore[type-arg]
+class _JSON(JSON):
     render_bind_cast = True
 
 
-class _JSONB(JSONB):  # type: ignore[type-arg]
+class _JSONB(JSONB):
     render_bind_cast = True
 
 
@@ -236,7 +253,7 @@ class _MultiRange(ranges.AbstractMultiRangeImpl):  # type: ignore[type-arg]
 
 def colspecs(base: dict[Any, Any]) -> dict[Any, Any]:
     """SQLAlchemy's PostgreSQL ``colspecs`` with pgwire's adaptations."""
-    return util.update_copy(  # type: ignore[no-any-return]
+    return util.update_copy(
         base,
         {
             sqltypes.String: _String,

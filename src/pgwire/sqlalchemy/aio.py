@@ -69,7 +69,7 @@ def _rowcount(tag: str | None) -> int:
 class AsyncAdapt_pgwire_cursor(AsyncAdapt_dbapi_cursor):
     """A client-side cursor: the whole result is read at ``execute``."""
 
-    __slots__ = ("_arraysize", "_description", "_rowcount")
+    __slots__ = ("_arraysize", "_description", "_pg", "_rowcount")
 
     _adapt_connection: AsyncAdapt_pgwire_connection
     _awaitable_cursor_close = False
@@ -77,12 +77,17 @@ class AsyncAdapt_pgwire_cursor(AsyncAdapt_dbapi_cursor):
     def __init__(self, adapt_connection: AsyncAdapt_pgwire_connection) -> None:
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
+        self._pg = adapt_connection._pg
         self._cursor = None  # type: ignore[assignment]  # no driver cursor underneath
         self._soft_closed_memoized = EMPTY_DICT
         self._rows: deque[Any] = deque()
         self._description: list[tuple[Any, ...]] | None = None
         self._rowcount = -1
         self._arraysize = 1
+
+    @property
+    def connection(self) -> AsyncAdapt_pgwire_connection:
+        return self._adapt_connection
 
     @property
     def description(self) -> Any:
@@ -123,7 +128,7 @@ class AsyncAdapt_pgwire_cursor(AsyncAdapt_dbapi_cursor):
             # Without parameters (SQLAlchemy's no_parameters) the simple protocol runs the
             # text as written, several statements allowed.
             arg_rows = None if parameters is None else [parameters]
-            results = await self._connection.execute_results(operation, arg_rows)
+            results = await self._pg.execute_results(operation, arg_rows)
         if results:
             result = results[0]
             self._description = _description(result.columns)
@@ -138,7 +143,7 @@ class AsyncAdapt_pgwire_cursor(AsyncAdapt_dbapi_cursor):
         self._description, self._rows = None, deque()
         async with adapt._execute_mutex:
             await adapt._begin_if_needed()
-            results = await self._connection.execute_results(operation, arg_rows)
+            results = await self._pg.execute_results(operation, arg_rows)
         counts = [_rowcount(result.tag) for result in results]
         self._rowcount = -1 if -1 in counts else sum(counts)
 
@@ -163,8 +168,8 @@ class AsyncAdapt_pgwire_ss_cursor(AsyncAdapt_dbapi_ss_cursor, AsyncAdapt_pgwire_
         await self._end_stream()
         async with adapt._execute_mutex:
             await adapt._begin_if_needed()
-            statement = await self._connection.prepare(operation)
-            stream = self._connection.cursor(operation, *args, batch_size=_SS_BATCH)
+            statement = await self._pg.prepare(operation)
+            stream = self._pg.cursor(operation, *args, batch_size=_SS_BATCH)
             self._description = _description(statement.columns)
             self._rowcount = -1
             try:
@@ -186,7 +191,10 @@ class AsyncAdapt_pgwire_ss_cursor(AsyncAdapt_dbapi_ss_cursor, AsyncAdapt_pgwire_
 
     async def _fetch(self, count: int | None) -> list[Any]:
         buffer, stream = self._buffer, self._stream
-        rows = [buffer.popleft() for _ in range(len(buffer) if count is None else min(count, len(buffer)))]
+        rows = [
+            buffer.popleft()
+            for _ in range(len(buffer) if count is None else min(count, len(buffer)))
+        ]
         if stream is not None and (count is None or len(rows) < count):
             more = None if count is None else count - len(rows)
             async with self._adapt_connection._execute_mutex:
@@ -196,7 +204,7 @@ class AsyncAdapt_pgwire_ss_cursor(AsyncAdapt_dbapi_ss_cursor, AsyncAdapt_pgwire_
     async def _end_stream(self) -> None:
         stream, self._stream = self._stream, None
         self._buffer.clear()
-        if stream is not None and not self._connection.closed:
+        if stream is not None and not self._pg.closed:
             await stream.aclose()
 
     def _run(self, coroutine: Any) -> Any:
@@ -237,14 +245,15 @@ class AsyncAdapt_pgwire_connection(AsyncAdapt_dbapi_connection):
     (with the isolation level, read-only and deferrable settings), ``commit()`` and
     ``rollback()`` end it."""
 
-    _cursor_cls = AsyncAdapt_pgwire_cursor
-    _ss_cursor_cls = AsyncAdapt_pgwire_ss_cursor
-    _connection: pgwire.AsyncConnection
+    _cursor_cls = AsyncAdapt_pgwire_cursor  # type: ignore[assignment]
+    _ss_cursor_cls = AsyncAdapt_pgwire_ss_cursor  # type: ignore[assignment]
 
-    __slots__ = ("_tpc", "autocommit", "deferrable", "isolation_level", "read_only")
+    __slots__ = ("_pg", "_tpc", "autocommit", "deferrable", "isolation_level", "read_only")
 
     def __init__(self, dbapi: Any, connection: pgwire.AsyncConnection) -> None:
-        super().__init__(dbapi, connection)
+        super().__init__(dbapi, connection)  # type: ignore[arg-type]
+        #: The driver's connection (``_connection`` as SQLAlchemy types it).
+        self._pg = connection
         self.autocommit = False
         self.isolation_level: str | None = None
         self.read_only: bool | None = None
@@ -254,15 +263,15 @@ class AsyncAdapt_pgwire_connection(AsyncAdapt_dbapi_connection):
 
     @property
     def driver_connection(self) -> pgwire.AsyncConnection:
-        return self._connection
+        return self._pg
 
     @property
     def closed(self) -> bool:
-        return self._connection.closed
+        return self._pg.closed
 
     @property
     def transaction_status(self) -> str:
-        return self._connection.transaction_status
+        return self._pg.transaction_status
 
     def _begin_sql(self) -> str:
         parts = ["BEGIN"]
@@ -280,8 +289,8 @@ class AsyncAdapt_pgwire_connection(AsyncAdapt_dbapi_connection):
                 "the two-phase transaction is prepared: end it with tpc_commit() or "
                 "tpc_rollback() before running anything else"
             )
-        if not self.autocommit and self._connection.transaction_status == "I":
-            await self._connection.execute(self._begin_sql())
+        if not self.autocommit and self._pg.transaction_status == "I":
+            await self._pg.execute(self._begin_sql())
 
     def _await(self, coroutine: Any) -> Any:
         try:
@@ -291,9 +300,9 @@ class AsyncAdapt_pgwire_connection(AsyncAdapt_dbapi_connection):
 
     async def _end(self, verb: str) -> str:
         async with self._execute_mutex:
-            if self._connection.transaction_status == "I":
+            if self._pg.transaction_status == "I":
                 return ""
-            return await self._connection.execute(verb)
+            return await self._pg.execute(verb)
 
     def commit(self) -> None:
         self._no_tpc("commit")
@@ -305,22 +314,25 @@ class AsyncAdapt_pgwire_connection(AsyncAdapt_dbapi_connection):
 
     def rollback(self) -> None:
         self._no_tpc("rollback")
-        if not self._connection.closed:
+        if not self._pg.closed:
             self._await(self._end("ROLLBACK"))
 
     def close(self) -> None:
-        self._await(self._connection.close())
+        self._await(self._pg.close())
+
+    def clear_statement_cache(self) -> None:
+        self._await(self._pg.clear_statement_cache())
 
     def ping(self) -> None:
         # An empty simple query: no transaction begun (also behind PgBouncer).
-        self._await(self._connection.execute(";"))
+        self._await(self._pg.execute(";"))
 
     def terminate(self) -> None:
         if in_greenlet():
             try:
                 # The connection may be in the middle of a cancelled query: close it in a
                 # task of its own that the caller's cancellation cannot cut short.
-                await_only(asyncio.shield(self._connection.close()))
+                await_only(asyncio.shield(self._pg.close()))
             except asyncio.CancelledError:
                 self._force_close()
                 raise
@@ -334,12 +346,12 @@ class AsyncAdapt_pgwire_connection(AsyncAdapt_dbapi_connection):
         writes Terminate and closes the transport without suspending on asyncio, so one
         step of its coroutine finishes it; where that is impossible (no event loop), the
         socket is left to the garbage collector."""
-        closing = self._connection.close()
+        closing = self._pg.close()
         try:
             closing.send(None)
         except StopIteration:
             return
-        except Exception:  # noqa: S110 - best effort: there is nobody to report to
+        except Exception:  # best effort: there is nobody to report to
             return
         closing.close()
 
@@ -357,14 +369,14 @@ class AsyncAdapt_pgwire_connection(AsyncAdapt_dbapi_connection):
         xid = xid if isinstance(xid, Xid) else Xid.from_name(xid)
         if self._tpc is not None or self.transaction_status != "I":
             raise errors.ProgrammingError("tpc_begin() must start the transaction")
-        self._await(self._connection.execute(self._begin_sql()))
+        self._await(self._pg.execute(self._begin_sql()))
         self._tpc = (xid, False)
 
     def tpc_prepare(self) -> None:
         if self._tpc is None:
             raise errors.ProgrammingError("tpc_prepare() needs a transaction of tpc_begin()")
         xid = self._tpc[0]
-        self._await(self._connection.execute(f"PREPARE TRANSACTION {_literal(xid.name)}"))
+        self._await(self._pg.execute(f"PREPARE TRANSACTION {_literal(xid.name)}"))
         self._tpc = (xid, True)
 
     def tpc_commit(self, xid: Xid | str | None = None) -> None:
@@ -382,10 +394,10 @@ class AsyncAdapt_pgwire_connection(AsyncAdapt_dbapi_connection):
             sql = f"{verb} PREPARED {_literal(current.name)}" if prepared else verb
         else:
             sql = f"{verb} PREPARED {_literal(str(xid))}"
-        self._await(self._connection.execute(sql))
+        self._await(self._pg.execute(sql))
 
     def tpc_recover(self) -> list[Xid]:
-        rows = self._await(self._connection.fetch("SELECT gid FROM pg_catalog.pg_prepared_xacts"))
+        rows = self._await(self._pg.fetch("SELECT gid FROM pg_catalog.pg_prepared_xacts"))
         return [Xid.from_name(gid) for (gid,) in rows]
 
 
@@ -434,6 +446,7 @@ class PGDialectAsync_pgwire(PGDialect_pgwire):
     """``postgresql+pgwire_async://user:password@host:port/dbname?key=value``, for
     ``create_async_engine``."""
 
+    driver = "pgwire_async"
     is_async = True
     has_terminate = True
     supports_statement_cache = True
@@ -447,6 +460,9 @@ class PGDialectAsync_pgwire(PGDialect_pgwire):
     def do_ping(self, dbapi_connection: Any) -> bool:
         dbapi_connection.ping()
         return True
+
+    def _clear_statement_cache(self, dbapi_connection: Any) -> None:
+        dbapi_connection.clear_statement_cache()
 
     def do_terminate(self, dbapi_connection: Any) -> None:
         dbapi_connection.terminate()

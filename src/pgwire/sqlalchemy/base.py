@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql.base import (
 )
 from sqlalchemy.engine import URL, Engine
 
+from pgwire.operations import is_stale
 from pgwire.sqlalchemy._types import colspecs, json_passthrough
 
 __all__ = ["PGDialect_pgwire", "connect_params"]
@@ -70,11 +71,47 @@ def connect_params(url: URL, split_hosts: Any) -> dict[str, Any]:
     return params
 
 
+def _run_fresh(connection: Any, run: Any, *args: Any) -> Any:
+    """Run a statement; if it is the first of a transaction the connection opens for it and
+    fails because its cached prepared statement went stale (a table changed under it, e.g.
+    dropped and created again), roll back the empty transaction and run it once more. The
+    driver has already dropped the stale statement, so the second run prepares it anew.
+    (In autocommit mode the driver retries by itself.)"""
+    fresh = not connection.autocommit and connection.transaction_status == "I"
+    try:
+        return run(*args)
+    except Exception as exc:
+        if not (fresh and is_stale(exc)) or connection.closed:
+            raise
+    connection.rollback()
+    return run(*args)
+
+
 class PGExecutionContext_pgwire(PGExecutionContext):
+    def pre_exec(self) -> None:
+        # DDL run through SQLAlchemy may change what statements the driver has cached
+        # return, on any connection of the engine: each connection forgets its cached
+        # statements before its first statement after the DDL (as the asyncpg dialect does).
+        dialect = self.dialect
+        if self.isddl:
+            dialect._ddl_generation += 1  # type: ignore[attr-defined]
+        generation = dialect._ddl_generation  # type: ignore[attr-defined]
+        try:
+            info = self._dbapi_connection.info
+        except NotImplementedError:  # the engine's first connect: nothing cached yet
+            return
+        if info.setdefault(_DDL_GENERATION, generation) != generation:
+            info[_DDL_GENERATION] = generation
+            dialect._clear_statement_cache(self._dbapi_connection.dbapi_connection)  # type: ignore[attr-defined]
+
     def create_server_side_cursor(self) -> Any:
         # A named cursor reads its portal itersize rows at a time: flat memory.
-        ident = f"c_{id(self):x}_{next(_cursor_ids):x}"
+        ident = f"c_{id(self):x}_{_cursor_ids():x}"
         return self._dbapi_connection.cursor(ident)
+
+
+#: The key, in a pooled connection's ``info``, of the DDL generation its cache knows.
+_DDL_GENERATION = "pgwire_ddl_generation"
 
 
 _cursor_ids = util.counter()
@@ -121,10 +158,17 @@ class PGDialect_pgwire(PGDialect):
         return PGDialectAsync_pgwire
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]
         # The IAM parameters (with their token provider), made on the first connect and
         # shared by every connection after it, so tokens are cached across the pool.
         self._iam: tuple[dict[str, Any], dict[str, Any]] | None = None
+        #: How many DDL statements ran through this engine (see pre_exec).
+        self._ddl_generation = 0
+
+    @classmethod
+    def load_provisioning(cls) -> None:
+        # SQLAlchemy's test provisioning for PostgreSQL (its compliance suite) applies.
+        import sqlalchemy.dialects.postgresql.provision  # noqa: F401
 
     # ------------------------------------------------------------------------------------
     # Connecting
@@ -150,8 +194,8 @@ class PGDialect_pgwire(PGDialect):
     @classmethod
     def engine_created(cls, engine: Engine) -> None:
         # DSQL ends connections at 60 minutes: recycle before, unless the user chose.
-        if engine.url.query.get("iam") and engine.pool._recycle < 0:  # type: ignore[attr-defined]
-            engine.pool._recycle = IAM_POOL_RECYCLE  # type: ignore[attr-defined]
+        if engine.url.query.get("iam") and engine.pool._recycle < 0:
+            engine.pool._recycle = IAM_POOL_RECYCLE
 
     def on_connect(self) -> Any:
         loads = self._json_deserializer or json.loads
@@ -159,9 +203,7 @@ class PGDialect_pgwire(PGDialect):
         parent = super().on_connect()
 
         def on_connect(dbapi_connection: Any) -> None:
-            self.get_driver_connection(dbapi_connection).registry.set_json(
-                loads=loads, dumps=dumps
-            )
+            self.get_driver_connection(dbapi_connection).registry.set_json(loads=loads, dumps=dumps)
             if parent is not None:
                 parent(dbapi_connection)
 
@@ -170,11 +212,14 @@ class PGDialect_pgwire(PGDialect):
     def get_driver_connection(self, connection: Any) -> Any:
         return connection.driver_connection
 
+    def _clear_statement_cache(self, dbapi_connection: Any) -> None:
+        dbapi_connection.driver_connection.clear_statement_cache()
+
     # ------------------------------------------------------------------------------------
     # Transactions
     # ------------------------------------------------------------------------------------
 
-    def get_isolation_level_values(self, dbapi_connection: Any) -> list[str]:
+    def get_isolation_level_values(self, dbapi_connection: Any) -> Any:
         return ["AUTOCOMMIT", *_ISOLATION_LEVELS]
 
     def set_isolation_level(self, dbapi_connection: Any, level: str) -> None:
@@ -213,6 +258,14 @@ class PGDialect_pgwire(PGDialect):
 
     def get_deferrable(self, connection: Any) -> bool:
         return bool(connection.deferrable)
+
+    def do_execute(self, cursor: Any, statement: Any, parameters: Any, context: Any = None) -> None:
+        _run_fresh(cursor.connection, cursor.execute, statement, parameters)
+
+    def do_executemany(
+        self, cursor: Any, statement: Any, parameters: Any, context: Any = None
+    ) -> None:
+        _run_fresh(cursor.connection, cursor.executemany, statement, parameters)
 
     def do_ping(self, dbapi_connection: Any) -> bool:
         # An empty simple query: one round trip, no transaction begun (also behind
