@@ -42,16 +42,20 @@ def url(server: PostgresServer, driver: str = "pgwire", **query: str | int) -> s
 
 @pytest.fixture
 def schema(pg_server: PostgresServer) -> Iterator[str]:
-    """A fresh schema for the test's tables (dropped with them at teardown)."""
+    """A fresh schema for the test's tables (dropped with them at teardown); hstore is
+    installed in schema public."""
     name = f"sa_{uuid.uuid4().hex[:12]}"
-    pg_server.psql(f"CREATE SCHEMA {name} AUTHORIZATION {TRUST_USER.name}")
+    pg_server.psql(
+        "CREATE EXTENSION IF NOT EXISTS hstore SCHEMA public;"
+        f"CREATE SCHEMA {name} AUTHORIZATION {TRUST_USER.name}"
+    )
     yield name
     pg_server.psql(f"DROP SCHEMA {name} CASCADE")
 
 
 def schema_url(server: PostgresServer, schema: str, driver: str = "pgwire", **query: Any) -> str:
-    """The URL of a session whose ``search_path`` is ``schema``."""
-    return url(server, driver, options=f"-csearch_path={schema}", **query)
+    """The URL of a session whose ``search_path`` is ``schema`` (then public)."""
+    return url(server, driver, options=f"-csearch_path={schema},public", **query)
 
 
 @pytest.fixture

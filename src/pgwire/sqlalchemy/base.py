@@ -198,7 +198,10 @@ class PGDialect_pgwire(PGDialect):
             engine.pool._recycle = IAM_POOL_RECYCLE
 
     def on_connect(self) -> Any:
-        loads = self._json_deserializer or json.loads
+        # pgwire hands loads the JSON text as bytes (json.loads takes them); a
+        # json_deserializer gets str, as with SQLAlchemy's other dialects.
+        custom = self._json_deserializer
+        loads = json.loads if custom is None else (lambda data: custom(data.decode()))
         dumps = json_passthrough(self._json_serializer or json.dumps)
         parent = super().on_connect()
 
