@@ -138,7 +138,9 @@ def test_eager_loads_need_no_query_on_access(
 ) -> None:
     with orm.Session(engine) as fresh:
         customers = (
-            fresh.scalars(sa.select(Customer).options(loader(Customer.orders)).order_by(Customer.id))
+            fresh.scalars(
+                sa.select(Customer).options(loader(Customer.orders)).order_by(Customer.id)
+            )
             .unique()
             .all()
         )
@@ -174,9 +176,7 @@ def test_add_all_batches_inserts_with_returning(engine: sa.Engine) -> None:
 
 def test_yield_per_streams_mapped_objects(engine: sa.Engine, session: orm.Session) -> None:
     with orm.Session(engine) as fresh:
-        result = fresh.scalars(
-            sa.select(Line).order_by(Line.id).execution_options(yield_per=4)
-        )
+        result = fresh.scalars(sa.select(Line).order_by(Line.id).execution_options(yield_per=4))
         items = [line.item for line in result]
     assert len(items) == 12
 

@@ -116,7 +116,10 @@ async def test_values_round_trip_through_the_async_dialect(async_engine: AsyncEn
 
 def _check_json_options(conn: sa.Connection) -> None:
     table = sa.Table(
-        "doc", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("d", pg.JSONB)
+        "doc",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("d", pg.JSONB),
     )
     table.create(conn)
     conn.execute(sa.insert(table), [{"id": 1, "d": {"k": [1, 2]}}, {"id": 2, "d": None}])
