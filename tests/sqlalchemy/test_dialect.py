@@ -99,7 +99,7 @@ def test_a_host_list_reaches_the_second_host_when_the_first_refuses(
 def test_sslmode_from_the_url_reaches_the_driver(pg_server: PostgresServer) -> None:
     # The suite's server has no TLS: sslmode=require must fail, and say why.
     engine = sa.create_engine(url(pg_server, sslmode="require"))
-    with pytest.raises(exc.OperationalError, match="(?i)ssl|tls"):
+    with pytest.raises(exc.OperationalError, match=r"(?i)ssl|tls"):
         engine.connect()
     engine.dispose()
 
@@ -108,7 +108,7 @@ def test_a_missing_sslrootcert_file_is_reported(pg_server: PostgresServer) -> No
     engine = sa.create_engine(
         url(pg_server, sslmode="verify-full", sslrootcert="/nonexistent/ca.pem")
     )
-    with pytest.raises(exc.DBAPIError, match="ca.pem"):
+    with pytest.raises(exc.DBAPIError, match=r"ca\.pem"):
         engine.connect()
     engine.dispose()
 
