@@ -4,20 +4,25 @@ commit, DDL and the statement cache, against the real PostgreSQL 18."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 import pgwire.dbapi
 from pgwire.sqlalchemy.aio import PGDialectAsync_pgwire
 from pgwire.sqlalchemy.base import PGDialect_pgwire
 from tests.pg import PostgresServer
 from tests.sqlalchemy.conftest import url
+from tests.websocket.conftest import start_websockify, stop_websockify
 
 # ----------------------------------------------------------------------------------------
 # Registration, imports
@@ -94,6 +99,36 @@ def test_a_host_list_reaches_the_second_host_when_the_first_refuses(
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT inet_server_port()")) == pg_server.port
     engine.dispose()
+
+
+@pytest.mark.parametrize("driver", ["pgwire", "pgwire_async"])
+def test_a_websocket_url_in_the_query_goes_through_a_bridge(
+    pg_server: PostgresServer, tmp_path: Path, driver: str
+) -> None:
+    bridge = start_websockify(pg_server.port, tmp_path)
+    try:
+        target = (
+            f"postgresql+{driver}://trust_user@/pgwire_test"
+            f"?websocket_url={bridge.url}&websocket_subprotocols=binary"
+        )
+
+        async def through_async() -> Any:
+            engine = create_async_engine(target)
+            async with engine.connect() as conn:
+                value = await conn.scalar(sa.text("SELECT inet_server_port()"))
+            await engine.dispose()
+            return value
+
+        if driver == "pgwire_async":
+            port = asyncio.run(through_async())
+        else:
+            engine = sa.create_engine(target)
+            with engine.connect() as conn:
+                port = conn.scalar(sa.text("SELECT inet_server_port()"))
+            engine.dispose()
+        assert port == pg_server.port
+    finally:
+        stop_websockify(bridge)
 
 
 def test_sslmode_from_the_url_reaches_the_driver(pg_server: PostgresServer) -> None:
