@@ -40,9 +40,7 @@ def _model() -> tuple[sa.MetaData, type, type]:
 
 
 def _url(port: int, driver: str) -> str:
-    return (
-        f"postgresql+{driver}://trust_user@127.0.0.1:{port}/pgwire_test?statement_cache_size=0"
-    )
+    return f"postgresql+{driver}://trust_user@127.0.0.1:{port}/pgwire_test?statement_cache_size=0"
 
 
 def _workload(session: orm.Session, author: type, book: type, round_: int) -> None:
