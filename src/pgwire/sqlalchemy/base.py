@@ -18,12 +18,7 @@ import json
 from typing import Any
 
 from sqlalchemy import util
-from sqlalchemy.dialects.postgresql.base import (
-    PGCompiler,
-    PGDialect,
-    PGExecutionContext,
-    PGIdentifierPreparer,
-)
+from sqlalchemy.dialects.postgresql.base import PGDialect, PGExecutionContext
 from sqlalchemy.engine import URL, Engine
 
 from pgwire.operations import is_stale
@@ -117,14 +112,6 @@ _DDL_GENERATION = "pgwire_ddl_generation"
 _cursor_ids = util.counter()
 
 
-class PGCompiler_pgwire(PGCompiler):
-    pass
-
-
-class PGIdentifierPreparer_pgwire(PGIdentifierPreparer):
-    pass
-
-
 class PGDialect_pgwire(PGDialect):
     """``postgresql+pgwire://user:password@host:port/dbname?key=value``."""
 
@@ -141,8 +128,6 @@ class PGDialect_pgwire(PGDialect):
     dialect_injects_custom_json_deserializer = True
 
     execution_ctx_cls = PGExecutionContext_pgwire
-    statement_compiler = PGCompiler_pgwire
-    preparer = PGIdentifierPreparer_pgwire
     colspecs = colspecs(PGDialect.colspecs)
 
     @classmethod
