@@ -68,10 +68,13 @@ class _BigInteger(sqltypes.BigInteger):
     render_bind_cast = True
 
 
-class _NumericCommon(sqltypes.NumericCommon):  # type: ignore[type-arg]
-    """numeric comes back as Decimal and float8 as float: convert only across the two."""
+class _NumericProcessing:
+    """numeric comes back as Decimal and float8 as float: convert only across the two.
+    (A mixin of its own: SQLAlchemy 2.0 has no NumericCommon.)"""
 
     render_bind_cast = True
+    asdecimal: bool
+    _effective_decimal_return_scale: Any
 
     def bind_processor(self, dialect: Any) -> Any:
         return None
@@ -88,11 +91,11 @@ class _NumericCommon(sqltypes.NumericCommon):  # type: ignore[type-arg]
         raise exc.InvalidRequestError(f"Unknown PG numeric type: {coltype}")
 
 
-class _Numeric(_NumericCommon, sqltypes.Numeric):  # type: ignore[type-arg]
+class _Numeric(_NumericProcessing, sqltypes.Numeric):  # type: ignore[type-arg]
     pass
 
 
-class _Float(_NumericCommon, sqltypes.Float):  # type: ignore[type-arg]
+class _Float(_NumericProcessing, sqltypes.Float):  # type: ignore[type-arg]
     def bind_processor(self, dialect: Any) -> Any:
         # pgwire sends float8 from float or int only; a Decimal is converted here, as
         # other PostgreSQL drivers do.

@@ -434,7 +434,7 @@ class AsyncAdapt_pgwire_dbapi:
 
     def connect(self, *args: Any, **kwargs: Any) -> AsyncAdapt_pgwire_connection:
         creator = kwargs.pop("async_creator_fn", pgwire.connect_async)
-        return await_only(AsyncAdapt_pgwire_connection.create(self, creator(*args, **kwargs)))
+        return AsyncAdapt_pgwire_connection(self, await_only(creator(*args, **kwargs)))
 
 
 class PGExecutionContextAsync_pgwire(PGExecutionContext_pgwire):
@@ -456,6 +456,13 @@ class PGDialectAsync_pgwire(PGDialect_pgwire):
     @classmethod
     def import_dbapi(cls) -> Any:
         return AsyncAdapt_pgwire_dbapi()
+
+    @classmethod
+    def get_pool_class(cls, url: Any) -> Any:
+        # SQLAlchemy 2.1 picks this one for async dialects by itself; 2.0 asks.
+        from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+        return AsyncAdaptedQueuePool
 
     def do_ping(self, dbapi_connection: Any) -> bool:
         dbapi_connection.ping()
