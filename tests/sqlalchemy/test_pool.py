@@ -105,7 +105,7 @@ async def _assert_pool_healthy(engine: AsyncEngine) -> None:
 async def test_a_timed_out_query_leaves_the_pool_usable(one_connection: AsyncEngine) -> None:
     engine = one_connection
     async with AsyncSession(engine) as session:
-        with pytest.raises(TimeoutError):
+        with pytest.raises(asyncio.TimeoutError):  # TimeoutError itself from 3.11 on
             await asyncio.wait_for(session.execute(sa.text("SELECT pg_sleep(30)")), 0.3)
     await _assert_pool_healthy(engine)
     await engine.dispose()

@@ -136,12 +136,6 @@ class PGDialect_pgwire(PGDialect):
 
         return pgwire.dbapi
 
-    @classmethod
-    def get_async_dialect_cls(cls, url: URL) -> Any:
-        from pgwire.sqlalchemy.aio import PGDialectAsync_pgwire
-
-        return PGDialectAsync_pgwire
-
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
         # The IAM parameters (with their token provider), made on the first connect and
