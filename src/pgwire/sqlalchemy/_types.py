@@ -170,9 +170,17 @@ class _RegConfig(REGCONFIG):
 class _JSON(JSON):
     render_bind_cast = True
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        # pgwire decodes json with the dialect's deserializer (SQLAlchemy 2.0 would
+        # deserialize again otherwise).
+        return None
+
 
 class _JSONB(JSONB):
     render_bind_cast = True
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        return None
 
 
 class _JSONIndex(sqltypes.JSON.JSONIndexType):
