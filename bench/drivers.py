@@ -8,7 +8,8 @@ idiomatic fast path; where it has none (pipelining, COPY of Python records, batc
 
 This module imports no driver at module level: a driver is imported when its adapter is
 built, in the worker subprocess that runs it (psycopg picks its implementation from
-``PSYCOPG_IMPL`` at import time).
+``PSYCOPG_IMPL`` at import time). The ORM workloads and their SQLAlchemy adapters are in
+:mod:`bench.orm`; the two kinds never mix (an ORM driver runs only the ORM workloads).
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from bench.orm import (
+    ORM_ADAPTERS,
+    ORM_DRIVERS,
+    ORM_SETUP_SQL,
+    ORM_TRUNCATE_SQL,
+    ORM_WORKLOADS,
+    check_orm,
+    is_orm_workload,
+)
 
 # ---------------------------------------------------------------------------------------
 # Workloads
@@ -56,8 +67,11 @@ SETUP_SQL = {
     ],
 }
 SETUP_SQL["executemany"] = SETUP_SQL["copy"]
+SETUP_SQL.update(ORM_SETUP_SQL)
 TRUNCATE_SQL = "TRUNCATE bench_copy"
 COUNT_SQL = "SELECT count(*) FROM bench_copy"
+#: The workloads that fill a table: emptied before each measurement, counted after an op.
+RESET_SQL = {"copy": TRUNCATE_SQL, "executemany": TRUNCATE_SQL, "orm-insert": ORM_TRUNCATE_SQL}
 
 _T0 = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
 _D0 = datetime.date(2024, 1, 1)
@@ -98,6 +112,7 @@ WORKLOADS: dict[str, tuple[str, str, int, int | None]] = {
         PIPELINE_QUERIES,
     ),
     "stream": ("stream N rows through a cursor", "N rows", 1, None),
+    **ORM_WORKLOADS,
 }
 
 
@@ -140,6 +155,11 @@ def check(workload: str, result: Any, count: int | None = None, rows: int = 0) -
     if workload == "stream":
         need(result == rows, f"streamed {result} rows of {rows}")
         return rows
+    if is_orm_workload(workload):
+        try:
+            return check_orm(workload, result, count)
+        except ValueError as exc:
+            raise WrongResult(str(exc)) from None
     raise ValueError(workload)
 
 
@@ -203,6 +223,8 @@ DRIVERS: dict[str, tuple[str, str, dict[str, str], str]] = {
         "psycopg 3 through PEP 249 calls only, PSYCOPG_IMPL=python",
     ),
     "pg8000-dbapi": ("Pg8000Dbapi", "sync", {}, "pg8000.dbapi (pure Python)"),
+    # The ORM workloads through SQLAlchemy's dialects (bench/orm.py).
+    **ORM_DRIVERS,
 }
 
 #: The drivers that run the workloads through PEP 249 calls.
@@ -903,7 +925,7 @@ ADAPTERS = {
         PsycopgDbapi,
         Pg8000Dbapi,
     )
-}
+} | ORM_ADAPTERS
 
 
 def make_adapter(driver: str, dsn: str) -> Any:

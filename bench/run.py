@@ -48,13 +48,14 @@ if str(REPO_ROOT) not in sys.path:
 from bench.drivers import (  # noqa: E402
     DRIVERS,
     NOTES,
+    RESET_SQL,
     SETUP_SQL,
-    TRUNCATE_SQL,
     WORKLOADS,
     check,
     make_adapter,
     versions_of,
 )
+from bench.orm import ORM_BASELINE, ORM_PEERS, is_orm_driver, is_orm_workload  # noqa: E402
 
 RESULTS_DIR = BENCH_DIR / "results"
 USER, PASSWORD = "scram_user", "pw-scram"
@@ -238,7 +239,7 @@ class WorkerBody:
                 await self.reset(call)
                 result = await call(op(self.conns[0]))
                 count = None
-                if workload in ("copy", "executemany"):
+                if workload in RESET_SQL:
                     count = await call(a.count(self.conns[0]))
                 rows_per_op = check(workload, result, count)
             note = NOTES.get((DRIVERS[self.driver][0], workload), "")
@@ -272,9 +273,9 @@ class WorkerBody:
             )
 
     async def reset(self, call: Any) -> None:
-        if self.workload in ("copy", "executemany"):
+        if self.workload in RESET_SQL:
             for c in self.conns:
-                await call(self.adapter.execute(c, TRUNCATE_SQL))
+                await call(self.adapter.execute(c, RESET_SQL[self.workload]))
 
 
 def run_blocking(coro: Any) -> Any:
@@ -301,11 +302,11 @@ def smoke(driver: str, workload: str, dsn: str, stream_rows: int = 1000) -> int:
             op = adapter.op(workload, stream_rows)
             rows = 0
             for _ in range(2):
-                if workload in ("copy", "executemany"):
-                    await call(adapter.execute(conn, TRUNCATE_SQL))
+                if workload in RESET_SQL:
+                    await call(adapter.execute(conn, RESET_SQL[workload]))
                 result = await call(op(conn))
                 count = None
-                if workload in ("copy", "executemany"):
+                if workload in RESET_SQL:
                     count = await call(adapter.count(conn))
                 rows = check(workload, result, count, stream_rows)
             return rows
@@ -475,13 +476,25 @@ def measure(
             "rounds": runs,
         }
     print(file=sys.stderr)
-    base = out.get(BASELINE, {})
+    base = out.get(baseline_of(workload), {})
     for r in out.values():
         if "error" in r or "error" in base or not base:
             continue
         r["qps_ratio"] = r["qps"] / base["qps"]
         r["rss_ratio"] = r["peak_rss_mb"] / base["peak_rss_mb"]
     return out
+
+
+def baseline_of(workload: str) -> str:
+    """The driver a workload's ratios are to: asyncpg, or SQLAlchemy on asyncpg for the
+    ORM workloads."""
+    return ORM_BASELINE if is_orm_workload(workload) else BASELINE
+
+
+def drivers_for(workload: str, drivers: list[str]) -> list[str]:
+    """The drivers that run ``workload``: the ORM ones for the ORM workloads, the others
+    for the rest."""
+    return [d for d in drivers if is_orm_driver(d) == is_orm_workload(workload)]
 
 
 def geomean(values: list[float]) -> float:
@@ -555,7 +568,11 @@ def orchestrate(args: argparse.Namespace) -> int:
             dsn = server.dsn(USER, PASSWORD, sslmode="disable")
         settings = {"dsn": dsn, "warmup": mode["warmup"], "stream_rows": mode["stream_rows"]}
         server_version = _server_version(dsn)
-        results = {w: measure(w, drivers, settings, mode) for w in workloads}
+        results = {
+            w: measure(w, drivers_for(w, drivers), settings, mode)
+            for w in workloads
+            if drivers_for(w, drivers)
+        }
 
     report: dict[str, Any] = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -567,14 +584,22 @@ def orchestrate(args: argparse.Namespace) -> int:
         "git": git_at_start,
         "git_changed_during_run": git_state() != git_at_start,
         "packages": versions_of(
-            "pgwire", "asyncpg", "psycopg", "psycopg-binary", "pg8000", "anyio", "trio", "uvloop"
+            "pgwire",
+            "asyncpg",
+            "psycopg",
+            "psycopg-binary",
+            "pg8000",
+            "anyio",
+            "trio",
+            "uvloop",
+            "sqlalchemy",
         ),
         "drivers": {d: DRIVERS[d][3] for d in drivers},
         "workloads": {w: {"title": WORKLOADS[w][0], "op": WORKLOADS[w][1]} for w in workloads},
         "results": results,
     }
     report["geomean_qps_ratio"] = {
-        d: geomean([results[w][d].get("qps_ratio", float("nan")) for w in workloads])
+        d: geomean([results[w].get(d, {}).get("qps_ratio", float("nan")) for w in results])
         for d in drivers
     }
     report["targets"] = targets(report)
@@ -620,7 +645,7 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         if peer not in drivers:
             return
         label = f">= {goal:g}x {peer}" if goal != 1.0 else f">= {peer}"
-        ratios = {w: qps(w, p) / qps(w, peer) for w in res}
+        ratios = {w: qps(w, p) / qps(w, peer) for w in res if not is_orm_workload(w)}
         worst = min(ratios, key=lambda w: ratios[w] if math.isfinite(ratios[w]) else -1)
         misses = [w for w, v in ratios.items() if not v >= goal]
         out.append(
@@ -633,6 +658,15 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
 
+    for p, peers in ORM_PEERS.items():
+        # Issue 15: SQLAlchemy's ORM on pgwire's dialects against the same on other drivers.
+        orm = [w for w in res if is_orm_workload(w)]
+        for peer in peers:
+            if p in drivers and peer in drivers and orm:
+                value = ", ".join(f"{w} {qps(w, p) / qps(w, peer):.2f}x" for w in orm)
+                out.append(
+                    {"driver": p, "target": f"ORM queries/s vs {peer}", "value": value, "met": None}
+                )
     if "pgwire-dbapi" in drivers:
         # Issue 14: the PEP 249 module against the other drivers' PEP 249 modules.
         against("pgwire-dbapi", "pg8000-dbapi", 3.0)
@@ -720,16 +754,26 @@ def render(report: dict[str, Any], markdown: bool = False) -> str:
         ),
         "",
     ]
-    head = ["driver", "queries/s", "vs asyncpg", "rows/s", "p50", "p99", "peak RSS", "vs asyncpg"]
     notes: list[str] = []
     for w, per in res.items():
+        base = baseline_of(w)
+        head = [
+            "driver",
+            "queries/s",
+            f"vs {base}",
+            "rows/s",
+            "p50",
+            "p99",
+            "peak RSS",
+            f"vs {base}",
+        ]
         title, op, conc, _ = WORKLOADS[w]
         if w == "stream":
             op = f"{report['settings']['stream_rows']:,} rows"
         caption = f"{title} (one query = {op}; {conc} connection{'s' if conc > 1 else ''})"
         rows = []
-        for d in drivers:
-            r = per.get(d, {})
+        for d in [d for d in drivers if d in per]:
+            r = per[d]
             if "error" in r:
                 rows.append([d, "failed: " + r["error"][:60], "", "", "", "", "", ""])
                 continue
@@ -754,7 +798,7 @@ def render(report: dict[str, Any], markdown: bool = False) -> str:
         lines += table(head, rows, markdown)
         lines.append("")
     # The matrix: drivers down, workloads across, geomean last.
-    head = ["queries/s vs asyncpg", *res.keys(), "geomean"]
+    head = ["queries/s vs asyncpg (ORM: vs sa-asyncpg)", *res.keys(), "geomean"]
     rows = []
     for d in drivers:
         cells = [fmt_ratio(res[w].get(d, {}).get("qps_ratio")) for w in res]

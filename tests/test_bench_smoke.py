@@ -14,6 +14,7 @@ import pytest
 
 from bench import run
 from bench.drivers import DRIVERS, WORKLOADS
+from bench.orm import ORM_DRIVERS, ORM_WORKLOADS
 from tests.pg import PostgresServer
 
 pytestmark = pytest.mark.pg
@@ -27,7 +28,7 @@ def dsn(pg_server: PostgresServer) -> str:
     return pg_server.dsn(run.USER, run.PASSWORD, sslmode="disable")
 
 
-@pytest.mark.parametrize("workload", list(WORKLOADS))
+@pytest.mark.parametrize("workload", [w for w in WORKLOADS if w not in ORM_WORKLOADS])
 def test_every_workload_gives_the_right_answer(dsn: str, workload: str) -> None:
     for driver in IN_PROCESS:
         rows = run.smoke(driver, workload, dsn, stream_rows=2000)
@@ -36,6 +37,13 @@ def test_every_workload_gives_the_right_answer(dsn: str, workload: str) -> None:
             assert rows == expected, driver
         else:
             assert rows > 100, driver
+
+
+@pytest.mark.parametrize("workload", list(ORM_WORKLOADS))
+def test_every_orm_workload_gives_the_right_answer(dsn: str, workload: str) -> None:
+    # sa-psycopg needs PSYCOPG_IMPL set before psycopg's import: any implementation will do.
+    for driver in ORM_DRIVERS:
+        assert run.smoke(driver, workload, dsn) == 1000, driver
 
 
 def test_pgwire_on_uvloop(dsn: str) -> None:

@@ -36,6 +36,13 @@ class Queries(Pump):
             return statement
         return (self._prepare_many([sql]))[0]
 
+    def clear_statement_cache(self) -> None:
+        """Forget the cached prepared statements and close them on the server, so that each
+        is prepared afresh at its next use: after DDL changed what they return, instead of
+        failing once with ``cached plan must not change result type``."""
+        with self._in_use():
+            self._close_statements(self._cache.clear())
+
     def _prepare_many(self, sqls: Sequence[str]) -> list[PreparedStatement]:
         """Prepare several statements in one round trip."""
         if self._cache.capacity <= 0 and len(sqls) == 1:

@@ -7,6 +7,7 @@ import pytest
 
 from bench import run
 from bench.drivers import DBAPI_DRIVERS, DRIVERS, WORKLOADS
+from bench.orm import ORM_WORKLOADS
 from tests.pg import PostgresServer
 
 pytestmark = pytest.mark.pg
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.pg
 IN_PROCESS = [d for d in DBAPI_DRIVERS if DRIVERS[d][2].get("PSYCOPG_IMPL") != "python"]
 
 
-@pytest.mark.parametrize("workload", list(WORKLOADS))
+@pytest.mark.parametrize("workload", [w for w in WORKLOADS if w not in ORM_WORKLOADS])
 @pytest.mark.parametrize("driver", IN_PROCESS)
 def test_every_workload_through_pep_249_gives_the_right_answer(
     pg_server: PostgresServer, driver: str, workload: str
