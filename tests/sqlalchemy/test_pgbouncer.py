@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from tests.driver.test_pgbouncer import bouncer  # noqa: F401  (the fixture)
+from tests.driver.test_pgbouncer_sync import bouncer  # noqa: F401  (the fixture)
 from tests.pg import PostgresServer
 
 
