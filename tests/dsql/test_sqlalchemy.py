@@ -330,7 +330,10 @@ def test_a_failed_index_job_raises(make_engine: Callable[..., sa.Engine], schema
     table.create(engine)
     with engine.begin() as conn:
         conn.execute(table.insert(), [{"name": "same"}, {"name": "same"}])
-    with pytest.raises(sa.exc.DatabaseError, match=r"CREATE INDEX ASYNC job \w+ ended failed: could not create unique index"):
+    with pytest.raises(
+        sa.exc.DatabaseError,
+        match=r"CREATE INDEX ASYNC job \w+ ended failed: could not create unique index",
+    ):
         sa.Index("dup_name", table.c.name, unique=True).create(engine)
 
 
