@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import exc, schema, types
 from sqlalchemy.dialects.postgresql.base import PGDDLCompiler
 from sqlalchemy.engine import URL, Engine
+from sqlalchemy.sql import ddl
 
 from pgwire import errors
 from pgwire.sqlalchemy.base import IAM_POOL_RECYCLE, PGDialect_pgwire
@@ -146,6 +147,12 @@ class DSQLDialectMixin:
         super().__init__(**kwargs)
         self.identity_cache = identity_cache
 
+    @classmethod
+    def load_provisioning(cls) -> None:
+        # SQLAlchemy's test provisioning for the backend name "auroradsql" (its compliance
+        # suite); PostgreSQL's is for "postgresql" URLs.
+        import pgwire.sqlalchemy.dsql_provision  # noqa: F401
+
     # ------------------------------------------------------------------------------------
     # Connecting: IAM always
     # ------------------------------------------------------------------------------------
@@ -185,6 +192,8 @@ class DSQLDialectMixin:
         if context is None or not context.isddl:
             super().do_execute(cursor, statement, parameters, context)  # type: ignore[misc]
             return
+        if _left_out(context):
+            return
         # DSQL runs one DDL statement per transaction, and no DDL with DML: commit what came
         # before, then the statement itself.
         connection = cursor.connection
@@ -196,6 +205,15 @@ class DSQLDialectMixin:
             connection.commit()
         if job_id is not None:
             _wait_for_job(connection, job_id)
+
+
+def _left_out(context: Any) -> bool:
+    """Whether the DDL is a comment on a foreign key constraint, which CREATE TABLE left out
+    (``metadata.create_all()`` comments on every constraint that has a comment)."""
+    element = getattr(context.compiled, "statement", None)
+    return isinstance(element, (ddl.SetConstraintComment, ddl.DropConstraintComment)) and (
+        isinstance(element.element, schema.ForeignKeyConstraint)
+    )
 
 
 def _not_supported(statement: str, message: str) -> exc.NotSupportedError:
