@@ -64,7 +64,9 @@ class Outcome:
 def _read_report(path: Path) -> dict[str, str]:
     tests: dict[str, str] = {}
     for case in ElementTree.parse(path).iter("testcase"):
-        name = _BACKEND.sub("", f"{case.get('classname')}::{case.get('name')}")
+        # The class, without its module's path (which depends on the pytest root).
+        classname = str(case.get("classname")).rsplit(".", 1)[-1]
+        name = _BACKEND.sub("", f"{classname}::{case.get('name')}")
         outcome = "passed"
         for child in case:
             if child.tag in ("failure", "error", "skipped"):
@@ -213,11 +215,14 @@ def report(outcomes: list[Outcome]) -> int:
                 print(f"\nskipped for postgresql+{ours} but run for postgresql+{other}:")
                 for name in extra:
                     print(f"  {name}")
-    ours_total = [by_dialect[d] for d in OURS if d in by_dialect]
-    passed = sum(o.count("passed") for o in ours_total)
-    failed = sum(o.count("failed") + o.count("error") for o in ours_total)
-    skipped = sum(o.count("skipped") for o in ours_total)
-    print(f"\npgwire dialects: {passed} passed, {failed} failed, {skipped} skipped")
+    print()
+    for o in outcomes:
+        if o.dialect in OURS:
+            failed = o.count("failed") + o.count("error")
+            print(
+                f"{scheme(o.dialect)}: {o.count('passed')} passed, {failed} failed, "
+                f"{o.count('skipped')} skipped"
+            )
     return status
 
 
@@ -235,9 +240,11 @@ def main() -> int:
     with PostgresServer() as server, tempfile.TemporaryDirectory() as reports:
         _prepare(server, dialects)
         report_dir = Path(reports)
-        with targets(server, dialects) as found:
-            with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-                outcomes = list(pool.map(lambda d: run_suite(d, found[d], report_dir), dialects))
+        with (
+            targets(server, dialects) as found,
+            ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool,
+        ):
+            outcomes = list(pool.map(lambda d: run_suite(d, found[d], report_dir), dialects))
         return report(outcomes)
 
 
