@@ -21,7 +21,7 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, CreateSequence, Create
 from pgwire.dsql_local import TEST_CREDENTIALS
 from pgwire.dsql_local.rules import rule
 from pgwire.sqlalchemy.base import IAM_POOL_RECYCLE
-from pgwire.sqlalchemy.dsql import DSQLDialect_pgwire, run_in_transaction
+from pgwire.sqlalchemy.dsql import DDL_RETRIES, DSQLDialect_pgwire, run_in_transaction
 from pgwire.sqlalchemy.dsql_aio import DSQLDialectAsync_pgwire, run_in_transaction_async
 from tests.dsql.conftest import RunningEndpoint
 from tests.pg import TRUST_USER, PostgresServer
@@ -335,6 +335,53 @@ def test_a_failed_index_job_raises(make_engine: Callable[..., sa.Engine], schema
         match=r"CREATE INDEX ASYNC job \w+ ended failed: could not create unique index",
     ):
         sa.Index("dup_name", table.c.name, unique=True).create(engine)
+
+
+def _reader_of(engine: sa.Engine, schema: str) -> tuple[sa.Table, sa.Connection]:
+    """A table, and an open transaction that has read it (and holds a lock on it)."""
+    table = sa.Table("held", sa.MetaData(schema=schema), sa.Column("id", sa.Integer))
+    table.create(engine)
+    reader = engine.connect()
+    reader.execute(sa.select(table))
+    return table, reader
+
+
+def test_a_ddl_statement_that_loses_a_conflict_runs_again(
+    make_engine: Callable[..., sa.Engine], pg_server: PostgresServer, schema: str
+) -> None:
+    engine = make_engine()
+    table, reader = _reader_of(engine, schema)
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        reader.rollback()  # the other transaction ends before the retry
+
+    engine.dialect._pause = pause  # type: ignore[attr-defined]
+    try:
+        table.drop(engine)  # first meets the reader's lock: OC001, then runs again
+    finally:
+        reader.close()
+    assert len(pauses) == 1
+    assert pg_server.psql(f"SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}'") == [
+        (0,)
+    ]
+
+
+def test_a_ddl_statement_that_keeps_losing_raises_the_conflict(
+    make_engine: Callable[..., sa.Engine], schema: str
+) -> None:
+    engine = make_engine()
+    table, reader = _reader_of(engine, schema)
+    pauses: list[float] = []
+    engine.dialect._pause = pauses.append  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(sa.exc.OperationalError) as caught:
+            table.drop(engine)
+    finally:
+        reader.close()
+    assert caught.value.orig.message == rule("occ-schema").message  # type: ignore[union-attr]
+    assert len(pauses) == DDL_RETRIES
 
 
 # --------------------------------------------------------------------------------------

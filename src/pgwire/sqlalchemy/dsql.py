@@ -10,8 +10,10 @@ dialect has them:
   unless they name one; enums are ``VARCHAR`` (DSQL has no ``CREATE TYPE``);
 * one DDL statement per transaction: a DDL statement run through SQLAlchemy commits the
   transaction before it and itself (so ``metadata.create_all()``/``drop_all()`` work, and
-  DML after DDL in one ``engine.begin()`` block); after ``CREATE INDEX ASYNC`` it waits for
-  the index's job with ``CALL sys.wait_for_job(job_id)`` and raises if the job failed;
+  DML after DDL in one ``engine.begin()`` block), and, alone in its transaction, is run
+  again when it loses an optimistic-concurrency conflict; after ``CREATE INDEX ASYNC`` it
+  waits for the index's job with ``CALL sys.wait_for_job(job_id)`` and raises if the job
+  failed;
 * no savepoints or two-phase commit (``begin_nested()`` raises at once, before anything is
   sent); isolation levels: DSQL's ``REPEATABLE READ`` and ``AUTOCOMMIT``;
 * IAM: the URL means ``iam=dsql`` (user ``admin``, database ``postgres`` unless given), so
@@ -26,6 +28,7 @@ SQLAlchemy imports this module (entry point ``auroradsql.pgwire``). See docs/sql
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import exc, schema, types
@@ -34,6 +37,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.sql import ddl
 
 from pgwire import errors
+from pgwire.retry_sync import DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY, backoff, is_occ_error
 from pgwire.sqlalchemy.base import IAM_POOL_RECYCLE, PGDialect_pgwire
 from pgwire.sqlalchemy.dsql_retry_sync import run_in_transaction
 
@@ -48,6 +52,9 @@ __all__ = [
 #: The CACHE given to identity columns and sequences that name none: DSQL takes 1 (values
 #: in order, slower) or 65536 and more (each connection takes a block of values).
 DEFAULT_IDENTITY_CACHE = 65536
+
+#: How many times a DDL statement that lost an optimistic-concurrency conflict is run again.
+DDL_RETRIES = 3
 
 #: The isolation levels DSQL has: every transaction runs at REPEATABLE READ.
 _ISOLATION_LEVELS = ("AUTOCOMMIT", "REPEATABLE READ")
@@ -199,12 +206,29 @@ class DSQLDialectMixin:
         connection = cursor.connection
         if not connection.autocommit and connection.transaction_status == "T":
             connection.commit()
-        super().do_execute(cursor, statement, parameters, context)  # type: ignore[misc]
+        attempt = 0
+        while True:
+            try:
+                super().do_execute(cursor, statement, parameters, context)  # type: ignore[misc]
+                break
+            except Exception as exc:
+                # Alone in its transaction, a DDL statement that lost a conflict (a concurrent
+                # transaction held what it changes) is safe to run again.
+                if attempt >= DDL_RETRIES or not is_occ_error(exc) or connection.closed:
+                    raise
+            if not connection.autocommit:
+                connection.rollback()
+            self._pause(backoff(attempt, DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY))
+            attempt += 1
         job_id = _job_id(cursor)
         if not connection.autocommit:
             connection.commit()
         if job_id is not None:
             _wait_for_job(connection, job_id)
+
+    def _pause(self, seconds: float) -> None:
+        """Wait before a retry (the asyncio dialect waits without blocking its loop)."""
+        time.sleep(seconds)
 
 
 def _left_out(context: Any) -> bool:

@@ -11,6 +11,10 @@ optimistic-concurrency conflict. Only SQLAlchemy imports this module (entry poin
 
 from __future__ import annotations
 
+import asyncio
+
+from sqlalchemy.util.concurrency import await_only
+
 from pgwire.sqlalchemy.aio import PGDialectAsync_pgwire
 from pgwire.sqlalchemy.dsql import DSQLDialectMixin
 from pgwire.sqlalchemy.dsql_retry_async import run_in_transaction_async
@@ -23,6 +27,9 @@ class DSQLDialectAsync_pgwire(DSQLDialectMixin, PGDialectAsync_pgwire):
     pgwire's async driver, for ``create_async_engine``."""
 
     supports_statement_cache = True
+
+    def _pause(self, seconds: float) -> None:
+        await_only(asyncio.sleep(seconds))
 
 
 dialect = DSQLDialectAsync_pgwire
