@@ -363,9 +363,7 @@ def test_a_ddl_statement_that_loses_a_conflict_runs_again(
     finally:
         reader.close()
     assert len(pauses) == 1
-    assert pg_server.psql(f"SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}'") == [
-        (0,)
-    ]
+    assert pg_server.psql(f"SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}'") == [(0,)]
 
 
 def test_a_ddl_statement_that_keeps_losing_raises_the_conflict(
