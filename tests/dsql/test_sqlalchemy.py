@@ -387,7 +387,7 @@ def test_a_ddl_statement_that_keeps_losing_raises_the_conflict(
 # --------------------------------------------------------------------------------------
 
 
-def test_begin_nested_is_refused_before_anything_is_sent(
+def test_savepoints_and_two_phase_commit_are_refused_before_anything_is_sent(
     make_engine: Callable[..., sa.Engine],
 ) -> None:
     engine = make_engine()
@@ -397,6 +397,8 @@ def test_begin_nested_is_refused_before_anything_is_sent(
             conn.begin_nested()
         # The transaction is untouched: no SAVEPOINT reached DSQL to fail it.
         assert conn.scalar(sa.text("SELECT 2")) == 2
+    with engine.connect() as conn, pytest.raises(sa.exc.NotSupportedError, match="two-phase"):
+        conn.begin_twophase()
     with orm.Session(engine) as session:
         session.begin_nested()  # the ORM asks for the savepoint when it needs the connection
         with pytest.raises(sa.exc.NotSupportedError, match="no savepoints"):
