@@ -72,6 +72,7 @@ NAMES: dict[str, str] = {
     "connect_unix_async": "connect_unix",
     "connect_websocket_async": "connect_websocket",
     "run_transaction_async": "run_transaction",
+    "run_in_transaction_async": "run_in_transaction",
     "_attempt_async": "_attempt",
     "create_pool_async": "create_pool",
     "async_conn": "conn",
@@ -130,6 +131,17 @@ Everything the async pool's docstring (``pool.py``) says holds here, with thread
 of tasks: ``with pool.acquire() as conn:`` lends a connection to the calling thread.
 """'''
 
+DSQL_RETRY_DOCSTRING = '''"""Retrying a SQLAlchemy unit of work that lost an
+optimistic-concurrency conflict on Aurora DSQL: :func:`run_in_transaction`.
+
+DSQL does not lock: of two transactions that change the same row, the second to commit fails
+with SQLSTATE 40001 (``OC000``; ``OC001`` when the schema changed). The whole transaction is
+to be run again; savepoints, which DSQL lacks, cannot help. This runs ``fn`` in a transaction
+begun by ``factory.begin()`` (a ``sessionmaker`` gives ``fn`` a ``Session``, an ``Engine`` a
+``Connection``) and retries it with pgwire's backoff (:mod:`pgwire.retry_sync`).
+:mod:`pgwire.sqlalchemy.dsql` exports it; the asyncio twin is ``dsql_retry_async.py``.
+"""'''
+
 #: The tests written once for both drivers: ``tests/<name>_async.py`` (run on asyncio, uvloop
 #: and trio) generates ``tests/<name>_sync.py`` (run on the blocking driver).
 TEST_TWINS = [
@@ -156,6 +168,11 @@ JOBS: list[Job] = [
     _job("src/pgwire/_compat_async.py", "src/pgwire/_compat_sync.py"),
     _job("src/pgwire/_io_async.py", "src/pgwire/_io_sync.py"),
     _job("src/pgwire/retry_async.py", "src/pgwire/retry_sync.py"),
+    _job(
+        "src/pgwire/sqlalchemy/dsql_retry_async.py",
+        "src/pgwire/sqlalchemy/dsql_retry_sync.py",
+        DSQL_RETRY_DOCSTRING,
+    ),
     _job("src/pgwire/_pump_async.py", "src/pgwire/_pump_sync.py"),
     _job("src/pgwire/_queries_async.py", "src/pgwire/_queries_sync.py"),
     _job("src/pgwire/_cursor_async.py", "src/pgwire/_cursor_sync.py"),
