@@ -1,0 +1,154 @@
+"""Wheels for the browser page: pgwire and its pure-Python dependencies, made from what is
+installed here, so that the page installs them into Pyodide with no network.
+
+:func:`browser_wheels` zips, in memory, the installed files of each distribution the driver
+needs in a browser (:data:`DEPENDENCIES`) and pgwire's own package (its source tree, also
+when installed in editable mode) into ``py3-none-any`` wheels. botocore is left out: the
+page gets IAM tokens from the server that serves it. A distribution with compiled files
+cannot run in Pyodide and is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.metadata
+import io
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DEPENDENCIES", "OPTIONAL_DEPENDENCIES", "Wheel", "browser_wheels", "pgwire_wheel"]
+
+#: What the async driver imports, directly or through its dependencies, on Python 3.14
+#: (Pyodide's): scramp (SCRAM) and asn1crypto (its channel binding), anyio with idna and
+#: typing_extensions, wsproto with h11.
+DEPENDENCIES = ("scramp", "asn1crypto", "anyio", "idna", "typing_extensions", "wsproto", "h11")
+#: Served when installed: older anyio releases import sniffio.
+OPTIONAL_DEPENDENCIES = ("sniffio",)
+#: Compiled files, which a wheel for Pyodide cannot hold.
+_COMPILED = (".so", ".pyd", ".dylib", ".dll")
+#: Written anew (RECORD, WHEEL, METADATA), or meaningless elsewhere (the installer's records).
+_SKIPPED_METADATA = {
+    "RECORD",
+    "WHEEL",
+    "METADATA",
+    "PKG-INFO",
+    "INSTALLER",
+    "REQUESTED",
+    "direct_url.json",
+}
+#: Parts of pgwire that a page does not need: the page's own static files.
+_PGWIRE_SKIPPED = {("browser", "static")}
+
+
+@dataclass(frozen=True)
+class Wheel:
+    """A wheel file: its ``filename`` (``name-version-py3-none-any.whl``) and bytes."""
+
+    filename: str
+    data: bytes = b""
+
+    def __repr__(self) -> str:
+        return f"<Wheel {self.filename} ({len(self.data)} bytes)>"
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name)
+
+
+def _wheel(name: str, version: str, files: list[tuple[str, bytes]], metadata: str) -> Wheel:
+    """Zip ``files`` (archive path, content) with a ``.dist-info`` of ``metadata``."""
+    dist_info = f"{_normalize(name)}-{version}.dist-info"
+    entries = [
+        *files,
+        (f"{dist_info}/METADATA", metadata.encode()),
+        (
+            f"{dist_info}/WHEEL",
+            b"Wheel-Version: 1.0\nGenerator: pgwire.browser\nRoot-Is-Purelib: true\n"
+            b"Tag: py3-none-any\n",
+        ),
+    ]
+    record = io.StringIO()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, content in entries:
+            archive.writestr(path, content)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=")
+            record.write(f"{path},sha256={digest.decode()},{len(content)}\n")
+        record.write(f"{dist_info}/RECORD,,\n")
+        archive.writestr(f"{dist_info}/RECORD", record.getvalue())
+    return Wheel(f"{_normalize(name)}-{version}-py3-none-any.whl", buffer.getvalue())
+
+
+def installed_wheel(name: str) -> Wheel:
+    """A wheel of the installed distribution ``name`` (pure Python only)."""
+    try:
+        dist = importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        raise LookupError(
+            f"the page needs the Python package {name!r}, which is not installed here: "
+            f"pip install {name}"
+        ) from None
+    metadata = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    if metadata is None or not dist.files:
+        raise LookupError(f"the installed {name!r} lists no files: reinstall it with pip")
+    project = dist.metadata["Name"] or name
+    files: list[tuple[str, bytes]] = []
+    dist_info = f"{_normalize(project)}-{dist.version}.dist-info"
+    for file in dist.files:
+        path, parts = str(file), file.parts
+        if path.startswith("..") or "__pycache__" in parts or path.endswith(".pyc"):
+            continue
+        in_metadata = parts[0].endswith((".dist-info", ".egg-info"))
+        if in_metadata and (len(parts) != 2 or parts[1] in _SKIPPED_METADATA):
+            continue
+        if path.endswith(_COMPILED):
+            raise LookupError(
+                f"{name} is installed with compiled code ({path}), which Pyodide cannot load: "
+                "the page needs a pure-Python build of it installed here"
+            )
+        located = Path(str(dist.locate_file(file)))
+        if located.is_file():
+            files.append((f"{dist_info}/{parts[1]}" if in_metadata else path, located.read_bytes()))
+    return _wheel(project, dist.version, files, metadata)
+
+
+def pgwire_wheel() -> Wheel:
+    """A wheel of pgwire's package as imported here (an editable install included: the
+    files come from the package's folder, ``transports`` through its link)."""
+    import pgwire
+
+    root = Path(pgwire.__file__).resolve().parent
+    files: list[tuple[str, bytes]] = []
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        relative = Path(folder).relative_to(root).parts
+        subfolders[:] = sorted(
+            sub
+            for sub in subfolders
+            if sub != "__pycache__" and (*relative, sub) not in _PGWIRE_SKIPPED
+        )
+        for name in sorted(names):
+            if name.endswith(".py") or name == "py.typed":
+                path = "/".join(("pgwire", *relative, name))
+                files.append((path, (Path(folder) / name).read_bytes()))
+    metadata = (
+        "Metadata-Version: 2.1\nName: pgwire\n"
+        f"Version: {pgwire.__version__}\n"
+        "Summary: pgwire for the browser page (made from the installed package)\n"
+    )
+    return _wheel("pgwire", pgwire.__version__, files, metadata)
+
+
+def browser_wheels() -> list[Wheel]:
+    """pgwire's wheel and its dependencies', in the order to install them."""
+    wheels = [installed_wheel(name) for name in DEPENDENCIES]
+    for name in OPTIONAL_DEPENDENCIES:
+        try:
+            wheels.append(installed_wheel(name))
+        except LookupError:
+            continue
+    wheels.append(pgwire_wheel())
+    return wheels
