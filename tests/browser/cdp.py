@@ -162,7 +162,7 @@ class Chromium:
         """A new tab, at ``about:blank``."""
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})
-        page = Page(self, session["sessionId"])
+        page = Page(self, session["sessionId"], target)
         page.call("Page.enable")
         page.call("Runtime.enable")
         page.call(
@@ -203,9 +203,14 @@ class Chromium:
 class Page:
     """One tab of :class:`Chromium`."""
 
-    def __init__(self, browser: Chromium, session: str) -> None:
+    def __init__(self, browser: Chromium, session: str, target: str) -> None:
         self.browser = browser
         self.session = session
+        self.target = target
+
+    def close(self) -> None:
+        """Close the tab."""
+        self.browser.call("Target.closeTarget", {"targetId": self.target})
 
     def call(self, method: str, params: dict[str, Any] | None = None, timeout: float = 60) -> Any:
         return self.browser.call(method, params, self.session, timeout)

@@ -40,13 +40,15 @@ function currentTarget() {
   return state.targets.find((t) => t.id === $("target").value);
 }
 
-function fillTarget() {
+// A target chosen fills the form; at start, only the fields still empty (a person may
+// have typed while Pyodide loaded).
+function fillTarget(chosen = true) {
   const target = currentTarget();
   if (!target) return;
-  $("url").value = target.url;
-  $("user").value = target.user;
-  $("database").value = target.database;
-  $("password").value = "";
+  for (const field of ["url", "user", "database"]) {
+    if (chosen || !$(field).value) $(field).value = target[field];
+  }
+  if (chosen) $("password").value = "";
   const token = target.auth === "token";
   $("password-label").textContent = token ? "IAM token" : "Password";
   $("password").placeholder = token ? "empty: the page's server makes one" : "";
@@ -132,6 +134,7 @@ async function onRun() {
     window.pgwirePage.runs += 1;
     if (!reply.ok) {
       $("summary").textContent = "";
+      renderTable(null, []);
       const cancelled = reply.error.sqlstate === "57014";
       showMessage(`${cancelled ? "Query cancelled" : "Query failed"}: ${describe(reply.error)}`);
       if (reply.connected === false) $("connected").textContent = "not connected";
@@ -184,7 +187,7 @@ async function boot() {
     option.textContent = target.label;
     $("target").appendChild(option);
   }
-  fillTarget();
+  fillTarget(false);
   const pyodide = await loadPyodide({ indexURL: new URL("pyodide/", location.href).href });
   setStatus("Installing pgwire…");
   await installWheels(pyodide, config.wheels);
@@ -198,7 +201,7 @@ async function boot() {
   window.pgwirePage.ready = true;
 }
 
-$("target").addEventListener("change", fillTarget);
+$("target").addEventListener("change", () => fillTarget());
 $("connect").addEventListener("click", onConnect);
 $("run").addEventListener("click", onRun);
 $("cancel").addEventListener("click", onCancel);
