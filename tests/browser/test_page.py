@@ -169,9 +169,7 @@ def test_a_failing_query_shows_its_class_and_sqlstate_and_the_connection_stays(
 ) -> None:
     page.type_into("#password", SCRAM_USER.password or "")
     run_query(page, "SELECT 1 / $1::int", "[0]")
-    assert message(page) == (
-        "Query failed: DivisionByZero: division by zero (SQLSTATE 22012)"
-    )
+    assert message(page) == ("Query failed: DivisionByZero: division by zero (SQLSTATE 22012)")
     assert rendered_table(page)["rows"] == []
     screenshot(page, "page-error.png")
     run_query(page, "SELECT $1::int * 2 AS doubled", "[21]")
@@ -229,13 +227,10 @@ def test_a_server_that_ended_the_session_shows_a_message_and_the_next_run_reconn
     assert int(rendered_table(page)["rows"][0][0]) != pid
 
 
-def test_a_database_the_bridge_cannot_reach_shows_why(
-    chromium: Chromium, site: Site
-) -> None:
-    with (
-        PageServer(site.server.pyodide, postgres=PostgresTarget("127.0.0.1", _closed_port()))
-        as server
-    ):
+def test_a_database_the_bridge_cannot_reach_shows_why(chromium: Chromium, site: Site) -> None:
+    with PageServer(
+        site.server.pyodide, postgres=PostgresTarget("127.0.0.1", _closed_port())
+    ) as server:
         page = open_page(chromium, server.url)
         try:
             page.click("#run")
@@ -297,8 +292,7 @@ def test_cancel_ends_the_query_on_the_server_and_the_connection_stays_usable(
     page.click("#cancel")
     page.wait_for(f"window.pgwirePage.runs > {before}", what="the cancelled query to end")
     assert message(page) == (
-        "Query cancelled: QueryCanceled: canceling statement due to user request "
-        "(SQLSTATE 57014)"
+        "Query cancelled: QueryCanceled: canceling statement due to user request (SQLSTATE 57014)"
     )
     # The server ended it: the session is idle, its last query the cancelled one.
     assert _wait_for_activity(site, pid, "idle") == (
