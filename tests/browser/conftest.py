@@ -144,6 +144,14 @@ def chromium(chromium_path: str, rules_endpoint: RunningEndpoint) -> Iterator[Ch
         yield browser
 
 
+def closed_port() -> int:
+    """A port of 127.0.0.1 on which nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
 def open_page(chromium: Chromium, url: str) -> Page:
     """A new tab with the page at ``url``, once Pyodide and pgwire are loaded."""
     page = chromium.new_page()

@@ -22,7 +22,14 @@ from pgwire.browser.page import display
 from pgwire.browser.server import PageServer, PostgresTarget
 from pgwire.dsql_local.rules import rule
 from tests.browser.cdp import Chromium, Page
-from tests.browser.conftest import ARTIFACTS, TOKENS, Site, artifacts_dir, open_page
+from tests.browser.conftest import (
+    ARTIFACTS,
+    TOKENS,
+    Site,
+    artifacts_dir,
+    closed_port,
+    open_page,
+)
 from tests.pg import SCRAM_USER
 
 #: A parameterized query over several types: text, booleans, numeric, NULL, bytea, jsonb,
@@ -229,7 +236,7 @@ def test_a_server_that_ended_the_session_shows_a_message_and_the_next_run_reconn
 
 def test_a_database_the_bridge_cannot_reach_shows_why(chromium: Chromium, site: Site) -> None:
     with PageServer(
-        site.server.pyodide, postgres=PostgresTarget("127.0.0.1", _closed_port())
+        site.server.pyodide, postgres=PostgresTarget("127.0.0.1", closed_port())
     ) as server:
         page = open_page(chromium, server.url)
         try:
@@ -242,15 +249,6 @@ def test_a_database_the_bridge_cannot_reach_shows_why(chromium: Chromium, site: 
             )
         finally:
             page.close()
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _activity(site: Site, pid: int) -> tuple[str, str] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import threading
+from pathlib import Path
 
 from pgwire.browser.server import DsqlTarget, PageServer, PostgresTarget, find_pyodide
 from pgwire.conninfo import parse_dsn
@@ -59,6 +60,14 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(exc)
             return 2
+    # Ctrl-C may come at any point, even before the page is announced: it stops serving.
+    with contextlib.suppress(KeyboardInterrupt):
+        _serve(args, pyodide, dsql)
+    return 0
+
+
+def _serve(args: argparse.Namespace, pyodide: Path, dsql: DsqlTarget | None) -> None:
+    """Start what the page needs, announce it, and wait (for Ctrl-C)."""
     with contextlib.ExitStack() as stack:
         dsn = args.dsn
         if not dsn:
@@ -83,6 +92,4 @@ def run(args: argparse.Namespace) -> int:
         if dsql is not None:
             print(f"  DSQL {dsql.url} (IAM tokens from this process's AWS credentials)")
         print("Ctrl-C stops it.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
-    return 0
+        threading.Event().wait()
