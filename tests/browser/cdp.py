@@ -289,8 +289,14 @@ class Page:
         return str(value)
 
     def screenshot(self, path: Path) -> Path:
-        """Save a PNG of the whole page."""
-        data = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        """Save a PNG of the page, down to the end of its content."""
+        height = self.evaluate("Math.ceil(document.body.getBoundingClientRect().bottom)")
+        width = self.evaluate("document.documentElement.clientWidth")
+        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+        data = self.call(
+            "Page.captureScreenshot",
+            {"format": "png", "captureBeyondViewport": True, "clip": clip},
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data["data"]))
         return path

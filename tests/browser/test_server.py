@@ -119,13 +119,19 @@ def test_the_page_and_pyodide_are_served_with_their_types_and_a_strict_policy(
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert b'<script type="module" src="app.js">' in body
     assert "script-src 'self' 'wasm-unsafe-eval'" in headers["Content-Security-Policy"]
-    assert headers["Cache-Control"] == "no-store"
+    assert headers["Cache-Control"] == "no-cache"
+    etag = headers["ETag"]
+    status, headers, body = request(site.server, "GET", "/", headers={"If-None-Match": etag})
+    assert (status, body, headers["ETag"]) == (304, b"", etag)
     status, headers, body = request(site.server, "GET", "/pyodide/pyodide.asm.wasm")
     assert (status, headers["Content-Type"]) == (200, "application/wasm")
     assert body == (site.server.pyodide / "pyodide.asm.wasm").read_bytes()
     name = next(name for name in site.server.wheels if name.startswith("pgwire-"))
     status, headers, body = request(site.server, "GET", f"/wheels/{name}")
     assert body == site.server.wheels[name].data
+    status, headers, _ = request(site.server, "GET", "/api/config")
+    assert headers["Cache-Control"] == "no-store"
+    assert "ETag" not in headers
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,9 @@
   server's AWS credentials (the page never sees them). A token travels in a response body
   marked ``no-store``, never in a URL, and is never logged.
 
+Files carry an ETag and are revalidated on every load (``no-cache``); answers of the API are
+never stored.
+
 Requests are accepted only with a ``Host`` header naming this server (a page of another site
 cannot reach it through a DNS name pointed at 127.0.0.1), and the bridge accepts WebSocket
 upgrades from this server's origin only.
@@ -20,6 +23,7 @@ upgrades from this server's origin only.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.resources
 import json
 import logging
@@ -239,23 +243,23 @@ class PageServer:
     # What each path answers
     # ----------------------------------------------------------------------------------
 
-    def static_file(self, path: str) -> tuple[bytes, str] | None:
-        """The content and type of the file at ``path`` (a URL path), or ``None``."""
+    def static_file(self, path: str) -> StaticFile | None:
+        """The file at ``path`` (a URL path), or ``None``."""
         folder, _, name = path.lstrip("/").rpartition("/")
         if folder == "" and name == "":
             name = "index.html"
         if name in ("", ".", "..") or "\\" in name:
             return None
+        content: bytes | None = None
         if folder == "" and name in _STATIC:
-            resource = importlib.resources.files("pgwire.browser") / "static" / name
-            return resource.read_bytes(), _content_type(name)
-        if folder == "pyodide":
-            file = self.pyodide / name
-            if file.is_file():
-                return file.read_bytes(), _content_type(name)
-        if folder == "wheels" and name in self.wheels:
-            return self.wheels[name].data, _content_type(name)
-        return None
+            content = (importlib.resources.files("pgwire.browser") / "static" / name).read_bytes()
+        elif folder == "pyodide" and (self.pyodide / name).is_file():
+            content = (self.pyodide / name).read_bytes()
+        elif folder == "wheels" and name in self.wheels:
+            content = self.wheels[name].data
+        if content is None:
+            return None
+        return StaticFile(content, _content_type(name), f'"{hashlib.sha256(content).hexdigest()}"')
 
     def token(self, body: dict[str, Any]) -> str:
         """A token for the user ``body`` names (raises ``LookupError`` without DSQL)."""
@@ -265,6 +269,17 @@ class PageServer:
         token = self.dsql.token(user)
         self.tokens_made += 1
         return token
+
+
+@dataclass(frozen=True)
+class StaticFile:
+    """A file the server sends, its type and its ETag (its hash): the browser keeps it and
+    asks again with If-None-Match, so a page loaded again reuses Pyodide (and the
+    WebAssembly compiled from it) instead of fetching it again."""
+
+    content: bytes = field(repr=False)
+    content_type: str
+    etag: str
 
 
 def _content_type(name: str) -> str:
@@ -279,6 +294,8 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     server_version = "pgwire-browser"
+    # Keep-alive, and responses the browser caches (every answer has a Content-Length).
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         # Paths only: the query string is dropped, and tokens never travel in either.
@@ -292,11 +309,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.MISDIRECTED_REQUEST, b"unknown Host", "text/plain")
         return False
 
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+    def _send(
+        self, status: HTTPStatus, body: bytes, content_type: str, etag: str | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
+        if etag is None:
+            self.send_header("Cache-Control", "no-store")
+        else:
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("ETag", etag)
         self.send_header("Content-Security-Policy", _CSP)
         self.send_header("Referrer-Policy", "no-referrer")
         self.send_header("X-Content-Type-Options", "nosniff")
@@ -318,7 +341,10 @@ class _Handler(BaseHTTPRequestHandler):
         if found is None:
             self._send(HTTPStatus.NOT_FOUND, f"no file at {path}".encode(), "text/plain")
             return
-        self._send(HTTPStatus.OK, *found)
+        if found.etag in self.headers.get("If-None-Match", ""):
+            self._send(HTTPStatus.NOT_MODIFIED, b"", found.content_type, found.etag)
+            return
+        self._send(HTTPStatus.OK, found.content, found.content_type, found.etag)
 
     do_HEAD = do_GET
 
