@@ -79,6 +79,12 @@ def test_the_wheels_hold_pgwire_and_its_pure_python_dependencies() -> None:
         assert not any("__pycache__" in name for name in archive.namelist())
 
 
+def test_the_same_files_make_the_same_wheels() -> None:
+    first = browser_wheels()
+    time.sleep(1.1)  # zip entries record the time to the second unless it is fixed
+    assert browser_wheels() == first
+
+
 def _bytes_io(data: bytes) -> Any:
     import io
 
@@ -386,3 +392,17 @@ def test_the_command_explains_what_is_wrong(
     )
     assert result.returncode == 2
     assert says in result.stdout
+
+
+def test_the_command_saves_the_wheels_for_a_page_of_ones_own(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pgwire", "browser", "--save-wheels", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    wheels = browser_wheels()
+    assert result.stdout.splitlines() == [str(tmp_path / wheel.filename) for wheel in wheels]
+    for wheel in wheels:
+        assert (tmp_path / wheel.filename).read_bytes() == wheel.data

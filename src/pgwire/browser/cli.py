@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from pgwire.browser.server import DsqlTarget, PageServer, PostgresTarget, find_pyodide
+from pgwire.browser.wheels import browser_wheels
 from pgwire.conninfo import parse_dsn
 from pgwire.embedded import embedded_server
 
@@ -39,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="the DSQL endpoint's region (default: from its name)")
     parser.add_argument("--profile", help="the AWS profile whose credentials make tokens")
     parser.add_argument(
+        "--save-wheels",
+        metavar="DIR",
+        help="write the wheels the page installs into Pyodide (pgwire and its pure-Python "
+        "dependencies, made from what is installed here) into DIR, and exit",
+    )
+    parser.add_argument(
         "--pyodide",
         help="the folder of the npm package pyodide (default: what scripts/install-pyodide "
         "installed, or $PGWIRE_PYODIDE)",
@@ -46,7 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve the page until interrupted."""
+    """Serve the page until interrupted (or save the wheels)."""
+    if args.save_wheels:
+        folder = Path(args.save_wheels)
+        folder.mkdir(parents=True, exist_ok=True)
+        for wheel in browser_wheels():
+            (folder / wheel.filename).write_bytes(wheel.data)
+            print(folder / wheel.filename)
+        return 0
     try:
         pyodide = find_pyodide(args.pyodide)
     except FileNotFoundError as exc:

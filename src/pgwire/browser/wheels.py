@@ -59,6 +59,15 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name)
 
 
+def _entry(path: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed date: the same files make the same wheel (and ETag), so a
+    browser keeps its copy across restarts of the server."""
+    entry = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    entry.external_attr = 0o644 << 16
+    return entry
+
+
 def _wheel(name: str, version: str, files: list[tuple[str, bytes]], metadata: str) -> Wheel:
     """Zip ``files`` (archive path, content) with a ``.dist-info`` of ``metadata``."""
     dist_info = f"{_normalize(name)}-{version}.dist-info"
@@ -75,11 +84,11 @@ def _wheel(name: str, version: str, files: list[tuple[str, bytes]], metadata: st
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path, content in entries:
-            archive.writestr(path, content)
+            archive.writestr(_entry(path), content)
             digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=")
             record.write(f"{path},sha256={digest.decode()},{len(content)}\n")
         record.write(f"{dist_info}/RECORD,,\n")
-        archive.writestr(f"{dist_info}/RECORD", record.getvalue())
+        archive.writestr(_entry(f"{dist_info}/RECORD"), record.getvalue())
     return Wheel(f"{_normalize(name)}-{version}-py3-none-any.whl", buffer.getvalue())
 
 
