@@ -23,7 +23,12 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command-line options of ``python -m pgwire browser``."""
-    parser.add_argument("--host", default="127.0.0.1", help="address to serve the page on")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to serve the page on (127.0.0.1); the page answers only requests "
+        "that name this address (or localhost, on 127.0.0.1)",
+    )
     parser.add_argument("--port", type=int, default=8000, help="port of the page (8000; 0: any)")
     parser.add_argument(
         "--dsn",
