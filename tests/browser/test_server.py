@@ -312,10 +312,11 @@ def test_the_pages_session_connects_runs_and_reports_errors_as_json(site: Site) 
 
 
 def test_the_pages_session_refuses_a_url_that_is_not_a_websocket() -> None:
-    reply = json.loads(anyio.run(PageSession().connect, json.dumps({"url": "http://x/"})))
+    url = "postgresql://app:secret@db.example/app"
+    reply = json.loads(anyio.run(PageSession().connect, json.dumps({"url": url})))
     assert reply["error"] == {
         "class": "InterfaceError",
-        "text": "expected a ws:// or wss:// URL, got 'http://x/'",
+        "text": "expected a ws:// or wss:// URL, got 'postgresql'",
     }
 
 

@@ -125,7 +125,9 @@ class PageSession:
     def _params(self, options: dict[str, Any]) -> dict[str, Any]:
         url = str(options.get("url") or "").strip()
         if not url.startswith(("ws://", "wss://")):
-            raise InterfaceError(f"expected a ws:// or wss:// URL, got {url[:60]!r}")
+            # Only the scheme is named: a mistyped URL may hold a password.
+            scheme = url.partition("://")[0][:20] if "://" in url else "no scheme"
+            raise InterfaceError(f"expected a ws:// or wss:// URL, got {scheme!r}")
         user = str(options.get("user") or "")
         password: str | Callable[[], Awaitable[str]] | None = options.get("password") or None
         if password is None and options.get("auth") == "token":
