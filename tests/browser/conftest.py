@@ -20,6 +20,7 @@ import os
 import socket
 import ssl
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,8 @@ def pyodide_dir() -> Path:
         capture_output=True,
         text=True,
         check=False,
+        # Its pip downloads the wheels for Pyodide's Python.
+        env={**os.environ, "PYTHON": sys.executable},
     )
     if result.returncode != 0:
         pytest.fail(f"scripts/install-pyodide failed:\n{result.stderr}")

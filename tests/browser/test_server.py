@@ -24,8 +24,14 @@ import pytest
 
 import pgwire
 from pgwire.browser.page import PageSession, display
-from pgwire.browser.server import PageServer, PostgresTarget
-from pgwire.browser.wheels import DEPENDENCIES, browser_wheels, installed_wheel
+from pgwire.browser.server import PageServer, PostgresTarget, downloaded_wheels
+from pgwire.browser.wheels import (
+    DEPENDENCIES,
+    browser_wheels,
+    check_version,
+    installed_wheel,
+    pgwire_wheel,
+)
 from pgwire.dsql_local import TEST_CREDENTIALS, verify_token
 from pgwire.errors import OperationalError
 from tests.browser.conftest import Site, closed_port
@@ -60,9 +66,17 @@ def post_json(server: PageServer, path: str, value: Any) -> tuple[int, dict[str,
 # --------------------------------------------------------------------------------------
 
 
-def test_the_wheels_hold_pgwire_and_its_pure_python_dependencies() -> None:
-    wheels = {wheel.filename.split("-")[0]: wheel for wheel in browser_wheels()}
-    assert set(DEPENDENCIES) | {"pgwire"} <= set(wheels)
+def test_the_page_gets_pgwire_and_the_wheels_downloaded_for_pyodide(pyodide_dir: Path) -> None:
+    folder = downloaded_wheels(pyodide_dir)
+    assert folder is not None
+    wheels = browser_wheels(folder)
+    assert [wheel.filename.split("-")[0] for wheel in wheels] == [*DEPENDENCIES, "pgwire"]
+    for wheel in wheels[:-1]:
+        assert wheel.data == (folder / wheel.filename).read_bytes()
+
+
+def test_the_wheel_of_pgwire_holds_its_package_with_a_record() -> None:
+    wheels = {"pgwire": pgwire_wheel()}
     with zipfile.ZipFile(_bytes_io(wheels["pgwire"].data)) as archive:
         names = set(archive.namelist())
         record = archive.read(f"pgwire-{pgwire.__version__}.dist-info/RECORD").decode()
@@ -74,15 +88,29 @@ def test_the_wheels_hold_pgwire_and_its_pure_python_dependencies() -> None:
     } <= names
     assert not any("static/" in name or name.endswith(".pyc") for name in names)
     assert {line.split(",")[0] for line in record.splitlines()} == names
-    with zipfile.ZipFile(_bytes_io(wheels["anyio"].data)) as archive:
-        assert "anyio/__init__.py" in archive.namelist()
-        assert not any("__pycache__" in name for name in archive.namelist())
+
+
+def test_an_installed_pure_python_distribution_becomes_a_wheel() -> None:
+    wheel = installed_wheel("anyio")
+    assert wheel.filename.startswith("anyio-") and wheel.filename.endswith("-py3-none-any.whl")
+    with zipfile.ZipFile(_bytes_io(wheel.data)) as archive:
+        names = archive.namelist()
+    assert "anyio/__init__.py" in names
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
+    version = wheel.filename.split("-")[1]
+    assert f"anyio-{version}.dist-info/METADATA" in names
+
+
+def test_a_release_too_old_for_pyodide_is_refused() -> None:
+    check_version("scramp", "1.5.0")
+    with pytest.raises(LookupError, match=r"scramp 1.4.6 is installed here, and the page needs"):
+        check_version("scramp", "1.4.6")
 
 
 def test_the_same_files_make_the_same_wheels() -> None:
-    first = browser_wheels()
+    first = [pgwire_wheel(), installed_wheel("anyio")]
     time.sleep(1.1)  # zip entries record the time to the second unless it is fixed
-    assert browser_wheels() == first
+    assert [pgwire_wheel(), installed_wheel("anyio")] == first
 
 
 def _bytes_io(data: bytes) -> Any:
@@ -395,15 +423,26 @@ def test_the_command_explains_what_is_wrong(
     assert says in result.stdout
 
 
-def test_the_command_saves_the_wheels_for_a_page_of_ones_own(tmp_path: Path) -> None:
+def test_the_command_saves_the_wheels_for_a_page_of_ones_own(
+    tmp_path: Path, pyodide_dir: Path
+) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pgwire", "browser", "--save-wheels", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pgwire",
+            "browser",
+            "--save-wheels",
+            str(tmp_path),
+            "--pyodide",
+            str(pyodide_dir),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    wheels = browser_wheels()
+    wheels = browser_wheels(downloaded_wheels(pyodide_dir))
     assert result.stdout.splitlines() == [str(tmp_path / wheel.filename) for wheel in wheels]
     for wheel in wheels:
         assert (tmp_path / wheel.filename).read_bytes() == wheel.data

@@ -13,7 +13,13 @@ import contextlib
 import threading
 from pathlib import Path
 
-from pgwire.browser.server import DsqlTarget, PageServer, PostgresTarget, find_pyodide
+from pgwire.browser.server import (
+    DsqlTarget,
+    PageServer,
+    PostgresTarget,
+    downloaded_wheels,
+    find_pyodide,
+)
 from pgwire.browser.wheels import browser_wheels
 from pgwire.conninfo import parse_dsn
 from pgwire.embedded import embedded_server
@@ -51,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "dependencies, made from what is installed here) into DIR, and exit",
     )
     parser.add_argument(
+        "--wheels",
+        metavar="DIR",
+        help="wheels of pgwire's dependencies for Pyodide's Python (default: those "
+        "scripts/install-pyodide downloaded; else made from what is installed here)",
+    )
+    parser.add_argument(
         "--pyodide",
         help="the folder of the npm package pyodide (default: what scripts/install-pyodide "
         "installed, or $PGWIRE_PYODIDE)",
@@ -59,10 +71,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve the page until interrupted (or save the wheels)."""
+    wheel_dir = Path(args.wheels) if args.wheels else None
     if args.save_wheels:
         folder = Path(args.save_wheels)
         folder.mkdir(parents=True, exist_ok=True)
-        for wheel in browser_wheels():
+        if wheel_dir is None:
+            with contextlib.suppress(FileNotFoundError):
+                wheel_dir = downloaded_wheels(find_pyodide(args.pyodide))
+        try:
+            wheels = browser_wheels(wheel_dir)
+        except LookupError as exc:
+            print(exc)
+            return 2
+        for wheel in wheels:
             (folder / wheel.filename).write_bytes(wheel.data)
             print(folder / wheel.filename)
         return 0
@@ -80,12 +101,18 @@ def run(args: argparse.Namespace) -> int:
             print(exc)
             return 2
     # Ctrl-C may come at any point, even before the page is announced: it stops serving.
-    with contextlib.suppress(KeyboardInterrupt):
-        _serve(args, pyodide, dsql)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            _serve(args, pyodide, dsql, wheel_dir)
+    except LookupError as exc:
+        print(exc)
+        return 2
     return 0
 
 
-def _serve(args: argparse.Namespace, pyodide: Path, dsql: DsqlTarget | None) -> None:
+def _serve(
+    args: argparse.Namespace, pyodide: Path, dsql: DsqlTarget | None, wheel_dir: Path | None
+) -> None:
     """Start what the page needs, announce it, and wait (for Ctrl-C)."""
     with contextlib.ExitStack() as stack:
         dsn = args.dsn
@@ -100,7 +127,14 @@ def _serve(args: argparse.Namespace, pyodide: Path, dsql: DsqlTarget | None) -> 
             str(params.get("dbname") or params.get("user") or "postgres"),
         )
         server = stack.enter_context(
-            PageServer(pyodide, postgres=postgres, dsql=dsql, host=args.host, port=args.port)
+            PageServer(
+                pyodide,
+                postgres=postgres,
+                dsql=dsql,
+                host=args.host,
+                port=args.port,
+                wheel_dir=wheel_dir,
+            )
         )
         print(f"pgwire browser page: {server.url}")
         print(

@@ -40,7 +40,7 @@ from pgwire.browser.wheels import Wheel, browser_wheels
 from pgwire.iam import CredentialsSpec
 from pgwire.listener import in_thread, running_tcp
 
-__all__ = ["DsqlTarget", "PageServer", "PostgresTarget", "find_pyodide"]
+__all__ = ["DsqlTarget", "PageServer", "PostgresTarget", "downloaded_wheels", "find_pyodide"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,13 @@ def find_pyodide(explicit: str | None = None) -> Path:
     )
 
 
+def downloaded_wheels(pyodide: Path) -> Path | None:
+    """The wheels ``scripts/install-pyodide`` downloaded for Pyodide's Python, beside the
+    npm package (``<cache>/wheels``), if there are any."""
+    folder = Path(pyodide).resolve().parent.parent / "wheels"
+    return folder if folder.is_dir() else None
+
+
 @dataclass(frozen=True)
 class PostgresTarget:
     """A PostgreSQL server the page reaches through the bridge; ``user`` and ``database``
@@ -145,7 +152,10 @@ class DsqlTarget:
 
 class PageServer:
     """The page, served on ``host:port`` (0: a free port) for the ``with`` block (or
-    :meth:`serve_forever`), with a bridge to ``postgres`` and tokens for ``dsql``."""
+    :meth:`start` and :meth:`stop`), with a bridge to ``postgres`` and tokens for ``dsql``.
+
+    The page installs ``wheels`` (default: :func:`~pgwire.browser.wheels.browser_wheels`
+    with the wheels of ``wheel_dir``, or else those downloaded beside ``pyodide``)."""
 
     def __init__(
         self,
@@ -156,13 +166,16 @@ class PageServer:
         host: str = "127.0.0.1",
         port: int = 0,
         wheels: list[Wheel] | None = None,
+        wheel_dir: Path | None = None,
     ) -> None:
         if dsql is not None:
             _ = dsql.hostname  # a wrong URL fails here, not at the first token
         self.pyodide = Path(pyodide)
         self.postgres = postgres
         self.dsql = dsql
-        self.wheels = {wheel.filename: wheel for wheel in (wheels or browser_wheels())}
+        if wheels is None:
+            wheels = browser_wheels(wheel_dir or downloaded_wheels(self.pyodide))
+        self.wheels = {wheel.filename: wheel for wheel in wheels}
         self._http = _HTTPServer((host, port), _Handler)
         self._http.page = self
         self.host = host

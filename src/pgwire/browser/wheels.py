@@ -1,11 +1,13 @@
-"""Wheels for the browser page: pgwire and its pure-Python dependencies, made from what is
-installed here, so that the page installs them into Pyodide with no network.
+"""Wheels for the browser page: pgwire and its pure-Python dependencies, so that the page
+installs them into Pyodide with no network.
 
-:func:`browser_wheels` zips, in memory, the installed files of each distribution the driver
-needs in a browser (:data:`DEPENDENCIES`) and pgwire's own package (its source tree, also
-when installed in editable mode) into ``py3-none-any`` wheels. botocore is left out: the
-page gets IAM tokens from the server that serves it. A distribution with compiled files
-cannot run in Pyodide and is refused.
+:func:`browser_wheels` takes each distribution the driver needs in a browser
+(:data:`DEPENDENCIES`) from a folder of wheels downloaded for Pyodide's Python
+(``scripts/install-pyodide`` fills one), or else zips, in memory, its files as installed
+here into a ``py3-none-any`` wheel; pgwire's own wheel is always made from its package (its
+source tree, also when installed in editable mode). botocore is left out: the page gets IAM
+tokens from the server that serves it. A distribution with compiled files cannot run in
+Pyodide and is refused, and so is one too old for Pyodide (:data:`MIN_VERSIONS`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEPENDENCIES", "OPTIONAL_DEPENDENCIES", "Wheel", "browser_wheels", "pgwire_wheel"]
+__all__ = [
+    "DEPENDENCIES",
+    "MIN_VERSIONS",
+    "OPTIONAL_DEPENDENCIES",
+    "Wheel",
+    "browser_wheels",
+    "check_version",
+    "installed_wheel",
+    "pgwire_wheel",
+]
 
 #: What the async driver imports, directly or through its dependencies, on Python 3.14
 #: (Pyodide's): scramp (SCRAM) and asn1crypto (its channel binding), anyio with idna and
@@ -28,6 +39,9 @@ __all__ = ["DEPENDENCIES", "OPTIONAL_DEPENDENCIES", "Wheel", "browser_wheels", "
 DEPENDENCIES = ("scramp", "asn1crypto", "anyio", "idna", "typing_extensions", "wsproto", "h11")
 #: Served when installed: older anyio releases import sniffio.
 OPTIONAL_DEPENDENCIES = ("sniffio",)
+#: Releases older than these do not run in Pyodide: scramp before 1.5 calls
+#: ``hashlib.pbkdf2_hmac``, which Pyodide's hashlib lacks (Python 3.10 installs scramp 1.4).
+MIN_VERSIONS = {"scramp": (1, 5)}
 #: Compiled files, which a wheel for Pyodide cannot hold.
 _COMPILED = (".so", ".pyd", ".dylib", ".dll")
 #: Written anew (RECORD, WHEEL, METADATA), or meaningless elsewhere (the installer's records).
@@ -92,6 +106,19 @@ def _wheel(name: str, version: str, files: list[tuple[str, bytes]], metadata: st
     return Wheel(f"{_normalize(name)}-{version}-py3-none-any.whl", buffer.getvalue())
 
 
+def check_version(name: str, version: str) -> None:
+    """Raise ``LookupError`` if ``version`` of ``name`` is too old to run in Pyodide."""
+    wanted = MIN_VERSIONS.get(name)
+    numbers = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+    if wanted is not None and numbers < wanted:
+        least = ".".join(map(str, wanted))
+        raise LookupError(
+            f"{name} {version} is installed here, and the page needs {name}>={least} "
+            "(older releases do not run in Pyodide): install it, or give the page wheels "
+            "downloaded for Python 3.14 (scripts/install-pyodide, or --wheels DIR)"
+        )
+
+
 def installed_wheel(name: str) -> Wheel:
     """A wheel of the installed distribution ``name`` (pure Python only)."""
     try:
@@ -101,6 +128,7 @@ def installed_wheel(name: str) -> Wheel:
             f"the page needs the Python package {name!r}, which is not installed here: "
             f"pip install {name}"
         ) from None
+    check_version(name, dist.version)
     metadata = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
     if metadata is None or not dist.files:
         raise LookupError(f"the installed {name!r} lists no files: reinstall it with pip")
@@ -151,13 +179,26 @@ def pgwire_wheel() -> Wheel:
     return _wheel("pgwire", pgwire.__version__, files, metadata)
 
 
-def browser_wheels() -> list[Wheel]:
-    """pgwire's wheel and its dependencies', in the order to install them."""
-    wheels = [installed_wheel(name) for name in DEPENDENCIES]
-    for name in OPTIONAL_DEPENDENCIES:
-        try:
-            wheels.append(installed_wheel(name))
-        except LookupError:
-            continue
+def _downloaded(folder: Path, name: str) -> Wheel | None:
+    """The wheel of ``name`` in ``folder`` (the newest, if several), or ``None``."""
+    found = sorted(folder.glob(f"{_normalize(name)}-*-none-any.whl"))
+    if not found:
+        return None
+    return Wheel(found[-1].name, found[-1].read_bytes())
+
+
+def browser_wheels(folder: Path | None = None) -> list[Wheel]:
+    """pgwire's wheel and its dependencies', in the order to install them: each from
+    ``folder`` when it holds one, else made from what is installed here."""
+    wheels = []
+    for name in DEPENDENCIES:
+        downloaded = _downloaded(folder, name) if folder is not None else None
+        wheels.append(downloaded or installed_wheel(name))
+    if folder is None:
+        for name in OPTIONAL_DEPENDENCIES:
+            try:
+                wheels.append(installed_wheel(name))
+            except LookupError:
+                continue
     wheels.append(pgwire_wheel())
     return wheels
