@@ -105,6 +105,7 @@ class Bridge:
             return None
         subprotocol = _BINARY if _BINARY in request.subprotocols else None
         await client.send(ws.send(AcceptConnection(subprotocol=subprotocol)))
+        websocket = ServerWebSocket(client, ws)
         host, port = self.target
         try:
             upstream = await anyio.connect_tcp(host, port)
@@ -114,9 +115,14 @@ class Bridge:
             reason = f"the bridge could not reach PostgreSQL at {host}:{port}: {exc.strerror}"
             self.refusals.append(reason)
             with contextlib.suppress(*CONNECTION_LOST):
+                # A PostgreSQL client speaks first: close once its first bytes are in, so
+                # that the close comes while it reads (a browser refuses a send, without
+                # the reason, once the close has begun).
+                with anyio.move_on_after(HANDSHAKE_TIMEOUT):
+                    await websocket.receive()
                 await client.send(ws.send(CloseConnection(1011, reason[:120])))
             return None
-        return ServerWebSocket(client, ws), upstream
+        return websocket, upstream
 
     async def _refuse(
         self, ws: WSConnection, client: anyio.abc.ByteStream, status: int, reason: str
