@@ -1,5 +1,5 @@
 """``python -m pgwire``: command-line entry points (``demo``, ``trace``, ``dsql-local``,
-``token``)."""
+``token``, ``browser``)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,19 @@ def main(argv: list[str] | None = None) -> int:
     from pgwire import token_cli
 
     token_cli.add_arguments(token)
+    browser = commands.add_parser(
+        "browser",
+        help="serve a page that runs pgwire in the browser (Pyodide) over WebSocket",
+        description="Serve, on localhost, a page that loads Pyodide and pgwire (no network) "
+        "and queries PostgreSQL through a WebSocket bridge, or DSQL's wss:// endpoint with "
+        "IAM tokens made by this command.",
+    )
+    from pgwire.browser import cli as browser_cli
+
+    browser_cli.add_arguments(browser)
     args = parser.parse_args(argv)
+    if args.command == "browser":
+        return browser_cli.run(args)
     if args.command == "token":
         return token_cli.run(args)
     if args.command == "dsql-local":
