@@ -235,3 +235,23 @@ def test_a_query_pipelined_behind_the_password_is_answered_after_the_login(
         assert isinstance(client.next_message(), RowDescription)
         row = client.next_message()
         assert isinstance(row, DataRow) and row.values == (b"42",)
+
+
+def test_a_token_with_a_non_ascii_signature_gets_a_clean_refusal(
+    dsql_endpoint: RunningEndpoint,
+) -> None:
+    token = dsql.generate_token(
+        dsql_endpoint.endpoint.endpoint,
+        region="us-east-1",
+        admin=True,
+        credentials=TEST_CREDENTIALS,
+    )
+    forged = token.rpartition("X-Amz-Signature=")[0] + "X-Amz-Signature=%C3%A9"
+    refused = len(dsql_endpoint.endpoint.refusals)
+    with asked_for_a_password(dsql_endpoint) as client:
+        client.send(PasswordMessage(forged.encode()).encode())
+        error = fatal(client)
+    assert error.fields["C"] == "28P01"
+    assert "64 lowercase hexadecimal" in error.fields["M"]
+    assert len(dsql_endpoint.endpoint.refusals) == refused + 1
+    assert_still_serving(dsql_endpoint)
