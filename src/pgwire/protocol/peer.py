@@ -47,9 +47,17 @@ class Peer(ABC, Generic[StateT, EventT]):
     #: The role's failed state (each role has its own state enum).
     _FAILED: StateT
 
-    def __init__(self, state: StateT, max_message_size: int) -> None:
+    def __init__(
+        self,
+        state: StateT,
+        max_message_size: int,
+        small_message_limit: int,
+        long_types: frozenset[int],
+    ) -> None:
         self.state = state
-        self._buffer = ReceiveBuffer(max_message_size)
+        self._buffer = ReceiveBuffer(
+            max_message_size, small_message_limit=small_message_limit, long_types=long_types
+        )
         self._out = bytearray()
         self._eof = False
         self._closed_reported = False

@@ -28,6 +28,9 @@ from typing import Literal
 
 from pgwire.errors import InterfaceError, ProtocolError
 from pgwire.protocol.auth import (
+    MAX_PASSWORD_MESSAGE,
+    MAX_SASL_MESSAGE,
+    SCRAM,
     AuthMethod,
     MD5Auth,
     PasswordAuth,
@@ -57,7 +60,11 @@ from pgwire.protocol.conversation import (
     answer_error,
     owed_for,
 )
-from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE
+from pgwire.protocol.framing import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    LONG_CLIENT_MESSAGES,
+    SERVER_SMALL_MESSAGE_LIMIT,
+)
 from pgwire.protocol.messages import (
     PROTOCOL_3_0,
     PROTOCOL_3_2,
@@ -93,6 +100,7 @@ from pgwire.protocol.peer import Peer
 # The authentication methods moved to auth.py and the states to conversation.py; they stay
 # importable from here.
 __all__ = [
+    "MAX_STARTUP_PACKET",
     "AuthMethod",
     "Authenticated",
     "AuthenticationFailed",
@@ -166,6 +174,12 @@ class ServerConnection(Peer[ServerState, ServerEvent]):
     (2 for 3.2, as PostgreSQL 18; 0 for 3.0 only).  A client asking for more, or for
     ``_pq_.`` options (none are known), gets a NegotiateProtocolVersion before the
     authentication request.
+
+    The limits are PostgreSQL's: a startup packet may be :data:`MAX_STARTUP_PACKET` bytes;
+    until the client is authenticated any message :data:`~.auth.MAX_PASSWORD_MESSAGE`, and
+    a SASL message :data:`~.auth.MAX_SASL_MESSAGE` (a password or SASL message over it fails
+    the authentication at once, FATAL 28P01); once it is, ``max_message_size`` for Query,
+    FunctionCall, Bind, Parse and CopyData, and ``small_message_limit`` for the rest.
     """
 
     _OTHER_END = "client"
@@ -176,8 +190,17 @@ class ServerConnection(Peer[ServerState, ServerEvent]):
         *,
         max_protocol_minor: int = PROTOCOL_3_2[1],
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        small_message_limit: int = SERVER_SMALL_MESSAGE_LIMIT,
     ) -> None:
-        super().__init__(ServerState.STARTUP, max_message_size)
+        # Until the client is authenticated, nothing it sends may be long.
+        super().__init__(
+            ServerState.STARTUP,
+            min(max_message_size, MAX_PASSWORD_MESSAGE),
+            small_message_limit,
+            LONG_CLIENT_MESSAGES,
+        )
+        #: The most a message may declare once the client is authenticated.
+        self.max_message_size = max_message_size
         self._max_minor = max_protocol_minor
         self._events: deque[ServerEvent] = deque()
         self._encryption_kind: Literal["ssl", "gss"] = "ssl"
@@ -342,12 +365,35 @@ class ServerConnection(Peer[ServerState, ServerEvent]):
             self._scram_mechanisms = sasl_mechanisms(method)
             request = AuthenticationSASL(self._scram_mechanisms)
             self.state = S.AWAITING_SASL_INITIAL
+            self._buffer.max_message_size = min(self.max_message_size, MAX_SASL_MESSAGE)
         return self.data_to_send() + request.encode()
 
     def _succeed(self, method: str) -> None:
         self._out += AuthenticationOk().encode()
         self.state = S.STARTING_SESSION
+        self._buffer.max_message_size = self.max_message_size
         self._events.append(Authenticated(self.user, method))
+
+    def _method_name(self) -> str:
+        """The name of the authentication method under way, for AuthenticationFailed."""
+        if self._scram is not None:
+            return self._scram.mechanism
+        if self._scram_mechanisms:
+            return SCRAM
+        return "md5" if isinstance(self._auth, MD5Auth) else "password"
+
+    def _oversized(self, length: int) -> ServerEvent:
+        """Fail the authentication for a message declaring ``length`` bytes, over the limit,
+        as PostgreSQL does (FATAL 28P01), before its body is read."""
+        limit = self._buffer.max_message_size
+        # The body is never read: the connection ends with the FATAL error.
+        self._buffer.take_all()
+        self._reject(
+            self._method_name(),
+            f"the client's authentication message declares {length} bytes, over the limit "
+            f"of {limit} bytes",
+        )
+        return self._events.popleft()
 
     def _reject(self, method: str, reason: str) -> None:
         error = ErrorResponse(
@@ -417,6 +463,10 @@ class ServerConnection(Peer[ServerState, ServerEvent]):
                     f"the client sent {len(self._buffer)} bytes in state {state.value}, "
                     "where it must wait"
                 )
+            if state in PASSWORD_KINDS:
+                header = self._buffer.peek_header()
+                if header is not None and header[1] > self._buffer.max_message_size:
+                    return self._oversized(header[1])
             frame = self._buffer.next_message()
             if frame is None:
                 return self._end_of_data()
