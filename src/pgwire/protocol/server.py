@@ -420,8 +420,9 @@ class ServerConnection(Peer[ServerState, ServerEvent]):
         auth = self._auth
         assert isinstance(auth, ScramAuth)
         if message.mechanism not in self._scram_mechanisms:
+            # Not quoted: a client that sends its password here would see it in a log.
             raise ProtocolError(
-                f"the client chose SASL mechanism {message.mechanism!r}; the server offered "
+                "the client chose a SASL mechanism the server did not offer; it offered "
                 f"{', '.join(self._scram_mechanisms)}"
             )
         if message.data is None:
