@@ -13,7 +13,7 @@ The modules, each using only those above it:
 * ``auth.py``: password, MD5 and SCRAM(-PLUS) authentication, both roles;
 * ``peer.py``: the byte plumbing both roles share, and the one way a connection fails;
 * ``startup.py`` and ``client.py``: the client role, its startup and its session;
-* ``server.py``: the server role.
+* ``server_startup.py`` and ``server.py``: the server role, its startup and its session.
 """
 
 from pgwire.protocol.auth import (
