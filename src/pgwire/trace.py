@@ -41,6 +41,7 @@ from pgwire.errors import ProtocolError
 from pgwire.protocol import (
     AuthenticationCleartextPassword,
     AuthenticationMD5Password,
+    AuthenticationOk,
     AuthenticationSASL,
     AuthenticationSASLContinue,
     AuthenticationSASLFinal,
@@ -57,7 +58,15 @@ from pgwire.protocol import (
     decode_frontend,
     decode_startup,
 )
-from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE
+from pgwire.protocol.auth import MAX_PASSWORD_MESSAGE
+from pgwire.protocol.framing import (
+    CLIENT_SMALL_MESSAGE_LIMIT,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    LONG_CLIENT_MESSAGES,
+    LONG_SERVER_MESSAGES,
+    SERVER_SMALL_MESSAGE_LIMIT,
+    length_refusal,
+)
 from pgwire.protocol.messages import PasswordKind
 
 __all__ = [
@@ -121,13 +130,23 @@ class Frame:
 
 
 class WireDecoder:
-    """Cuts both directions of one session into :class:`Frame` objects, bytes cut anywhere."""
+    """Cuts both directions of one session into :class:`Frame` objects, bytes cut anywhere.
+
+    A message is framed with the core's limits (``pgwire.protocol.framing``): what a
+    PostgreSQL server reads from a client (every message at most 65,535 bytes until the
+    server authenticates it, then 10,000 for those that are never long), what libpq reads
+    from a server (30,000 for those that are never long), and ``max_message_size`` for the
+    rest.  A message over them is never waited for: the bytes from there on are reported
+    unparsed.
+    """
 
     def __init__(
         self, *, started: bool = False, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     ) -> None:
-        """``started``: the capture begins after the startup packet (typed messages only)."""
+        """``started``: the capture begins after the startup packet and the authentication
+        (typed messages only)."""
         self.max_message_size = max_message_size
+        self._authenticated = started
         self._buffers: dict[Direction, bytearray] = {"F": bytearray(), "B": bytearray()}
         self._startup = not started
         self._answer_expected: Literal["ssl", "gss"] | None = None
@@ -156,6 +175,7 @@ class WireDecoder:
         for buffer in self._buffers.values():
             buffer.clear()
         self._startup = True
+        self._authenticated = False
         self._answer_expected = None
         self.opaque = False
 
@@ -171,9 +191,10 @@ class WireDecoder:
         if len(buffer) < 5:
             return None
         code = buffer[0]
-        length = int.from_bytes(buffer[1:5], "big")
-        if not 4 <= length <= self.max_message_size:
-            return self._give_up(direction, buffer, f"invalid length {length}")
+        length = int.from_bytes(buffer[1:5], "big", signed=True)
+        refusal = self._refusal(direction, code, length)
+        if refusal is not None:
+            return self._give_up(direction, buffer, refusal)
         if len(buffer) < length + 1:
             return None
         raw = bytes(buffer[: length + 1])
@@ -193,6 +214,15 @@ class WireDecoder:
             return Frame(direction, raw, name, error=str(exc))
         self._follow(message)
         return Frame(direction, raw, type(message).__name__, message)
+
+    def _refusal(self, direction: Direction, code: int, length: int) -> str | None:
+        if direction == "B":
+            small, long_types = CLIENT_SMALL_MESSAGE_LIMIT, LONG_SERVER_MESSAGES
+            return length_refusal(code, length, self.max_message_size, small, long_types)
+        if not self._authenticated:
+            return length_refusal(code, length, min(self.max_message_size, MAX_PASSWORD_MESSAGE))
+        small, long_types = SERVER_SMALL_MESSAGE_LIMIT, LONG_CLIENT_MESSAGES
+        return length_refusal(code, length, self.max_message_size, small, long_types)
 
     def _startup_packet(self, buffer: bytearray) -> Frame | None:
         if buffer[0] == 0x16:
@@ -236,7 +266,9 @@ class WireDecoder:
         return frame
 
     def _follow(self, message: Message) -> None:
-        if isinstance(message, AuthenticationSASL):
+        if isinstance(message, AuthenticationOk):
+            self._authenticated = True
+        elif isinstance(message, AuthenticationSASL):
             self._password_kind = "sasl-initial"
         elif isinstance(message, SASLInitialResponse):
             self._password_kind = "sasl"

@@ -213,3 +213,43 @@ def test_an_undecodable_startup_packet_quotes_none_of_its_bytes() -> None:
     [frame] = WireDecoder().feed("F", (4 + len(packet)).to_bytes(4, "big") + packet)
     assert frame.error is not None
     assert SECRET not in format_frame(frame)
+
+
+# --------------------------------------------------------------------------------------
+# Framing with the core's limits
+# --------------------------------------------------------------------------------------
+
+
+def header(code: bytes, length: int) -> bytes:
+    return code + length.to_bytes(4, "big")
+
+
+def test_a_server_message_that_is_never_long_is_not_waited_for_over_30000_bytes() -> None:
+    decoder = WireDecoder(started=True)
+    [frame] = decoder.feed("B", header(b"S", 30_001))
+    assert frame.name == "(unparsed bytes)"
+    assert frame.error is not None and "at most 30000 bytes" in frame.error
+
+
+def test_a_long_server_message_is_waited_for() -> None:
+    decoder = WireDecoder(started=True)
+    assert decoder.feed("B", header(b"D", 30_001)) == []
+    assert decoder.leftover("B") == 5
+
+
+def test_before_authentication_a_client_message_is_at_most_65535_bytes() -> None:
+    decoder = WireDecoder()
+    decoder.feed("F", STARTUP.encode())
+    [frame] = decoder.feed("F", header(b"p", 65_536))
+    assert frame.name == "(unparsed bytes)"
+    assert frame.error is not None and "maximum message size of 65535" in frame.error
+
+
+def test_after_authentication_the_client_limits_are_postgresqls() -> None:
+    decoder = WireDecoder()
+    decoder.feed("F", STARTUP.encode())
+    decoder.feed("B", AuthenticationOk().encode())
+    assert decoder.feed("F", header(b"Q", 100_000)) == []
+    decoder = WireDecoder(started=True)
+    [frame] = decoder.feed("F", header(b"S", 10_001))
+    assert frame.error is not None and "at most 10000 bytes" in frame.error

@@ -26,6 +26,7 @@ __all__ = [
     "SERVER_SMALL_MESSAGE_LIMIT",
     "ReceiveBuffer",
     "RowParser",
+    "length_refusal",
 ]
 
 #: ``parse(data, pos, size, limit) -> (rows, end)``: turns the whole DataRow messages found
@@ -57,6 +58,33 @@ _unpack_row_header = struct.Struct("!ih").unpack_from
 _DATA_ROW = 0x44
 #: Compact the buffer once this many consumed bytes sit at its front.
 _COMPACT_AT = 1 << 16
+
+
+def length_refusal(
+    code: int,
+    length: int,
+    max_message_size: int,
+    small_message_limit: int | None = None,
+    long_types: frozenset[int] = frozenset(),
+) -> str | None:
+    """Why a message of type ``code`` may not declare ``length`` (its length word), or
+    ``None`` when it may: the one rule of every limit on message sizes, which the receive
+    buffer and the tracer's framing both apply."""
+    what = f"message of type {bytes([code])!r}"
+    if length < 4:
+        return f"{what} declares an invalid length {length} (minimum is 4)"
+    if length > max_message_size:
+        return (
+            f"{what} declares a length of {length} bytes, over the maximum message size "
+            f"of {max_message_size} bytes; raise max_message_size if this is expected"
+        )
+    small = small_message_limit
+    if small is not None and length > small and code not in long_types:
+        return (
+            f"{what} declares a length of {length} bytes; messages of this type are "
+            f"at most {small} bytes (small_message_limit)"
+        )
+    return None
 
 
 def _copy(buf: bytearray, start: int, end: int) -> bytes:
@@ -143,14 +171,9 @@ class ReceiveBuffer:
 
     def _check_typed(self, code: int, length: int) -> None:
         """The full check of a typed message's length, for one over the fast limit."""
-        what = f"message of type {bytes([code])!r}"
-        self._check_length(length, what)
-        small = self._small
-        if small is not None and length > small and code not in self._long_types:
-            raise ProtocolError(
-                f"{what} declares a length of {length} bytes; messages of this type are "
-                f"at most {small} bytes (small_message_limit)"
-            )
+        refusal = length_refusal(code, length, self._max, self._small, self._long_types)
+        if refusal is not None:
+            raise ProtocolError(refusal)
 
     def peek_header(self) -> tuple[int, int] | None:
         """The type byte and declared length of the next typed message, once its five header

@@ -94,6 +94,12 @@ class Peer(ABC, Generic[StateT, EventT]):
     def _next_event(self) -> EventT | NeedData:
         """Read the next event, by the role's rules."""
 
+    def take_unread(self) -> bytes:
+        """The bytes received but not read as messages yet, taken out of the connection: for
+        a caller that reads the rest of the stream itself (the local DSQL endpoint reads
+        the password it checks first; a client may have sent it with its startup packet)."""
+        return self._buffer.take_all()
+
     def data_to_send(self) -> bytes:
         """Bytes the core produced by itself (authentication steps); write them out."""
         data = bytes(self._out)
