@@ -50,7 +50,7 @@ Workload = Callable[[AsyncConnection], Awaitable[Any]]
 ROWS_SQL = "SELECT i, repeat('x', i % 50) FROM generate_series(1, 200) AS i"
 ROWS = [(i, "x" * (i % 50)) for i in range(1, 201)]
 COPY_SQL = "COPY (SELECT i, md5(i::text) FROM generate_series(1, 200) AS i) TO STDOUT"
-COPY_TEXT = b"".join(f"{i}\t{hashlib.md5(str(i).encode()).hexdigest()}\n".encode() for i in range(1, 201))
+COPY_TEXT = "".join(f"{i}\t{hashlib.md5(str(i).encode()).hexdigest()}\n" for i in range(1, 201))
 
 
 async def startup(conn: AsyncConnection) -> Any:
@@ -81,7 +81,7 @@ async def pipeline(conn: AsyncConnection) -> Any:
 WORKLOADS: dict[str, tuple[Workload, Any]] = {
     "startup": (startup, 1),
     "queries": (queries, (ROWS, 42, "SELECT 1")),
-    "copy": (copy, (COPY_TEXT, "COPY 200", 20100)),
+    "copy": (copy, (COPY_TEXT.encode(), "COPY 200", 20100)),
     "pipeline": (pipeline, (1, ROWS, "SELECT 1", ("end", 3))),
 }
 
