@@ -28,6 +28,7 @@ one after authenticating the client itself.
 from __future__ import annotations
 
 import contextlib
+import logging
 import ssl
 import time
 from collections import deque
@@ -57,6 +58,8 @@ from pgwire.protocol import (
 from pgwire.trace import Direction, DumpWriter, Frame, TraceWriter, WireDecoder
 
 __all__ = ["Fault", "RecordingProxy", "Relay"]
+
+logger = logging.getLogger("pgwire.proxy")
 
 FaultAction = Literal["drop", "delay", "cut", "replace", "fail"]
 TransactionStatus = Literal["I", "T", "E"]
@@ -385,8 +388,9 @@ class RecordingProxy:
                 return
             server = await self._connect_upstream()
             await relay.run(client, server, first)
-        except CONNECTION_LOST:
-            pass
+            logger.debug("relayed connection %d ended: %s", self.connections, relay.ended)
+        except CONNECTION_LOST as exc:
+            logger.debug("connection %d ended: %r", self.connections, exc)
         finally:
             if server is not None:
                 await server.aclose()

@@ -70,6 +70,9 @@ def length_refusal(
     """Why a message of type ``code`` may not declare ``length`` (its length word), or
     ``None`` when it may: the one rule of every limit on message sizes, which the receive
     buffer and the tracer's framing both apply."""
+    small = small_message_limit
+    if 4 <= length <= max_message_size and (small is None or length <= small or code in long_types):
+        return None
     what = f"message of type {bytes([code])!r}"
     if length < 4:
         return f"{what} declares an invalid length {length} (minimum is 4)"
@@ -78,13 +81,10 @@ def length_refusal(
             f"{what} declares a length of {length} bytes, over the maximum message size "
             f"of {max_message_size} bytes; raise max_message_size if this is expected"
         )
-    small = small_message_limit
-    if small is not None and length > small and code not in long_types:
-        return (
-            f"{what} declares a length of {length} bytes; messages of this type are "
-            f"at most {small} bytes (small_message_limit)"
-        )
-    return None
+    return (
+        f"{what} declares a length of {length} bytes; messages of this type are "
+        f"at most {small} bytes (small_message_limit)"
+    )
 
 
 def _copy(buf: bytearray, start: int, end: int) -> bytes:
@@ -170,7 +170,10 @@ class ReceiveBuffer:
             )
 
     def _check_typed(self, code: int, length: int) -> None:
-        """The full check of a typed message's length, for one over the fast limit."""
+        """The full check of a typed message's length, for one over the fast limit: a long
+        one of a type that may be long passes on two comparisons."""
+        if 4 <= length <= self._max and code in self._long_types:
+            return
         refusal = length_refusal(code, length, self._max, self._small, self._long_types)
         if refusal is not None:
             raise ProtocolError(refusal)
