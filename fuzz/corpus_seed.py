@@ -1,14 +1,18 @@
-"""Write seed inputs for fuzz_client.py: real server conversations, built from the message
-classes' own encodings, each in the starting state it answers.
+"""Write seed inputs for the fuzz harnesses: for fuzz_client.py, real server conversations;
+for fuzz_server.py, real client conversations (every startup and authentication, a whole
+SCRAM exchange included, then requests and COPY); for fuzz_token.py, valid DSQL tokens.
+Messages are built from the message classes' own encodings, each in the starting state it
+answers.
 
 Usage (from the repository root)::
 
     .venv/bin/python fuzz/corpus_seed.py [DIRECTORY]     # default: fuzz/corpus/
 
-The directory is git-ignored: seeds are rebuilt from the code, never committed.  Each file
-is named ``<start state>-<conversation>-<chunking>`` so a crash found from a seed is easy to
-trace back.  Only the harness's input layout is shared with fuzz_client.py; nothing here
-decides what is legal.
+Each harness's seeds go to a folder of its own: ``client/``, ``server/``, ``token/``.  The
+directory is git-ignored: seeds are rebuilt from the code, never committed.  Each file is
+named ``<start state>-<conversation>-<chunking>`` so a crash found from a seed is easy to
+trace back.  Only the harnesses' input layouts are shared with them; nothing here decides
+what is legal.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import hmac
 import sys
 from pathlib import Path
 
+import fuzz_server
+import fuzz_token
 from fuzz_client import (
     CLIENT_NONCE,
     COPY_FAIL_FLAG,
@@ -32,6 +38,7 @@ from fuzz_client import (
     encode_input,
 )
 
+from pgwire import dsql
 from pgwire.protocol import (
     AuthenticationCleartextPassword,
     AuthenticationGSS,
@@ -40,31 +47,48 @@ from pgwire.protocol import (
     AuthenticationSASL,
     AuthenticationSASLContinue,
     AuthenticationSASLFinal,
+    Bind,
     BindComplete,
+    CancelRequest,
     ClientConnection,
     CloseComplete,
     CommandComplete,
     CopyBothResponse,
     CopyData,
     CopyDone,
+    CopyFail,
     CopyInResponse,
     CopyOutResponse,
     DataRow,
+    Describe,
     EmptyQueryResponse,
     ErrorResponse,
+    Execute,
     FieldDescription,
+    Flush,
+    FunctionCall,
     FunctionCallResponse,
+    GSSENCRequest,
     NegotiateProtocolVersion,
     NoData,
     NoticeResponse,
     NotificationResponse,
     ParameterDescription,
     ParameterStatus,
+    Parse,
     ParseComplete,
+    PasswordMessage,
+    Query,
     ReadyForQuery,
     RowDescription,
+    SASLInitialResponse,
+    SASLResponse,
+    SSLRequest,
     StartupMessage,
+    Sync,
+    Terminate,
 )
+from pgwire.protocol.auth import md5_password
 
 SERVER_NONCE = "3rfcNHYJY1ZVvWVs7j"
 SCRAM_SALT = b"QSXCR+Q6sek8bf92"
@@ -258,8 +282,128 @@ def conversations() -> dict[str, dict[str, bytes]]:
     }
 
 
+# ------------------------------------------------------------------------------------------
+# fuzz_server.py: what clients send
+# ------------------------------------------------------------------------------------------
+
+SERVER_USER = fuzz_server.USER
+SERVER_PASSWORD = fuzz_server.PASSWORD
+STARTUP = StartupMessage({"user": SERVER_USER, "database": "app"})
+
+
+def _scram_exchange(plus: bool) -> bytes:
+    """The client's SASLInitialResponse and SASLResponse for fuzz_server's fixed nonce, salt
+    and channel binding (RFC 5802, computed here as a client would)."""
+    client_nonce = "fyko+d2lbbFgONRv9qkxdawL"
+    flag = "p=tls-server-end-point" if plus else "n"
+    gs2 = f"{flag},,"
+    bare = f"n=,r={client_nonce}"
+    mechanism = "SCRAM-SHA-256-PLUS" if plus else "SCRAM-SHA-256"
+    secret = fuzz_server.ScramSecret.from_password(SERVER_PASSWORD, fuzz_server.SCRAM_SALT)
+    salt = base64.b64encode(secret.salt).decode()
+    nonce = client_nonce + fuzz_server.SERVER_NONCE
+    server_first = f"r={nonce},s={salt},i={secret.iterations}"
+    binding = gs2.encode() + (fuzz_server.CHANNEL_BINDING if plus else b"")
+    without_proof = f"c={base64.b64encode(binding).decode()},r={nonce}"
+    salted = hashlib.pbkdf2_hmac("sha256", SERVER_PASSWORD.encode(), secret.salt, secret.iterations)
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    auth_message = f"{bare},{server_first},{without_proof}".encode()
+    signature = hmac.digest(hashlib.sha256(client_key).digest(), auth_message, "sha256")
+    proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+    final = f"{without_proof},p={base64.b64encode(proof).decode()}"
+    return encode(
+        SASLInitialResponse(mechanism, (gs2 + bare).encode()), SASLResponse(final.encode())
+    )
+
+
+def client_conversations() -> dict[str, dict[str, tuple[bytes, int]]]:
+    """Start state -> conversation name -> (what the client sends, flags)."""
+    batch = encode(
+        Parse("", "select $1", (23,)),
+        Bind("", "", (1,), (b"\x00\x00\x00\x01",), (1,)),
+        Describe("P"),
+        Execute(),
+        Sync(),
+    )
+    session = encode(
+        Query("select 1"),
+        batch,
+        Parse("s1", "select 2"),
+        Describe("S", "s1"),
+        Flush(),
+        Sync(),
+        FunctionCall(1598, (), (), 0),
+        Terminate(),
+    )
+    copy = encode(Query("copy t from stdin"), CopyData(b"1\tone\n"), CopyDone(), Query("select 1"))
+    password = encode(PasswordMessage(SERVER_PASSWORD.encode()), session)
+    md5 = md5_password(SERVER_PASSWORD.encode(), SERVER_USER.encode(), fuzz_server.MD5_SALT)
+    trust = fuzz_server.method_flags("trust")
+    accept = fuzz_server.ACCEPT_ENCRYPTION_FLAG
+    return {
+        "startup": {
+            "trust": (encode(STARTUP, session), trust),
+            "ssl-accepted": (encode(SSLRequest(), STARTUP, session), trust | accept),
+            "ssl-declined": (encode(SSLRequest(), STARTUP, session), trust),
+            "gss-declined": (encode(GSSENCRequest(), STARTUP, session), trust),
+            "direct-tls": (b"\x16\x03\x01\x00\x05hello", trust),
+            "cancel": (CancelRequest(4242, b"\x01\x02\x03\x04").encode(), trust),
+            "password": (encode(STARTUP, password), fuzz_server.method_flags("password")),
+            "md5": (
+                encode(STARTUP, PasswordMessage(md5), session),
+                fuzz_server.method_flags("md5"),
+            ),
+            "scram": (
+                encode(STARTUP, _scram_exchange(False), session),
+                fuzz_server.method_flags("scram"),
+            ),
+            "scram-plus": (
+                encode(STARTUP, _scram_exchange(True), session),
+                fuzz_server.method_flags("scram-plus"),
+            ),
+            "copy": (encode(STARTUP, copy), trust | fuzz_server.COPY_FLAG),
+        },
+        "awaiting-password": {
+            "right": (password, 0),
+            "wrong": (encode(PasswordMessage(b"wrong")), 0),
+            "terminate": (encode(Terminate()), 0),
+        },
+        "awaiting-md5": {"right": (encode(PasswordMessage(md5), session), 0)},
+        "awaiting-scram": {"right": (encode(_scram_exchange(False), session), 0)},
+        "awaiting-scram-plus": {"right": (encode(_scram_exchange(True), session), 0)},
+        "ready": {
+            "session": (session, 0),
+            "copy": (copy, fuzz_server.COPY_FLAG),
+            "copy-extended": (batch + encode(CopyData(b"x"), CopyDone()), fuzz_server.COPY_FLAG),
+        },
+        "ready-copy-in": {
+            "done": (encode(CopyData(b"1\tone\n"), CopyDone(), session), 0),
+            "fail": (encode(CopyData(b"1\t"), CopyFail("no"), Sync(), session), 0),
+        },
+    }
+
+
+def token_seeds() -> dict[str, bytes]:
+    """Valid tokens for each user and both kinds of credentials, as botocore makes them."""
+    seeds = {}
+    for user in fuzz_token.USERS:
+        for session_token in (False, True):
+            credentials = fuzz_token.CREDENTIALS[session_token]
+            token = dsql.generate_token(
+                fuzz_token.HOST,
+                region=fuzz_token.REGION,
+                admin=user == "admin",
+                credentials=credentials,
+                now=fuzz_token.SIGNED_AT,
+            )
+            name = f"{user}-{'session-token' if session_token else 'keys'}"
+            seeds[name] = fuzz_token.encode_input(token, user=user, session_token=session_token)
+    return seeds
+
+
 def main(argv: list[str]) -> None:
-    target = Path(argv[1]) if len(argv) > 1 else Path(__file__).parent / "corpus"
+    root = Path(argv[1]) if len(argv) > 1 else Path(__file__).parent / "corpus"
+    target = root / "client"
     target.mkdir(parents=True, exist_ok=True)
     known = {state.name for state in START_STATES}
     count = 0
@@ -276,6 +420,21 @@ def main(argv: list[str]) -> None:
                     (target / f"{state}-{name}-{ending}").write_bytes(data)
                     count += 1
     print(f"corpus_seed: wrote {count} seeds to {target}")
+    target = root / "server"
+    target.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for state, client_streams in client_conversations().items():
+        for name, (stream, extra_flags) in client_streams.items():
+            for chunking, (flags, seed) in CHUNKINGS.items():
+                data = fuzz_server.encode_input(state, stream, flags=flags | extra_flags, seed=seed)
+                (target / f"{state}-{name}-{chunking}").write_bytes(data)
+                count += 1
+    print(f"corpus_seed: wrote {count} seeds to {target}")
+    target = root / "token"
+    target.mkdir(parents=True, exist_ok=True)
+    for name, data in token_seeds().items():
+        (target / name).write_bytes(data)
+    print(f"corpus_seed: wrote {len(token_seeds())} seeds to {target}")
 
 
 if __name__ == "__main__":

@@ -145,6 +145,8 @@ begun by ``factory.begin()`` (a ``sessionmaker`` gives ``fn`` a ``Session``, an 
 #: The tests written once for both drivers: ``tests/<name>_async.py`` (run on asyncio, uvloop
 #: and trio) generates ``tests/<name>_sync.py`` (run on the blocking driver).
 TEST_TWINS = [
+    "chaos/test_chaos",
+    "chaos/test_restart",
     "concurrency",
     "driver/fixtures",
     "driver/test_cancel",

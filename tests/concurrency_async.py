@@ -2,8 +2,8 @@
 
 ``concurrency_async.py`` is the source (tasks on anyio: asyncio, uvloop, trio);
 ``scripts/gen_sync.py`` generates ``concurrency_sync.py`` from it, with threads in place of
-tasks. A test written with these names (``running``, ``pause``, ``sleep``, ``Lock``) is
-written once for both drivers.
+tasks. A test written with these names (``running``, ``pause``, ``sleep``, ``Lock``,
+``within``) is written once for both drivers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 
-__all__ = ["Lock", "pause", "running", "sleep"]
+__all__ = ["Lock", "pause", "running", "sleep", "within"]
 
 if True:  # ASYNC
     Lock = anyio.Lock
@@ -65,3 +65,31 @@ async def pause() -> None:
         await anyio.wait_all_tasks_blocked()
     else:
         time.sleep(0.1)
+
+
+async def within(seconds: float, call: Callable[[], Any]) -> Any:
+    """``await call()``, failing the test with an AssertionError if it has not ended after
+    ``seconds`` (a hang): the task is cancelled; in blocking code, where a thread cannot
+    be, the call runs in a thread of its own, left behind."""
+    if True:  # ASYNC
+        with anyio.move_on_after(seconds):
+            return await call()
+        raise AssertionError(f"no outcome within {seconds} seconds: a hang")
+    else:
+        outcome: list[tuple[bool, Any]] = []
+
+        def target() -> None:
+            try:
+                outcome.append((True, call()))
+            except BaseException as exc:
+                outcome.append((False, exc))
+
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        thread.join(seconds)
+        if not outcome:
+            raise AssertionError(f"no outcome within {seconds} seconds: a hang")
+        returned, value = outcome[0]
+        if not returned:
+            raise value
+        return value

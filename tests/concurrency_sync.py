@@ -3,8 +3,8 @@
 
 ``concurrency_async.py`` is the source (tasks on anyio: asyncio, uvloop, trio);
 ``scripts/gen_sync.py`` generates ``concurrency_sync.py`` from it, with threads in place of
-tasks. A test written with these names (``running``, ``pause``, ``sleep``, ``Lock``) is
-written once for both drivers.
+tasks. A test written with these names (``running``, ``pause``, ``sleep``, ``Lock``,
+``within``) is written once for both drivers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Lock", "pause", "running", "sleep"]
+__all__ = ["Lock", "pause", "running", "sleep", "within"]
 
 Lock = threading.Lock
 sleep = time.sleep
@@ -51,3 +51,26 @@ def pause() -> None:
     other task waits for something (in blocking code, where threads cannot be watched,
     for a tenth of a second)."""
     time.sleep(0.1)
+
+
+def within(seconds: float, call: Callable[[], Any]) -> Any:
+    """``call()``, failing the test with an AssertionError if it has not ended after
+    ``seconds`` (a hang): the task is cancelled; in blocking code, where a thread cannot
+    be, the call runs in a thread of its own, left behind."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        raise AssertionError(f"no outcome within {seconds} seconds: a hang")
+    returned, value = outcome[0]
+    if not returned:
+        raise value
+    return value

@@ -233,6 +233,11 @@ class PostgresServer:
         self._write(path, content)
         return path
 
+    def restart(self) -> None:
+        """Restart the server on the same port (fast shutdown: every session is ended, as
+        in a crash or a failover), waiting until it accepts connections again."""
+        self._pg_ctl("restart", "--mode=fast", "--wait", "--timeout=60", "--log", self.log_file)
+
     def reload(self) -> None:
         """Make the server re-read postgresql.conf and pg_hba.conf (SIGHUP)."""
         self._pg_ctl("reload")

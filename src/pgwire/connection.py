@@ -31,6 +31,7 @@ rest of the reply, and leaves the connection usable.
 
 from __future__ import annotations
 
+import logging
 from types import TracebackType
 from typing import Any
 
@@ -48,6 +49,8 @@ from pgwire.flows import connect_flow
 from pgwire.operations import Notification, PipelineResult
 from pgwire.protocol import ConnectionState, Terminate
 from pgwire.types import TypeRegistry, default_registry
+
+logger = logging.getLogger("pgwire")
 
 __all__ = [
     "AsyncConnection",
@@ -116,6 +119,13 @@ class AsyncConnection(AsyncCopy, AsyncCursors, AsyncNotifications):
         conn = cls(stream, session.core, session.info, registry, statement_cache_size)
         for notice in session.notices:
             conn._on_notice(notice)
+        if session.dropped_notices:
+            logger.warning(
+                "the server sent %d more notices while the session started; they were "
+                "dropped (the first %d were kept)",
+                session.dropped_notices,
+                len(session.notices),
+            )
         return conn
 
     async def close(self) -> None:

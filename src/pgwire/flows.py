@@ -156,14 +156,21 @@ def next_event(core: ClientConnection) -> Generator[IORequest, Any, BackendMessa
         return event
 
 
+#: The notices kept from a session's startup, to deliver once the connection exists; a
+#: server sending more (until ReadyForQuery) cannot make the client hold them all.
+MAX_STARTUP_NOTICES = 100
+
+
 @dataclass
 class Session:
-    """What ``connect_flow`` returns: the ready core, the notices sent during startup, and
-    the settings narrowed to the host reached (a cancel request goes there, the same way)."""
+    """What ``connect_flow`` returns: the ready core, the first notices sent during startup
+    (``dropped_notices``: how many more came), and the settings narrowed to the host reached
+    (a cancel request goes there, the same way)."""
 
     core: ClientConnection
     info: ConnectInfo
     notices: list[NoticeResponse] = field(default_factory=list)
+    dropped_notices: int = 0
 
 
 class _HostFailed(Exception):
@@ -315,7 +322,10 @@ def _attempt(
                 # the other method's rule does not ask for).
                 yield from _startup_error(event, [] if authenticated else remaining)
             if isinstance(event, NoticeResponse):
-                session.notices.append(event)
+                if len(session.notices) < MAX_STARTUP_NOTICES:
+                    session.notices.append(event)
+                else:
+                    session.dropped_notices += 1
         yield from _check_session(core, attrs, where)
     except OSError as exc:
         raise _HostFailed(_failed(info, where, exc)) from None

@@ -28,6 +28,7 @@ one after authenticating the client itself.
 from __future__ import annotations
 
 import contextlib
+import logging
 import ssl
 import time
 from collections import deque
@@ -57,6 +58,8 @@ from pgwire.protocol import (
 from pgwire.trace import Direction, DumpWriter, Frame, TraceWriter, WireDecoder
 
 __all__ = ["Fault", "RecordingProxy", "Relay"]
+
+logger = logging.getLogger("pgwire.proxy")
 
 FaultAction = Literal["drop", "delay", "cut", "replace", "fail"]
 TransactionStatus = Literal["I", "T", "E"]
@@ -145,7 +148,8 @@ class Relay:
     authentication).  Each message is written to ``trace`` and put through ``faults`` (the
     list is read as it is at each message, so faults added later apply too); the raw bytes
     go to ``dump``.  The relay follows the transaction status and which ReadyForQuery
-    answers which request, for ``status`` and ``fail`` faults.
+    answers which request, for ``status`` and ``fail`` faults.  Once :meth:`run` returns,
+    :attr:`ended` says what ended the relay.
     """
 
     def __init__(
@@ -169,6 +173,13 @@ class Relay:
         self._locks = {"F": anyio.Lock(), "B": anyio.Lock()}
         self._targets: dict[Direction, anyio.abc.ByteStream] = {}
         self._scope: anyio.CancelScope | None = None
+        #: What ended the relay (the first cause), for a log line: a side that closed or
+        #: was lost, a cut fault, or :meth:`stop`.
+        self.ended: str | None = None
+
+    def _end(self, why: str) -> None:
+        if self.ended is None:
+            self.ended = why
 
     def record(self, frame: Frame, note: str = "") -> None:
         """Write one frame to the trace, if any."""
@@ -195,13 +206,15 @@ class Relay:
                 async with anyio.create_task_group() as group:
                     group.start_soon(self._pump, client, "F")
                     group.start_soon(self._pump, server, "B")
-            except _RELAY_ENDED:
-                pass
+            except _RELAY_ENDED as exc:
+                self._end(_why(exc, "F"))
 
     async def stop(self, farewell: BackendMessage | None = None) -> None:
         """End the relay (while :meth:`run` runs); the client gets ``farewell`` first,
         between two whole messages."""
         client = self._targets.get("B")
+        said = f": {farewell.fields.get('M', '')}" if isinstance(farewell, ErrorResponse) else ""
+        self._end(f"stopped{said}")
         if farewell is not None and client is not None:
             data = farewell.encode()
             self.record(Frame("B", data, type(farewell).__name__, farewell), "sent by the relay")
@@ -217,8 +230,8 @@ class Relay:
                 data = await source.receive()
                 self.record_bytes(direction, data)
                 await self._relay_frames(direction, self.decoder.feed(direction, data))
-        except _RELAY_ENDED:
-            pass
+        except _RELAY_ENDED as exc:
+            self._end(_why(exc, direction))
         # Either side closing (or a cut) ends the whole relay.
         assert self._scope is not None
         self._scope.cancel()
@@ -294,6 +307,17 @@ class Relay:
         return None
 
 
+def _why(exc: BaseException, direction: Direction) -> str:
+    """What an exception that ended the relay of ``direction`` means, for
+    :attr:`Relay.ended`."""
+    if isinstance(exc, _Cut):
+        return "a cut fault"
+    source = "the client" if direction == "F" else "the server"
+    if isinstance(exc, anyio.EndOfStream):
+        return f"{source} closed the connection"
+    return f"a connection was lost relaying what {source} sent ({type(exc).__name__}: {exc})"
+
+
 class RecordingProxy:
     """Relays clients to the server at ``host:port`` (or the Unix socket ``unix_path``).
 
@@ -364,8 +388,9 @@ class RecordingProxy:
                 return
             server = await self._connect_upstream()
             await relay.run(client, server, first)
-        except CONNECTION_LOST:
-            pass
+            logger.debug("relayed connection %d ended: %s", self.connections, relay.ended)
+        except CONNECTION_LOST as exc:
+            logger.debug("connection %d ended: %r", self.connections, exc)
         finally:
             if server is not None:
                 await server.aclose()

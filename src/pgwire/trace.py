@@ -8,7 +8,11 @@ fields::
     2025-01-31 12:00:00.124001	B	32	RowDescription	 1 "?column?" 0 0 23 4 -1 0
 
 Secrets never reach a trace: passwords, every SCRAM message (a transcript allows an offline
-attack on the password), MD5 salts and cancel keys are shown as ``<redacted N bytes>``.
+attack on the password), MD5 salts and cancel keys are shown as ``<redacted N bytes>``; so
+are startup parameters whose name or value looks like a secret (``password``, a ``token``,
+``options`` such as ``-c app.password=...``, an IAM signature).  A password message that
+cannot be decoded, whatever its shape, is shown by its length alone.  A raw dump, on the
+other hand, is what crossed the wire: it holds every secret, so keep it as one.
 
 :class:`WireDecoder` cuts both directions of one session into messages as bytes arrive,
 following the startup (untyped packets, the one-byte SSLRequest answer, direct TLS) and the
@@ -24,6 +28,7 @@ capture time (big-endian float64, seconds since the epoch), the length of the da
 from __future__ import annotations
 
 import argparse
+import re
 import struct
 import sys
 import time
@@ -36,6 +41,7 @@ from pgwire.errors import ProtocolError
 from pgwire.protocol import (
     AuthenticationCleartextPassword,
     AuthenticationMD5Password,
+    AuthenticationOk,
     AuthenticationSASL,
     AuthenticationSASLContinue,
     AuthenticationSASLFinal,
@@ -52,7 +58,15 @@ from pgwire.protocol import (
     decode_frontend,
     decode_startup,
 )
-from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE
+from pgwire.protocol.auth import MAX_PASSWORD_MESSAGE
+from pgwire.protocol.framing import (
+    CLIENT_SMALL_MESSAGE_LIMIT,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    LONG_CLIENT_MESSAGES,
+    LONG_SERVER_MESSAGES,
+    SERVER_SMALL_MESSAGE_LIMIT,
+    length_refusal,
+)
 from pgwire.protocol.messages import PasswordKind
 
 __all__ = [
@@ -69,6 +83,7 @@ __all__ = [
 Direction = Literal["F", "B"]
 DUMP_MAGIC = b"PGWIREDUMP1\n"
 _RECORD = struct.Struct("!cdI")
+_PASSWORD_CODE = PasswordMessage.code[0]
 _MAX_STARTUP_PACKET = 10000
 #: Fields whose values are secrets, by message class.
 _SECRET_FIELDS: Mapping[type[Message], frozenset[str]] = {
@@ -81,6 +96,14 @@ _SECRET_FIELDS: Mapping[type[Message], frozenset[str]] = {
     BackendKeyData: frozenset({"secret_key"}),
     CancelRequest: frozenset({"secret_key"}),
 }
+#: The SASL mechanisms a SASLInitialResponse may show by name (any other name could be a
+#: password sent where the server expected SASL).
+_MECHANISMS = frozenset({"SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", "OAUTHBEARER"})
+_SECRET_WORDS = r"pass|pwd|secret|token|key|credential|signature"
+#: A startup parameter name whose value is a secret.
+_SECRET_NAME = re.compile(_SECRET_WORDS, re.IGNORECASE)
+#: A startup parameter value that holds one: ``-c app.password=...``, an IAM token.
+_SECRET_VALUE = re.compile(rf"(?:{_SECRET_WORDS})[\w.-]*\s*[=:]|X-Amz-", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -107,13 +130,23 @@ class Frame:
 
 
 class WireDecoder:
-    """Cuts both directions of one session into :class:`Frame` objects, bytes cut anywhere."""
+    """Cuts both directions of one session into :class:`Frame` objects, bytes cut anywhere.
+
+    A message is framed with the core's limits (``pgwire.protocol.framing``): what a
+    PostgreSQL server reads from a client (every message at most 65,535 bytes until the
+    server authenticates it, then 10,000 for those that are never long), what libpq reads
+    from a server (30,000 for those that are never long), and ``max_message_size`` for the
+    rest.  A message over them is never waited for: the bytes from there on are reported
+    unparsed.
+    """
 
     def __init__(
         self, *, started: bool = False, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     ) -> None:
-        """``started``: the capture begins after the startup packet (typed messages only)."""
+        """``started``: the capture begins after the startup packet and the authentication
+        (typed messages only)."""
         self.max_message_size = max_message_size
+        self._authenticated = started
         self._buffers: dict[Direction, bytearray] = {"F": bytearray(), "B": bytearray()}
         self._startup = not started
         self._answer_expected: Literal["ssl", "gss"] | None = None
@@ -142,6 +175,7 @@ class WireDecoder:
         for buffer in self._buffers.values():
             buffer.clear()
         self._startup = True
+        self._authenticated = False
         self._answer_expected = None
         self.opaque = False
 
@@ -157,9 +191,10 @@ class WireDecoder:
         if len(buffer) < 5:
             return None
         code = buffer[0]
-        length = int.from_bytes(buffer[1:5], "big")
-        if not 4 <= length <= self.max_message_size:
-            return self._give_up(direction, buffer, f"invalid length {length}")
+        length = int.from_bytes(buffer[1:5], "big", signed=True)
+        refusal = self._refusal(direction, code, length)
+        if refusal is not None:
+            return self._give_up(direction, buffer, refusal)
         if len(buffer) < length + 1:
             return None
         raw = bytes(buffer[: length + 1])
@@ -173,9 +208,21 @@ class WireDecoder:
                 self._answer_expected = None
         except ProtocolError as exc:
             name = f"(unknown {bytes([code])!r})"
+            if direction == "F" and code == _PASSWORD_CODE:
+                # Whatever its shape, nothing of a password message is shown.
+                return Frame(direction, raw, name, error="an undecodable password message")
             return Frame(direction, raw, name, error=str(exc))
         self._follow(message)
         return Frame(direction, raw, type(message).__name__, message)
+
+    def _refusal(self, direction: Direction, code: int, length: int) -> str | None:
+        if direction == "B":
+            small, long_types = CLIENT_SMALL_MESSAGE_LIMIT, LONG_SERVER_MESSAGES
+            return length_refusal(code, length, self.max_message_size, small, long_types)
+        if not self._authenticated:
+            return length_refusal(code, length, min(self.max_message_size, MAX_PASSWORD_MESSAGE))
+        small, long_types = SERVER_SMALL_MESSAGE_LIMIT, LONG_CLIENT_MESSAGES
+        return length_refusal(code, length, self.max_message_size, small, long_types)
 
     def _startup_packet(self, buffer: bytearray) -> Frame | None:
         if buffer[0] == 0x16:
@@ -219,7 +266,9 @@ class WireDecoder:
         return frame
 
     def _follow(self, message: Message) -> None:
-        if isinstance(message, AuthenticationSASL):
+        if isinstance(message, AuthenticationOk):
+            self._authenticated = True
+        elif isinstance(message, AuthenticationSASL):
             self._password_kind = "sasl-initial"
         elif isinstance(message, SASLInitialResponse):
             self._password_kind = "sasl"
@@ -261,16 +310,30 @@ def describe(frame: Frame) -> str:
     parts = []
     if isinstance(message, StartupMessage):
         parts.append(f"{message.protocol_version[0]} {message.protocol_version[1]}")
+        parts += [f"{name} {_startup_value(name, value)}" for name, value in message.params.items()]
+        return f"{frame.name}\t {' '.join(parts)}".rstrip()
     for f in fields(message):  # type: ignore[arg-type]
         value = getattr(message, f.name)
-        if f.name in secret:
-            size = 0 if value is None else len(value)
-            parts.append(f"<redacted {size} bytes>")
-        elif isinstance(message, StartupMessage) and f.name == "protocol_version":
-            continue
+        # A mechanism's name that is none of the known ones may be a misplaced password.
+        unknown_mechanism = isinstance(message, SASLInitialResponse) and value not in _MECHANISMS
+        if f.name in secret or unknown_mechanism:
+            parts.append(_redacted(value))
         else:
             parts.append(_render(value))
     return f"{frame.name}\t {' '.join(parts)}".rstrip()
+
+
+def _redacted(value: str | bytes | None) -> str:
+    if isinstance(value, str):
+        value = value.encode()
+    return f"<redacted {0 if value is None else len(value)} bytes>"
+
+
+def _startup_value(name: str, value: str) -> str:
+    """A startup parameter's value as traced: redacted when it looks like a secret."""
+    if _SECRET_NAME.search(name) or _SECRET_VALUE.search(value):
+        return _redacted(value)
+    return _render(value)
 
 
 def format_frame(frame: Frame, timestamp: float | None = None, note: str = "") -> str:

@@ -15,7 +15,9 @@ import pytest
 from pgwire import dsql
 from pgwire.dsql_local import MAX_AUTH_MESSAGE, TEST_CREDENTIALS
 from pgwire.protocol import (
+    DEFAULT_MAX_MESSAGE_SIZE,
     PROTOCOL_3_0,
+    SERVER_SMALL_MESSAGE_LIMIT,
     AuthenticationCleartextPassword,
     BackendMessage,
     DataRow,
@@ -192,7 +194,7 @@ def sessions_named(endpoint: RunningEndpoint, application_name: str) -> int:
     return count
 
 
-def test_junk_in_a_session_reaches_the_server_which_ends_it(
+def test_junk_in_a_session_is_refused_and_ends_both_sessions(
     dsql_endpoint: RunningEndpoint,
 ) -> None:
     with logged_in(dsql_endpoint, "junk-sender") as client:
@@ -201,10 +203,63 @@ def test_junk_in_a_session_reaches_the_server_which_ends_it(
         while not isinstance(client.next_message(), ReadyForQuery):
             pass
         client.send(b"Q" + (2).to_bytes(4, "big"))  # a length below the minimum of 4
-        # PostgreSQL hangs up on a broken message length without a word; so does the relay.
-        assert client.next_message() is None
+        error = fatal(client)
+    assert error.fields["C"] == "08P01"
+    assert "invalid message from the client" in error.fields["M"]
     assert sessions_named(dsql_endpoint, "junk-sender") == 0
     assert_still_serving(dsql_endpoint)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param(b"S" + (SERVER_SMALL_MESSAGE_LIMIT + 1).to_bytes(4, "big"), id="sync"),
+        pytest.param(b"Q" + (DEFAULT_MAX_MESSAGE_SIZE + 1).to_bytes(4, "big"), id="query"),
+    ],
+)
+def test_a_relayed_message_over_its_limit_is_refused_on_its_header(
+    dsql_endpoint: RunningEndpoint, header: bytes
+) -> None:
+    with logged_in(dsql_endpoint, "oversized") as client:
+        # Only the header: an endpoint that waited for the body would never answer.
+        client.send(header)
+        error = fatal(client)
+    assert error.fields["C"] == "08P01"
+    assert "declares a length" in error.fields["M"]
+    assert sessions_named(dsql_endpoint, "oversized") == 0
+
+
+def test_a_password_pipelined_with_the_startup_message_is_read(
+    dsql_endpoint: RunningEndpoint,
+) -> None:
+    token = dsql.generate_token(
+        dsql_endpoint.endpoint.endpoint,
+        region="us-east-1",
+        admin=True,
+        credentials=TEST_CREDENTIALS,
+    )
+    startup = StartupMessage({"user": "admin"}, PROTOCOL_3_0).encode()
+    with raw_client(dsql_endpoint) as client:
+        client.send(startup + PasswordMessage(token.encode()).encode() + Query("SELECT 7").encode())
+        assert isinstance(client.next_message(), AuthenticationCleartextPassword)
+        while not isinstance(client.next_message(), ReadyForQuery):
+            pass
+        assert isinstance(client.next_message(), RowDescription)
+        row = client.next_message()
+        assert isinstance(row, DataRow) and row.values == (b"7",)
+
+
+def test_how_each_session_ended_is_logged(
+    dsql_endpoint: RunningEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="pgwire.dsql_local")
+    with logged_in(dsql_endpoint, "logged") as client:
+        client.send(Query("SELECT 1").encode())
+        while not isinstance(client.next_message(), ReadyForQuery):
+            pass
+    assert sessions_named(dsql_endpoint, "logged") == 0
+    ended = [r.getMessage() for r in caplog.records if " ended: " in r.getMessage()]
+    assert ended and ended[-1].endswith("ended: the client closed the connection")
 
 
 def test_a_client_vanishing_mid_session_ends_its_upstream_session_too(
@@ -235,3 +290,23 @@ def test_a_query_pipelined_behind_the_password_is_answered_after_the_login(
         assert isinstance(client.next_message(), RowDescription)
         row = client.next_message()
         assert isinstance(row, DataRow) and row.values == (b"42",)
+
+
+def test_a_token_with_a_non_ascii_signature_gets_a_clean_refusal(
+    dsql_endpoint: RunningEndpoint,
+) -> None:
+    token = dsql.generate_token(
+        dsql_endpoint.endpoint.endpoint,
+        region="us-east-1",
+        admin=True,
+        credentials=TEST_CREDENTIALS,
+    )
+    forged = token.rpartition("X-Amz-Signature=")[0] + "X-Amz-Signature=%C3%A9"
+    refused = len(dsql_endpoint.endpoint.refusals)
+    with asked_for_a_password(dsql_endpoint) as client:
+        client.send(PasswordMessage(forged.encode()).encode())
+        error = fatal(client)
+    assert error.fields["C"] == "28P01"
+    assert "64 lowercase hexadecimal" in error.fields["M"]
+    assert len(dsql_endpoint.endpoint.refusals) == refused + 1
+    assert_still_serving(dsql_endpoint)

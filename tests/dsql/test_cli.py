@@ -122,6 +122,7 @@ def test_the_limits_are_options(
     ("argv", "message"),
     [
         (["--max-connections", "0"], "expected a positive whole number, got 0"),
+        (["--max-unauthenticated", "0"], "expected a positive whole number, got 0"),
         (["--transaction-seconds", "-1"], "expected a positive number, got -1"),
     ],
 )
@@ -133,3 +134,14 @@ def test_bad_limits_are_refused(
     with pytest.raises(SystemExit):
         main(["dsql-local", *argv])
     assert message in capsys.readouterr().err
+
+
+def test_the_unauthenticated_limit_is_an_option() -> None:
+    import argparse
+
+    from pgwire.dsql_local.cli import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args([]).max_unauthenticated == 100
+    assert parser.parse_args(["--max-unauthenticated", "5"]).max_unauthenticated == 5

@@ -1,10 +1,12 @@
 """DSQL's connection limits at the local endpoint (open connections: 53300; connection rate:
-53400, a token bucket), its default limits, and the rules table in docs/dsql-local.md."""
+53400, a token bucket; connections not yet authenticated: 53300, before TLS), its default
+limits, and the rules table in docs/dsql-local.md."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ import pytest
 from pgwire import dsql, errors
 from pgwire.dsql_local import LocalDsqlEndpoint, Upstream
 from pgwire.dsql_local.rules import LIMITS, PAGES, RULES, render_markdown, rule
+from pgwire.protocol import ErrorResponse, SSLRequest, decode_backend
 from tests.dsql.conftest import StartEndpoint
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "dsql-local.md"
@@ -128,3 +131,51 @@ def test_pgwire_and_its_dsql_modules_import_without_pglast() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_more_unauthenticated_connections_than_the_limit_are_refused_at_once(
+    start_endpoint: StartEndpoint,
+) -> None:
+    running = start_endpoint(limits=dataclasses.replace(LIMITS, max_unauthenticated=2))
+    address = ("127.0.0.1", running.port)
+    # Two clients that connect and say nothing hold both places.
+    idle = [socket.create_connection(address, timeout=10) for _ in range(2)]
+    for _ in range(1000):
+        if running.endpoint.unauthenticated_connections == 2:
+            break
+        time.sleep(0.01)
+    with socket.create_connection(address, timeout=10) as third:
+        # Answered before any TLS, in plaintext, as a server answers an SSLRequest it
+        # cannot serve: 'E', then the error.
+        third.sendall(SSLRequest().encode())
+        data = b""
+        while chunk := third.recv(65536):
+            data += chunk
+    error = decode_backend(data[0], data[5:])
+    assert isinstance(error, ErrorResponse)
+    refused = rule("max-unauthenticated")
+    assert (error.fields["S"], error.fields["C"], error.fields["M"]) == (
+        "FATAL",
+        refused.sqlstate,
+        refused.message,
+    )
+    with pytest.raises(errors.Error) as caught:
+        dsql.connect(**running.params(sslnegotiation="postgres"))
+    assert caught.value.sqlstate == "53300"
+    for sock in idle:
+        sock.close()
+    for _ in range(1000):
+        if running.endpoint.unauthenticated_connections == 0:
+            break
+        time.sleep(0.01)
+    with dsql.connect(**running.params()) as conn:
+        assert conn.fetchval("SELECT 1") == 1
+
+
+def test_an_authenticated_connection_frees_its_unauthenticated_place(
+    start_endpoint: StartEndpoint,
+) -> None:
+    running = start_endpoint(limits=dataclasses.replace(LIMITS, max_unauthenticated=1))
+    with dsql.connect(**running.params()) as first, dsql.connect(**running.params()) as second:
+        assert first.fetchval("SELECT 1") == second.fetchval("SELECT 2") - 1
+    assert running.endpoint.unauthenticated_connections == 0

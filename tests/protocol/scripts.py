@@ -176,11 +176,16 @@ def authenticate(
     return client, server, exchange(client, server)
 
 
+#: The server nonce of ``scram_server``.
+FIXED_NONCE = "n1" * 9
+
+
 def scram_server(binding: bytes | None = None) -> ServerConnection:
-    """A server that offered SCRAM-SHA-256 (and -PLUS with ``binding``), nonce ``n1``."""
+    """A server that offered SCRAM-SHA-256 (and -PLUS with ``binding``), nonce
+    ``FIXED_NONCE``."""
     server = started_server()
     secret = ScramSecret.from_password(PASSWORD, SCRAM_SALT)
-    server.authenticate(ScramAuth(secret, "n1", binding))
+    server.authenticate(ScramAuth(secret, FIXED_NONCE, binding))
     return server
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 
 import pytest
 
@@ -44,6 +45,7 @@ from pgwire.protocol import (
 )
 from tests.protocol.scripts import (
     CLIENT_NONCE,
+    FIXED_NONCE,
     PASSWORD,
     SASL_OFFER,
     SCRAM_SALT,
@@ -636,10 +638,10 @@ def test_scram_offers_plus_when_given_channel_binding_data() -> None:
         (BINDING, "SCRAM-SHA-256", "y,,n=,r=abc", "downgrade"),
         (None, "SCRAM-SHA-256", "p=tls-server-end-point,,n=,r=abc", "channel binding flag"),
         (BINDING, "SCRAM-SHA-256-PLUS", "n,,n=,r=abc", "channel binding flag"),
-        (None, "SCRAM-SHA-256", "n,a=someone,n=,r=abc", "malformed"),
-        (None, "SCRAM-SHA-256", "n,,n=,r=", "malformed"),
-        (None, "SCRAM-SHA-256", "n,,garbage", "malformed SCRAM attribute"),
-        (None, "SCRAM-SHA-256", "n,,m=ext,n=,r=abc", "malformed"),
+        (None, "SCRAM-SHA-256", "n,a=someone,n=,r=abc", "authorization identity"),
+        (None, "SCRAM-SHA-256", "n,,n=,r=", "non-printable"),
+        (None, "SCRAM-SHA-256", "n,,garbage", "malformed SCRAM"),
+        (None, "SCRAM-SHA-256", "n,,m=ext,n=,r=abc", "extension"),
     ],
 )
 def test_bad_scram_client_first_messages_fail_authentication(
@@ -661,10 +663,10 @@ def test_a_y_flag_is_accepted_when_the_server_cannot_bind() -> None:
 @pytest.mark.parametrize(
     ("final", "reason"),
     [
-        ("c=eSws,r=abcn1,p=AAAA", "channel binding does not match"),
+        (f"c=eSws,r=abc{FIXED_NONCE},p=AAAA", "channel binding does not match"),
         ("c=biws,r=other,p=AAAA", "nonce does not match"),
-        ("c=biws,r=abcn1,p=AAAA", "wrong length"),
-        ("c=biws,r=abcn1,p=!!", "base64"),
+        (f"c=biws,r=abc{FIXED_NONCE},p=AAAA", "wrong length"),
+        (f"c=biws,r=abc{FIXED_NONCE},p=!!", "base64"),
     ],
 )
 def test_bad_scram_client_final_messages_fail_authentication(final: str, reason: str) -> None:
@@ -699,3 +701,129 @@ def test_a_scram_secret_needs_a_long_enough_salt() -> None:
 def test_a_scram_nonce_must_be_printable_without_commas(nonce: str) -> None:
     with pytest.raises(InterfaceError, match="nonce"):
         ScramAuth(ScramSecret.from_password(PASSWORD, SCRAM_SALT), nonce)
+
+
+# --------------------------------------------------------------------------------------
+# The server: RFC 5802's grammar, as PostgreSQL enforces it
+# --------------------------------------------------------------------------------------
+
+
+def scram_proof(bare: str, server_first: str, without_proof: str) -> str:
+    """The client proof for PASSWORD over this exchange (RFC 5802, section 3)."""
+    salted = hashlib.pbkdf2_hmac("sha256", PASSWORD.encode(), SCRAM_SALT, 4096)
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    stored_key = hashlib.sha256(client_key).digest()
+    auth_message = f"{bare},{server_first},{without_proof}".encode()
+    signature = hmac.digest(stored_key, auth_message, "sha256")
+    return base64.b64encode(
+        bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+    ).decode()
+
+
+def run_scram(bare: str, final_extensions: str = "", after_proof: str = "") -> list[object]:
+    """A SCRAM-SHA-256 exchange with client-first ``n,,<bare>`` and a client-final with
+    ``final_extensions`` before its (correctly computed) proof; the server's last events."""
+    server = scram_server()
+    events = scram_first(server, "SCRAM-SHA-256", f"n,,{bare}")
+    if isinstance(events[-1], AuthenticationFailed):
+        return list(events)
+    reply = server.data_to_send()
+    server_first = reply[9:].decode()
+    nonce = server_first.split(",")[0][2:]
+    without_proof = f"c=biws,r={nonce}{final_extensions}"
+    proof = scram_proof(bare, server_first, without_proof)
+    final = f"{without_proof},p={proof}{after_proof}"
+    return list(receive(server, SASLResponse(final.encode())))
+
+
+def test_a_hand_made_exchange_authenticates() -> None:
+    assert run_scram("n=,r=abc")[-1] == Authenticated(USER, "SCRAM-SHA-256")
+
+
+@pytest.mark.parametrize(
+    "nonce",
+    ["a\x01b", "a b", "caf\u00e9", "a\x7fb", "a\tb"],
+    ids=["control", "space", "non-ascii", "delete", "tab"],
+)
+def test_a_client_nonce_that_is_not_printable_ascii_fails(nonce: str) -> None:
+    event = run_scram(f"n=,r={nonce}")[-1]
+    assert isinstance(event, AuthenticationFailed)
+    assert "non-printable characters in the SCRAM nonce" in event.reason
+
+
+@pytest.mark.parametrize(
+    "bare",
+    ["r=abc,n=", "n=,x=1,r=abc", "r=abc", "n=", "n=,r=abc,", "n=,r=abc,1=x", "n=,r=abc,=x"],
+    ids=["swapped", "extension-first", "no-user", "no-nonce", "empty", "digit", "no-name"],
+)
+def test_a_client_first_message_out_of_rfc_5802s_grammar_fails(bare: str) -> None:
+    event = run_scram(bare)[-1]
+    assert isinstance(event, AuthenticationFailed)
+    assert "malformed SCRAM" in event.reason
+
+
+def test_extensions_after_the_client_nonce_are_ignored_as_postgresql_does() -> None:
+    # RFC 5802: unrecognized extensions MUST be ignored; PostgreSQL 18 accepts them.
+    assert run_scram("n=,r=abc,x=1,y=2")[-1] == Authenticated(USER, "SCRAM-SHA-256")
+
+
+def test_extensions_in_the_client_final_message_are_signed_and_ignored() -> None:
+    assert run_scram("n=,r=abc", ",x=1")[-1] == Authenticated(USER, "SCRAM-SHA-256")
+
+
+@pytest.mark.parametrize(
+    ("extensions", "after"),
+    [(",1=x", ""), (",x", ""), (",p=AAAA", ""), ("", ",x=1"), ("", ",")],
+    ids=["digit-name", "no-value", "two-proofs", "after-proof", "trailing-comma"],
+)
+def test_a_client_final_message_out_of_rfc_5802s_grammar_fails(extensions: str, after: str) -> None:
+    event = run_scram("n=,r=abc", extensions, after)[-1]
+    assert isinstance(event, AuthenticationFailed)
+    assert "malformed SCRAM" in event.reason or "base64" in event.reason.lower()
+
+
+def test_a_client_final_message_with_its_attributes_swapped_fails() -> None:
+    server = scram_server()
+    scram_first(server, "SCRAM-SHA-256", "n,,n=,r=abc")
+    events = receive(server, SASLResponse(f"r=abc{FIXED_NONCE},c=biws,p=AAAA".encode()))
+    assert isinstance(events[-1], AuthenticationFailed)
+    assert "malformed SCRAM" in events[-1].reason
+
+
+def test_a_reason_never_quotes_the_clients_values() -> None:
+    server = scram_server()
+    scram_first(server, "SCRAM-SHA-256", "n,,n=,r=abc")
+    secretish = "c2VjcmV0LXByb29m"
+    final = f"c=biws,r=abc{FIXED_NONCE},{secretish},p=AAAA"
+    events = receive(server, SASLResponse(final.encode()))
+    assert isinstance(events[-1], AuthenticationFailed)
+    assert secretish not in events[-1].reason
+
+
+@pytest.mark.parametrize("nonce", ["n1", "x" * 17, "x" * 17 + "\u00e9", " " + "x" * 18])
+def test_a_server_nonce_is_18_printable_ascii_characters_at_least(nonce: str) -> None:
+    with pytest.raises(InterfaceError, match="nonce"):
+        ScramAuth(ScramSecret.from_password(PASSWORD, SCRAM_SALT), nonce)
+
+
+def test_a_server_nonce_of_18_characters_is_taken() -> None:
+    ScramAuth(ScramSecret.from_password(PASSWORD, SCRAM_SALT), "x" * 18)
+
+
+@pytest.mark.parametrize("iterations", ["0", "-5", "+5", " 5", "5_000", "\u0665", "99999999999"])
+def test_a_scram_secret_with_a_bad_iteration_count_is_refused(iterations: str) -> None:
+    text = str(ScramSecret.from_password(PASSWORD, SCRAM_SALT)).replace("4096", iterations, 1)
+    with pytest.raises(InterfaceError, match="not a SCRAM secret"):
+        ScramSecret.parse(text)
+
+
+def test_a_scram_secret_with_keys_of_the_wrong_length_is_refused() -> None:
+    secret = ScramSecret.from_password(PASSWORD, SCRAM_SALT)
+    short = ScramSecret(secret.salt, secret.stored_key[:16], secret.server_key, 4096)
+    with pytest.raises(InterfaceError, match="not a SCRAM secret"):
+        ScramSecret.parse(str(short))
+
+
+def test_a_scram_secret_with_an_iteration_count_of_zero_cannot_be_made() -> None:
+    with pytest.raises(InterfaceError, match="iteration"):
+        ScramSecret.from_password(PASSWORD, SCRAM_SALT, 0)

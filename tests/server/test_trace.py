@@ -6,6 +6,8 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pgwire.__main__ import main
 from pgwire.protocol import (
@@ -21,7 +23,7 @@ from pgwire.protocol import (
     SSLRequest,
     StartupMessage,
 )
-from pgwire.trace import DumpWriter, WireDecoder, read_dump, trace_lines
+from pgwire.trace import DumpWriter, Frame, WireDecoder, format_frame, read_dump, trace_lines
 
 STARTUP = StartupMessage({"user": "alice"})
 
@@ -124,3 +126,130 @@ def test_the_trace_command_asks_for_a_direction_for_raw_bytes(
     assert "--direction" in capsys.readouterr().err
     raw.write_bytes(b"PGWIREDUMP1\nF")
     assert main(["trace", str(raw)]) == 1
+
+
+# --------------------------------------------------------------------------------------
+# No secret in a trace line, whatever the message's shape
+# --------------------------------------------------------------------------------------
+
+SECRET = "SeCrEtPw"
+
+
+def lines_of(frames: list[Frame]) -> str:
+    return "\n".join(format_frame(frame) for frame in frames)
+
+
+def password_frames(kind: str, payload: bytes) -> list[Frame]:
+    """What a decoder that expects a password message of ``kind`` makes of ``payload``."""
+    decoder = WireDecoder(started=True)
+    if kind != "password":
+        decoder.feed("B", AuthenticationSASL(("SCRAM-SHA-256",)).encode())
+    if kind == "sasl":
+        decoder.feed("F", SASLInitialResponse("SCRAM-SHA-256", b"n,,n=,r=abc").encode())
+    return decoder.feed("F", b"p" + (4 + len(payload)).to_bytes(4, "big") + payload)
+
+
+SECRET_SHAPES = {
+    "no-nul": SECRET.encode(),
+    "invalid-utf8": SECRET.encode() + b"\xff\0",
+    "invalid-utf8-first": b"\xff" + SECRET.encode() + b"\0\0\0\0\0",
+    "trailing": SECRET.encode() + b"\0\0\0\0\x09abc",
+    "mechanism-place": SECRET.encode() + b"\0\xff\xff\xff\xff",
+}
+
+
+@pytest.mark.parametrize("kind", ["password", "sasl-initial", "sasl"])
+@pytest.mark.parametrize("shape", list(SECRET_SHAPES))
+def test_no_byte_of_a_password_message_reaches_the_trace(kind: str, shape: str) -> None:
+    text = lines_of(password_frames(kind, SECRET_SHAPES[shape]))
+    assert "PasswordMessage" in text or "SASL" in text or "(unknown" in text
+    assert SECRET not in text
+    assert "\\xff" not in text
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    st.sampled_from(["password", "sasl-initial", "sasl"]),
+    st.binary(max_size=20),
+    st.binary(max_size=20),
+)
+def test_no_byte_of_any_password_message_reaches_the_trace(
+    kind: str, before: bytes, after: bytes
+) -> None:
+    text = lines_of(password_frames(kind, before + SECRET.encode() + after))
+    assert SECRET not in text
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"user": "alice", "password": SECRET},
+        {"user": "alice", "PGPASSWORD": SECRET},
+        {"user": "alice", "options": f"-c app.password={SECRET} -c search_path=x"},
+        {"user": "alice", "options": f"--app.secret={SECRET}"},
+        {"user": "alice", "application_name": f"host/?X-Amz-Signature={SECRET}"},
+        {"user": "alice", "api_token": SECRET},
+    ],
+    ids=["password", "pgpassword", "options-c", "options-dashes", "token-value", "token-name"],
+)
+def test_startup_values_that_look_like_secrets_are_redacted(params: dict[str, str]) -> None:
+    [frame] = WireDecoder().feed("F", StartupMessage(params).encode())
+    line = format_frame(frame)
+    assert SECRET not in line
+    assert 'user "alice"' in line
+    assert "<redacted" in line
+
+
+def test_other_startup_values_are_shown() -> None:
+    params = {"user": "alice", "options": "-c search_path=app", "application_name": "psql"}
+    [frame] = WireDecoder().feed("F", StartupMessage(params).encode())
+    assert format_frame(frame).endswith(
+        'StartupMessage\t 3 0 user "alice" options "-c search_path=app" application_name "psql"'
+    )
+
+
+def test_an_undecodable_startup_packet_quotes_none_of_its_bytes() -> None:
+    packet = b"\x00\x03\x00\x00user\0a\0password\0" + SECRET.encode() + b"\xff\0\0"
+    [frame] = WireDecoder().feed("F", (4 + len(packet)).to_bytes(4, "big") + packet)
+    assert frame.error is not None
+    assert SECRET not in format_frame(frame)
+
+
+# --------------------------------------------------------------------------------------
+# Framing with the core's limits
+# --------------------------------------------------------------------------------------
+
+
+def header(code: bytes, length: int) -> bytes:
+    return code + length.to_bytes(4, "big")
+
+
+def test_a_server_message_that_is_never_long_is_not_waited_for_over_30000_bytes() -> None:
+    decoder = WireDecoder(started=True)
+    [frame] = decoder.feed("B", header(b"S", 30_001))
+    assert frame.name == "(unparsed bytes)"
+    assert frame.error is not None and "at most 30000 bytes" in frame.error
+
+
+def test_a_long_server_message_is_waited_for() -> None:
+    decoder = WireDecoder(started=True)
+    assert decoder.feed("B", header(b"D", 30_001)) == []
+    assert decoder.leftover("B") == 5
+
+
+def test_before_authentication_a_client_message_is_at_most_65535_bytes() -> None:
+    decoder = WireDecoder()
+    decoder.feed("F", STARTUP.encode())
+    [frame] = decoder.feed("F", header(b"p", 65_536))
+    assert frame.name == "(unparsed bytes)"
+    assert frame.error is not None and "maximum message size of 65535" in frame.error
+
+
+def test_after_authentication_the_client_limits_are_postgresqls() -> None:
+    decoder = WireDecoder()
+    decoder.feed("F", STARTUP.encode())
+    decoder.feed("B", AuthenticationOk().encode())
+    assert decoder.feed("F", header(b"Q", 100_000)) == []
+    decoder = WireDecoder(started=True)
+    [frame] = decoder.feed("F", header(b"S", 10_001))
+    assert frame.error is not None and "at most 10000 bytes" in frame.error

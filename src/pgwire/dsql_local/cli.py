@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     limits = parser.add_argument_group("DSQL's limits (defaults: DSQL's)")
     limits.add_argument("--max-connections", type=_positive_int, default=LIMITS.max_connections)
     limits.add_argument(
+        "--max-unauthenticated",
+        type=_positive_int,
+        default=LIMITS.max_unauthenticated,
+        help="connections in their handshake at once (the endpoint's own limit)",
+    )
+    limits.add_argument(
         "--connection-rate", type=_positive_float, default=LIMITS.connection_rate, help="per second"
     )
     limits.add_argument("--connection-burst", type=_positive_int, default=LIMITS.connection_burst)
@@ -88,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     limits = dataclasses.replace(
         LIMITS,
         max_connections=args.max_connections,
+        max_unauthenticated=args.max_unauthenticated,
         connection_rate=args.connection_rate,
         connection_burst=args.connection_burst,
         transaction_rows=args.transaction_rows,

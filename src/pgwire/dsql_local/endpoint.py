@@ -21,7 +21,13 @@ One client connection goes through three steps:
 
 Connections over DSQL's limits (open connections, new connections per second: a token
 bucket) are refused with DSQL's errors once their StartupMessage arrives.  A refusal is a
-FATAL ErrorResponse with DSQL's wording; tokens never reach it, nor a log line.
+FATAL ErrorResponse with DSQL's wording; tokens never reach it, nor a log line.  A client
+that never authenticates costs little: no more than ``Limits.max_unauthenticated``
+connections may be in their handshake at once (more are refused on arrival, before TLS,
+53300), each for at most ``HANDSHAKE_TIMEOUT`` seconds, reading at most PostgreSQL's limits
+(a startup packet of 10,000 bytes, a password message of 65,535).  Relayed messages are
+framed with the core's limits, and a client message that breaks them, or cannot be decoded,
+ends the session (08P01) before PostgreSQL sees it.  How each session ended is logged.
 """
 
 from __future__ import annotations
@@ -39,11 +45,11 @@ import anyio
 import anyio.abc
 from anyio.streams.tls import TLSAttribute
 
-from pgwire.dsql_local.admission import Admission, Cancels
+from pgwire.dsql_local.admission import Admission, Cancels, HandshakePlace
 from pgwire.dsql_local.certs import LocalCertificates
 from pgwire.dsql_local.occ import occ_fault, random_occ_fault
-from pgwire.dsql_local.relay import DsqlRelay
-from pgwire.dsql_local.rules import LIMITS, Limits, rule
+from pgwire.dsql_local.relay import DsqlRelay, EndpointRelay
+from pgwire.dsql_local.rules import LIMITS, Limits, Rule, rule
 from pgwire.dsql_local.session import DsqlSession, SchemaClock
 from pgwire.dsql_local.statements import require_parser
 from pgwire.dsql_local.tokens import TEST_CREDENTIALS, TokenRejected, verify_token
@@ -186,6 +192,11 @@ class LocalDsqlEndpoint:
         return self._admission.open
 
     @property
+    def unauthenticated_connections(self) -> int:
+        """Client connections open now that have not authenticated yet."""
+        return self._admission.unauthenticated
+
+    @property
     def occ_pending(self) -> int:
         """How many injected conflicts are still to come."""
         return sum(fault.remaining or 0 for fault in self._faults)
@@ -246,12 +257,45 @@ class LocalDsqlEndpoint:
     async def handle(self, client: anyio.abc.ByteStream) -> None:
         """Serve one client connection until either side closes."""
         self.connections += 1
-        await self._serve(client, None)
+        place = self._admission.handshake()
+        if isinstance(place, Rule):
+            # Before TLS: a client that sent an SSLRequest reads 'E' and the error, as from
+            # a server that cannot serve it (PostgreSQL's "sorry, too many clients").
+            await self._refuse_on_arrival(client, place, tell=True)
+            return
+        try:
+            await self._serve(client, None, place)
+        finally:
+            place.release()
+
+    async def _refuse_on_arrival(
+        self, client: anyio.abc.ByteStream, broken: Rule, *, tell: bool
+    ) -> None:
+        """Close a connection that breaks ``broken`` as it arrives; ``tell``: send the FATAL
+        error first, in plaintext."""
+        self.refusals.append(broken.message)
+        logger.info("refused a connection on arrival: %s", broken.message)
+        with contextlib.suppress(*CONNECTION_LOST):
+            if tell:
+                await client.send(_fatal(broken.sqlstate, broken.message).encode())
+            await client.aclose()
 
     async def handle_websocket(self, client: anyio.abc.ByteStream) -> None:
         """Serve one client connection of the ``wss://`` listener: TLS, the WebSocket
         upgrade, then the same session as :meth:`handle` over the WebSocket's byte stream."""
         self.connections += 1
+        place = self._admission.handshake()
+        if isinstance(place, Rule):
+            # The client expects TLS first: no error it could read can be sent.
+            await self._refuse_on_arrival(client, place, tell=False)
+            return
+        try:
+            await self._serve_websocket(client, place)
+        finally:
+            place.release()
+
+    async def _serve_websocket(self, client: anyio.abc.ByteStream, place: HandshakePlace) -> None:
+        """TLS, the WebSocket upgrade, then the session."""
         sni: list[str | None] = []
         try:
             # TimeoutError, from fail_after, is an OSError: one of CONNECTION_LOST.
@@ -269,17 +313,21 @@ class LocalDsqlEndpoint:
             with contextlib.suppress(*CONNECTION_LOST):
                 await stream.aclose()
             return
-        await self._serve(websocket, sni)
+        await self._serve(websocket, sni, place)
 
     # ----------------------------------------------------------------------------------
     # One connection
     # ----------------------------------------------------------------------------------
 
     async def _serve(
-        self, client: anyio.abc.ByteStream, websocket_sni: list[str | None] | None
+        self,
+        client: anyio.abc.ByteStream,
+        websocket_sni: list[str | None] | None,
+        place: HandshakePlace,
     ) -> None:
         """One session on ``client``; ``websocket_sni``: the client came through the
-        WebSocket listener, whose TLS recorded this SNI name."""
+        WebSocket listener, whose TLS recorded this SNI name; ``place``: its place among the
+        connections not yet authenticated, released once it is."""
         core = ServerConnection(max_protocol_minor=PROTOCOL_3_0[1])
         # The stream to the client, TLS once negotiated: a refusal goes out on it.
         current = [client]
@@ -293,6 +341,7 @@ class LocalDsqlEndpoint:
                 if refused is not None:
                     raise _Refused(_fatal(refused.sqlstate, refused.message))
                 pipelined = await self._authenticate(core, stream, sni)
+                place.release()
                 upstream, process_id = await self._connect_upstream(core, stream, startup)
             try:
                 self.sessions += 1
@@ -412,6 +461,8 @@ class LocalDsqlEndpoint:
         expected = bytearray(secrets.token_bytes(32))
         await stream.send(core.authenticate(PasswordAuth(cast(bytes, expected))))
         buffer = ReceiveBuffer(MAX_AUTH_MESSAGE)
+        # What the client sent with its StartupMessage (a password, requests) comes first.
+        buffer.feed(core.take_unread())
         try:
             while (frame := buffer.next_message()) is None:
                 buffer.feed(await stream.receive())
@@ -482,7 +533,7 @@ class LocalDsqlEndpoint:
         """Relay the session until either side closes or it reaches ``max_lifetime``."""
         relay: Relay
         if self.postgres_rules:
-            relay = Relay(WireDecoder(started=True), faults=self._faults)
+            relay = EndpointRelay(WireDecoder(started=True), faults=self._faults)
         else:
             schema = self._schemas.setdefault(self.upstream.database or database, SchemaClock())
             cancelled = self._cancels.checker(process_id)
@@ -493,6 +544,7 @@ class LocalDsqlEndpoint:
             group.start_soon(self._end_at_lifetime, relay)
             await relay.run(client, upstream, first)
             group.cancel_scope.cancel()
+        logger.info("session %d (database %r) ended: %s", process_id, database, relay.ended)
 
     async def _end_at_lifetime(self, relay: Relay) -> None:
         await anyio.sleep(self.max_lifetime)

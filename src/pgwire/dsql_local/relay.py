@@ -1,6 +1,9 @@
-"""The proxy's relay with DSQL's session rules in the middle.
+"""The proxy's relay as the local endpoint runs it, with DSQL's session rules in the middle.
 
-:class:`DsqlRelay` is a :class:`pgwire.proxy.Relay` whose every message, in both directions,
+:class:`EndpointRelay` is a :class:`pgwire.proxy.Relay` that lets only whole, decodable
+client messages through, framed with the core's limits (see :class:`pgwire.trace.WireDecoder`):
+anything else ends the session with FATAL 08P01, as PostgreSQL would, before a byte of it
+reaches PostgreSQL.  :class:`DsqlRelay` is one whose every message, in both directions,
 first goes through a :class:`~pgwire.dsql_local.session.DsqlSession`: what comes out (none,
 one or several messages) then goes through the relay's faults (the injected conflicts of
 :mod:`pgwire.dsql_local.occ`) as any relayed message does, and is traced the same way.
@@ -11,14 +14,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pgwire.dsql_local.session import DsqlSession
-from pgwire.protocol import BackendMessage, FrontendMessage, Message
+from pgwire.protocol import BackendMessage, ErrorResponse, FrontendMessage, Message
 from pgwire.proxy import Fault, Relay
 from pgwire.trace import Frame, WireDecoder
 
-__all__ = ["DsqlRelay"]
+__all__ = ["DsqlRelay", "EndpointRelay"]
 
 
-class DsqlRelay(Relay):
+class EndpointRelay(Relay):
+    """Relays one session of the local endpoint (see the module's docstring)."""
+
+    async def _apply_faults(self, frame: Frame, pending: bytearray) -> bytes:
+        if frame.direction == "F" and not isinstance(frame.message, FrontendMessage):
+            # Never the bytes themselves: they may be anything, a password included.
+            why = frame.error or "not a message"
+            error = ErrorResponse(
+                {
+                    "S": "FATAL",
+                    "V": "FATAL",
+                    "C": "08P01",
+                    "M": f"invalid message from the client: {why}",
+                }
+            )
+            self.record(frame, "refused by the endpoint")
+            await self.stop(error)
+            return b""
+        return await super()._apply_faults(frame, pending)
+
+
+class DsqlRelay(EndpointRelay):
     """Relays one session through ``session``'s rules (see the module's docstring)."""
 
     def __init__(

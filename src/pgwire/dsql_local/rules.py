@@ -418,6 +418,16 @@ RULES: tuple[Rule, ...] = (
         dsql_message=True,
     ),
     Rule(
+        "max-unauthenticated",
+        "connection",
+        "more than 100 connections at once that have not authenticated yet (the local "
+        "endpoint's limit)",
+        "53300",
+        "Unable to accept connection, too many unauthenticated connections.",
+        "authenticate promptly, and open fewer connections at once",
+        "quotas",
+    ),
+    Rule(
         "connection-rate",
         "connection",
         "more than 100 new connections per second (bursts of up to 1,000)",
@@ -462,6 +472,9 @@ class Limits:
     transaction_seconds: float = 300.0
     #: Open connections.
     max_connections: int = 10_000
+    #: Connections not yet authenticated (the local endpoint's own limit: each costs a TLS
+    #: handshake and up to 30 seconds; DSQL does not document one).
+    max_unauthenticated: int = 100
     #: New connections per second, and the burst the token bucket holds.
     connection_rate: float = 100.0
     connection_burst: int = 1000
@@ -472,6 +485,7 @@ class Limits:
             "transaction_bytes",
             "transaction_seconds",
             "max_connections",
+            "max_unauthenticated",
             "connection_rate",
             "connection_burst",
         ):

@@ -13,10 +13,13 @@ The modules, each using only those above it:
 * ``auth.py``: password, MD5 and SCRAM(-PLUS) authentication, both roles;
 * ``peer.py``: the byte plumbing both roles share, and the one way a connection fails;
 * ``startup.py`` and ``client.py``: the client role, its startup and its session;
-* ``server.py``: the server role.
+* ``server_startup.py`` and ``server.py``: the server role, its startup and its session.
 """
 
 from pgwire.protocol.auth import (
+    MAX_PASSWORD_MESSAGE,
+    MAX_SASL_MESSAGE,
+    MIN_SERVER_NONCE,
     AuthMethod,
     AuthRequirement,
     ChannelBinding,
@@ -38,10 +41,18 @@ from pgwire.protocol.conversation import (
     Phase,
     ServerState,
 )
-from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
+from pgwire.protocol.framing import (
+    CLIENT_SMALL_MESSAGE_LIMIT,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    LONG_CLIENT_MESSAGES,
+    LONG_SERVER_MESSAGES,
+    SERVER_SMALL_MESSAGE_LIMIT,
+    ReceiveBuffer,
+)
 from pgwire.protocol.messages import *  # noqa: F403
 from pgwire.protocol.messages import __all__ as _message_names
 from pgwire.protocol.server import (
+    MAX_STARTUP_PACKET,
     Authenticated,
     AuthenticationFailed,
     DirectTLSHandshake,
@@ -50,8 +61,16 @@ from pgwire.protocol.server import (
 )
 
 __all__ = [
+    "CLIENT_SMALL_MESSAGE_LIMIT",
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "LONG_CLIENT_MESSAGES",
+    "LONG_SERVER_MESSAGES",
+    "MAX_PASSWORD_MESSAGE",
+    "MAX_SASL_MESSAGE",
+    "MAX_STARTUP_PACKET",
+    "MIN_SERVER_NONCE",
     "NEED_DATA",
+    "SERVER_SMALL_MESSAGE_LIMIT",
     "AuthMethod",
     "AuthRequirement",
     "Authenticated",

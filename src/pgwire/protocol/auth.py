@@ -18,6 +18,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
     import scramp
 
 __all__ = [
+    "MAX_PASSWORD_MESSAGE",
+    "MAX_SASL_MESSAGE",
+    "MIN_SERVER_NONCE",
     "SCRAM",
     "SCRAM_PLUS",
     "AuthMethod",
@@ -64,6 +68,14 @@ __all__ = [
 
 SCRAM: Final = "SCRAM-SHA-256"
 SCRAM_PLUS: Final = "SCRAM-SHA-256-PLUS"
+_ITERATIONS: Final = re.compile(r"[0-9]{1,10}")
+#: PostgreSQL's ``PG_MAX_AUTH_TOKEN_LENGTH``: the longest password message it reads (the
+#: length word included).
+MAX_PASSWORD_MESSAGE: Final = 65535
+#: PostgreSQL's ``PG_MAX_SASL_MESSAGE_LENGTH``: the longest SCRAM message it reads.
+MAX_SASL_MESSAGE: Final = 1024
+#: The shortest server nonce :class:`ScramAuth` takes: PostgreSQL draws 18 random bytes.
+MIN_SERVER_NONCE: Final = 18
 
 
 # --------------------------------------------------------------------------------------
@@ -443,6 +455,11 @@ class ScramSecret:
         """
         import scramp
 
+        if iterations < 1:
+            raise InterfaceError(
+                f"cannot derive a SCRAM secret: the iteration count is {iterations}, "
+                "but it must be at least 1 (PostgreSQL uses 4096)"
+            )
         if len(salt) < 12:  # scramp 1.5 checks this too; 1.4 (on Python 3.10) does not
             raise InterfaceError(
                 f"cannot derive a SCRAM secret: the salt is {len(salt)} bytes long, "
@@ -458,19 +475,26 @@ class ScramSecret:
 
     @classmethod
     def parse(cls, text: str) -> ScramSecret:
-        """Read PostgreSQL's ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>``."""
+        """Read PostgreSQL's ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>``
+        (PostgreSQL's checks: an iteration count of 1 or more, a salt, 32-byte keys)."""
         try:
             method, params, keys = text.split("$")
             iterations, salt = params.split(":")
             stored, server = keys.split(":")
-            if method != SCRAM:
+            # int() would take a sign, spaces, underscores and any Unicode digit.
+            if method != SCRAM or not _ITERATIONS.fullmatch(iterations):
                 raise ValueError(method)
-            return cls(
+            secret = cls(
                 base64.b64decode(salt, validate=True),
                 base64.b64decode(stored, validate=True),
                 base64.b64decode(server, validate=True),
                 int(iterations),
             )
+            if not secret.salt or not 1 <= secret.iterations <= 0x7FFFFFFF:
+                raise ValueError(iterations)
+            if len(secret.stored_key) != 32 or len(secret.server_key) != 32:
+                raise ValueError(keys)
+            return secret
         except (ValueError, binascii.Error):
             raise InterfaceError(
                 "not a SCRAM secret: expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>"
@@ -518,6 +542,11 @@ class MD5Auth:
 class ScramAuth:
     """Run SCRAM-SHA-256 against ``secret``, with the server nonce ``nonce``.
 
+    ``nonce``: at least :data:`MIN_SERVER_NONCE` printable ASCII characters, drawn fresh for
+    every connection (``secrets.token_urlsafe(18)``, as the mock server does); the core draws
+    no randomness itself.  A nonce used twice lets a recorded client-final message
+    authenticate again.
+
     With ``channel_binding`` (the ``tls-server-end-point`` hash of the server certificate,
     on a TLS connection) SCRAM-SHA-256-PLUS is offered too, and a client that could bind but
     claims the server cannot (``y``) is refused as a downgrade.
@@ -528,8 +557,12 @@ class ScramAuth:
     channel_binding: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.nonce or "," in self.nonce or not self.nonce.isprintable():
-            raise InterfaceError("a SCRAM nonce is printable ASCII without commas")
+        if len(self.nonce) < MIN_SERVER_NONCE or not _printable(self.nonce):
+            raise InterfaceError(
+                f"a SCRAM server nonce is at least {MIN_SERVER_NONCE} printable ASCII "
+                "characters without commas, fresh for every connection: draw it with "
+                "secrets.token_urlsafe(18)"
+            )
 
 
 AuthMethod = TrustAuth | PasswordAuth | MD5Auth | ScramAuth
@@ -553,13 +586,28 @@ def sasl_mechanisms(auth: ScramAuth) -> tuple[str, ...]:
     return (*plus, SCRAM)
 
 
-def _scram_attributes(text: str) -> dict[str, str]:
-    attributes: dict[str, str] = {}
-    for part in text.split(","):
-        if len(part) < 2 or part[1] != "=" or not part[0].isalpha():
-            raise ValueError(f"malformed SCRAM attribute {part[:20]!r}")
-        attributes.setdefault(part[0], part[2:])
-    return attributes
+#: RFC 5802's ``printable``: the characters of a nonce (ASCII 0x21-0x7E but the comma).
+_PRINTABLE: Final = frozenset(chr(c) for c in range(0x21, 0x7F)) - {","}
+_ATTRIBUTE_NAMES: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _printable(text: str) -> bool:
+    return bool(text) and all(c in _PRINTABLE for c in text)
+
+
+def _malformed(what: str) -> ValueError:
+    # Never the client's values: the proof is a secret, and the rest is of no help.
+    return ValueError(f"malformed SCRAM {what} (RFC 5802)")
+
+
+def _scram_attributes(parts: list[str], message: str) -> list[tuple[str, str]]:
+    """``x=value`` pairs, each named by one ASCII letter, as PostgreSQL reads them."""
+    pairs = []
+    for part in parts:
+        if len(part) < 2 or part[1] != "=" or part[0] not in _ATTRIBUTE_NAMES:
+            raise _malformed(f"{message}: expected an attribute (a letter, '=', a value)")
+        pairs.append((part[0], part[2:]))
+    return pairs
 
 
 class ServerScram:
@@ -574,10 +622,12 @@ class ServerScram:
         self.secret = auth.secret
         self.mechanism = mechanism
         text = client_first.decode("utf-8")
-        flag, _, rest = text.partition(",")
-        authzid, _, self.bare = rest.partition(",")
-        if authzid or not self.bare:
-            raise ValueError("malformed SCRAM client-first message")
+        flag, comma, rest = text.partition(",")
+        authzid, comma2, self.bare = rest.partition(",")
+        if not comma or not comma2:
+            raise _malformed("client-first message: no GS2 header")
+        if authzid:
+            raise ValueError("the client asks for an authorization identity; none is supported")
         self.gs2_header = f"{flag},,"
         plus_offered = auth.channel_binding is not None
         if mechanism == SCRAM_PLUS:
@@ -594,24 +644,34 @@ class ServerScram:
             raise ValueError(f"SCRAM-SHA-256 with channel binding flag {flag!r}")
         else:
             self.binding = self.gs2_header.encode()
-        attributes = _scram_attributes(self.bare)
-        client_nonce = attributes.get("r", "")
-        if "m" in attributes or not client_nonce or "n" not in attributes:
-            raise ValueError("malformed SCRAM client-first message")
+        if self.bare.startswith("m="):
+            raise ValueError("the client requires a SCRAM extension the server does not support")
+        # n= (ignored: the startup packet's user counts), r=, then extensions, which RFC 5802
+        # says to ignore (and PostgreSQL does).
+        attributes = _scram_attributes(self.bare.split(","), "client-first message")
+        if len(attributes) < 2 or attributes[0][0] != "n" or attributes[1][0] != "r":
+            raise _malformed("client-first message: expected n= then r=")
+        client_nonce = attributes[1][1]
+        if not _printable(client_nonce):
+            raise ValueError("non-printable characters in the SCRAM nonce")
         self.nonce = client_nonce + auth.nonce
         salt = base64.b64encode(self.secret.salt).decode()
         self.server_first = f"r={self.nonce},s={salt},i={self.secret.iterations}"
 
     def verify(self, client_final: bytes) -> str:
         """Check the client's proof; return the server-final message."""
-        text = client_final.decode("utf-8")
-        without_proof, _, proof_text = text.rpartition(",p=")
-        attributes = _scram_attributes(without_proof)
-        if base64.b64decode(attributes.get("c", ""), validate=True) != self.binding:
+        parts = client_final.decode("utf-8").split(",")
+        # c=, r=, extensions (signed, then ignored, as PostgreSQL does), and p= last.
+        attributes = _scram_attributes(parts, "client-final message")
+        names = [name for name, _ in attributes]
+        if len(names) < 3 or names[:2] != ["c", "r"] or "p" in names[2:-1] or names[-1] != "p":
+            raise _malformed("client-final message: expected c=, r=, extensions, then p=")
+        if base64.b64decode(attributes[0][1], validate=True) != self.binding:
             raise ValueError("the SCRAM channel binding does not match")
-        if attributes.get("r") != self.nonce:
+        if attributes[1][1] != self.nonce:
             raise ValueError("the SCRAM nonce does not match")
-        proof = base64.b64decode(proof_text, validate=True)
+        without_proof = ",".join(parts[:-1])
+        proof = base64.b64decode(attributes[-1][1], validate=True)
         auth_message = f"{self.bare},{self.server_first},{without_proof}".encode()
         signature = hmac.digest(self.secret.stored_key, auth_message, "sha256")
         if len(proof) != len(signature):

@@ -98,7 +98,10 @@ class ClientConnection(ClientStartup):
     returns the SCRAM client nonce (printable ASCII, no comma) and is required only when
     the server asks for SCRAM: the core takes no randomness of its own.
     ``channel_binding``, ``require_auth`` and ``min_protocol_version`` have libpq's
-    meanings; ``max_message_size`` bounds what one server message may declare.
+    meanings; ``max_message_size`` bounds what one server message may declare, and
+    ``small_message_limit`` what one of a type that is never long may (libpq's 30,000 bytes:
+    everything but RowDescription, DataRow, CopyData, FunctionCallResponse, ErrorResponse,
+    NoticeResponse, NotificationResponse and ParameterDescription).
     """
 
     def __repr__(self) -> str:

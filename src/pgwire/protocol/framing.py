@@ -2,8 +2,10 @@
 
 Bytes go in with :meth:`ReceiveBuffer.feed` in chunks of any size (one byte, or many
 messages at once); whole messages come out of :meth:`ReceiveBuffer.next_message` as
-``(type_byte, payload)``.  A declared length beyond ``max_message_size`` is refused as
-soon as the five header bytes are in, before the body is waited for or stored.
+``(type_byte, payload)``.  A declared length beyond the limit of its message type is
+refused as soon as the five header bytes are in, before the body is waited for or stored:
+``max_message_size`` for the types that may be long, ``small_message_limit`` for the others
+(each role says which are which: :data:`LONG_SERVER_MESSAGES`, :data:`LONG_CLIENT_MESSAGES`).
 
 No I/O and no knowledge of what a message means: that is ``messages.py``'s job.
 """
@@ -11,12 +13,21 @@ No I/O and no knowledge of what a message means: that is ``messages.py``'s job.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pgwire.errors import ProtocolError
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "ReceiveBuffer", "RowParser"]
+__all__ = [
+    "CLIENT_SMALL_MESSAGE_LIMIT",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "LONG_CLIENT_MESSAGES",
+    "LONG_SERVER_MESSAGES",
+    "SERVER_SMALL_MESSAGE_LIMIT",
+    "ReceiveBuffer",
+    "RowParser",
+    "length_refusal",
+]
 
 #: ``parse(data, pos, size, limit) -> (rows, end)``: turns the whole DataRow messages found
 #: in ``data[pos:size]`` into rows, stopping before the first message that is not a DataRow,
@@ -28,6 +39,18 @@ RowParser = Callable[[bytes, int, int, int], "tuple[list[Any], int]"]
 
 #: 1 GiB is PostgreSQL's own limit for a single field; a message may be slightly larger.
 DEFAULT_MAX_MESSAGE_SIZE = (1 << 30) + (1 << 20)
+#: The server messages that may be long: libpq's ``VALID_LONG_MESSAGE_TYPE`` (RowDescription,
+#: DataRow, CopyData, FunctionCallResponse, ErrorResponse, NoticeResponse,
+#: NotificationResponse), and ParameterDescription (4 bytes per parameter, up to 65,535).
+LONG_SERVER_MESSAGES = frozenset(b"TDdVENAt")
+#: libpq's limit on every other server message (fe-protocol3.c), in every state.
+CLIENT_SMALL_MESSAGE_LIMIT = 30000
+#: The client messages that may be long, as PostgreSQL reads them (postgres.c): Query,
+#: FunctionCall, Bind, Parse, CopyData, and the password message (whose limit before
+#: authentication is the server role's).
+LONG_CLIENT_MESSAGES = frozenset(b"QFBPdp")
+#: PostgreSQL's ``PQ_SMALL_MESSAGE_LIMIT`` on every other client message.
+SERVER_SMALL_MESSAGE_LIMIT = 10000
 
 _unpack_header = struct.Struct("!Bi").unpack_from
 _unpack_length = struct.Struct("!i").unpack_from
@@ -35,6 +58,33 @@ _unpack_row_header = struct.Struct("!ih").unpack_from
 _DATA_ROW = 0x44
 #: Compact the buffer once this many consumed bytes sit at its front.
 _COMPACT_AT = 1 << 16
+
+
+def length_refusal(
+    code: int,
+    length: int,
+    max_message_size: int,
+    small_message_limit: int | None = None,
+    long_types: frozenset[int] = frozenset(),
+) -> str | None:
+    """Why a message of type ``code`` may not declare ``length`` (its length word), or
+    ``None`` when it may: the one rule of every limit on message sizes, which the receive
+    buffer and the tracer's framing both apply."""
+    small = small_message_limit
+    if 4 <= length <= max_message_size and (small is None or length <= small or code in long_types):
+        return None
+    what = f"message of type {bytes([code])!r}"
+    if length < 4:
+        return f"{what} declares an invalid length {length} (minimum is 4)"
+    if length > max_message_size:
+        return (
+            f"{what} declares a length of {length} bytes, over the maximum message size "
+            f"of {max_message_size} bytes; raise max_message_size if this is expected"
+        )
+    return (
+        f"{what} declares a length of {length} bytes; messages of this type are "
+        f"at most {small} bytes (small_message_limit)"
+    )
 
 
 def _copy(buf: bytearray, start: int, end: int) -> bytes:
@@ -47,14 +97,52 @@ def _copy(buf: bytearray, start: int, end: int) -> bytes:
 
 
 class ReceiveBuffer:
-    """Accumulates received bytes and cuts them into messages."""
+    """Accumulates received bytes and cuts them into messages.
 
-    __slots__ = ("_buf", "_pos", "max_message_size")
+    ``max_message_size`` bounds what any message may declare; with ``small_message_limit``
+    the types not in ``long_types`` are bounded by it instead (when it is lower).  The
+    limits may change between messages (the server role lowers them until the client is
+    authenticated).
+    """
 
-    def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+    __slots__ = ("_buf", "_fast_limit", "_long_types", "_max", "_pos", "_small")
+
+    def __init__(
+        self,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        *,
+        small_message_limit: int | None = None,
+        long_types: Iterable[int] = (),
+    ) -> None:
         self._buf = bytearray()
         self._pos = 0
-        self.max_message_size = max_message_size
+        self._max = max_message_size
+        self._small = small_message_limit
+        self._long_types = frozenset(long_types)
+        self._fast_limit = self._lowest_limit()
+
+    def _lowest_limit(self) -> int:
+        """A length up to which any type is accepted: the one comparison the hot paths make
+        (a longer one is checked against its type's limit, rarely)."""
+        if self._small is None:
+            return self._max
+        return min(self._max, self._small)
+
+    @property
+    def max_message_size(self) -> int:
+        """The most a message may declare (its length word)."""
+        return self._max
+
+    @max_message_size.setter
+    def max_message_size(self, value: int) -> None:
+        self._max = value
+        self._fast_limit = self._lowest_limit()
+
+    @property
+    def small_message_limit(self) -> int | None:
+        """The most a message of a type not in ``long_types`` may declare (``None``: no
+        limit of its own)."""
+        return self._small
 
     def __len__(self) -> int:
         """The number of buffered bytes not yet returned."""
@@ -67,14 +155,36 @@ class ReceiveBuffer:
             self._pos = 0
         self._buf += data
 
+    def unread(self, data: bytes) -> None:
+        """Put ``data`` back in front of the buffered bytes."""
+        self._buf[: self._pos] = data
+        self._pos = 0
+
     def _check_length(self, length: int, what: str) -> None:
         if length < 4:
             raise ProtocolError(f"{what} declares an invalid length {length} (minimum is 4)")
-        if length > self.max_message_size:
+        if length > self._max:
             raise ProtocolError(
                 f"{what} declares a length of {length} bytes, over the maximum message size "
-                f"of {self.max_message_size} bytes; raise max_message_size if this is expected"
+                f"of {self._max} bytes; raise max_message_size if this is expected"
             )
+
+    def _check_typed(self, code: int, length: int) -> None:
+        """The full check of a typed message's length, for one over the fast limit: a long
+        one of a type that may be long passes on two comparisons."""
+        if 4 <= length <= self._max and code in self._long_types:
+            return
+        refusal = length_refusal(code, length, self._max, self._small, self._long_types)
+        if refusal is not None:
+            raise ProtocolError(refusal)
+
+    def peek_header(self) -> tuple[int, int] | None:
+        """The type byte and declared length of the next typed message, once its five header
+        bytes are in; nothing is consumed or checked."""
+        if len(self._buf) - self._pos < 5:
+            return None
+        code, length = _unpack_header(self._buf, self._pos)
+        return code, length
 
     def next_message(self) -> tuple[int, bytes] | None:
         """The next whole typed message as ``(type_byte, payload)``, or ``None`` if incomplete."""
@@ -84,8 +194,8 @@ class ReceiveBuffer:
         if available < 5:
             return None
         code, length = _unpack_header(buf, pos)
-        if length < 4 or length > self.max_message_size:
-            self._check_length(length, f"message of type {bytes([code])!r}")
+        if length < 4 or length > self._fast_limit:
+            self._check_typed(code, length)
         end = pos + 1 + length
         if end > len(buf):
             return None
@@ -105,7 +215,7 @@ class ReceiveBuffer:
         if not data:
             return []
         size = len(data)
-        limit = self.max_message_size
+        limit = self._max  # DataRow is a long type everywhere
         rows: list[tuple[bytes | None, ...]] = []
         add_row = rows.append
         pos = 0
@@ -156,8 +266,8 @@ class ReceiveBuffer:
         if len(buf) - pos < 5 or buf[pos] != code:
             return None
         (length,) = _unpack_length(buf, pos + 1)
-        if length < 4 or length > self.max_message_size:
-            return None  # next_message() reports it
+        if length < 4 or length > self._fast_limit:
+            return None  # next_message() reads it, or reports it
         end = pos + 1 + length
         if end > len(buf):
             return None
@@ -174,7 +284,7 @@ class ReceiveBuffer:
         if len(buf) - start < 7 or buf[start] != _DATA_ROW:
             return None
         length: int = _unpack_length(buf, start + 1)[0]
-        if 4 <= length <= self.max_message_size and start + 1 + length > len(buf):
+        if 4 <= length <= self._max and start + 1 + length > len(buf):
             return b""
         return _copy(buf, start, len(buf)) if start else bytes(buf)
 
@@ -191,7 +301,7 @@ class ReceiveBuffer:
             return None
         if not data:
             return []
-        rows, end = parse(data, 0, len(data), self.max_message_size)
+        rows, end = parse(data, 0, len(data), self._max)
         if not 0 <= end <= len(data):
             raise ProtocolError(f"the row parser stopped at {end}, outside the buffer")
         self._pos += end

@@ -135,14 +135,19 @@ def _int16s(values: tuple[int, ...]) -> bytes:
 
 
 class _Reader:
-    """Reads one message payload; every short read or leftover byte is a ProtocolError."""
+    """Reads one message payload; every short read or leftover byte is a ProtocolError.
 
-    __slots__ = ("data", "name", "pos")
+    ``secret``: the message may hold a secret (a password, startup parameters), so no error
+    quotes its bytes.
+    """
 
-    def __init__(self, data: bytes, name: str) -> None:
+    __slots__ = ("data", "name", "pos", "secret")
+
+    def __init__(self, data: bytes, name: str, *, secret: bool = False) -> None:
         self.data = data
         self.name = name
         self.pos = 0
+        self.secret = secret
 
     def fail(self, what: str) -> ProtocolError:
         return ProtocolError(f"malformed {self.name} message: {what}")
@@ -199,7 +204,8 @@ class _Reader:
         try:
             return raw.decode("utf-8", errors)
         except UnicodeDecodeError:
-            raise self.fail(f"string is not valid UTF-8: {raw[:40]!r}") from None
+            shown = "not shown: it may be a secret" if self.secret else repr(raw[:40])
+            raise self.fail(f"string is not valid UTF-8: {shown}") from None
 
     def rest(self) -> bytes:
         value = self.data[self.pos :]
@@ -297,7 +303,7 @@ class StartupMessage(FrontendMessage):
 
     @classmethod
     def decode(cls, payload: bytes) -> StartupMessage:
-        reader = _Reader(payload, "StartupMessage")
+        reader = _Reader(payload, "StartupMessage", secret=True)
         major = reader.int16() & 0xFFFF
         minor = reader.int16() & 0xFFFF
         params: dict[str, str] = {}
@@ -379,7 +385,7 @@ class PasswordMessage(FrontendMessage):
 
     @classmethod
     def decode(cls, payload: bytes) -> PasswordMessage:
-        reader = _Reader(payload, "PasswordMessage")
+        reader = _Reader(payload, "PasswordMessage", secret=True)
         password = reader.cstr_bytes()
         reader.end()
         return cls(password)
@@ -415,7 +421,7 @@ class SASLInitialResponse(FrontendMessage):
 
     @classmethod
     def decode(cls, payload: bytes) -> SASLInitialResponse:
-        reader = _Reader(payload, "SASLInitialResponse")
+        reader = _Reader(payload, "SASLInitialResponse", secret=True)
         mechanism = reader.cstr()
         length = reader.int32()
         data = None if length == -1 else reader.raw(length)

@@ -47,9 +47,17 @@ class Peer(ABC, Generic[StateT, EventT]):
     #: The role's failed state (each role has its own state enum).
     _FAILED: StateT
 
-    def __init__(self, state: StateT, max_message_size: int) -> None:
+    def __init__(
+        self,
+        state: StateT,
+        max_message_size: int,
+        small_message_limit: int,
+        long_types: frozenset[int],
+    ) -> None:
         self.state = state
-        self._buffer = ReceiveBuffer(max_message_size)
+        self._buffer = ReceiveBuffer(
+            max_message_size, small_message_limit=small_message_limit, long_types=long_types
+        )
         self._out = bytearray()
         self._eof = False
         self._closed_reported = False
@@ -85,6 +93,12 @@ class Peer(ABC, Generic[StateT, EventT]):
     @abstractmethod
     def _next_event(self) -> EventT | NeedData:
         """Read the next event, by the role's rules."""
+
+    def take_unread(self) -> bytes:
+        """The bytes received but not read as messages yet, taken out of the connection: for
+        a caller that reads the rest of the stream itself (the local DSQL endpoint reads
+        the password it checks first; a client may have sent it with its startup packet)."""
+        return self._buffer.take_all()
 
     def data_to_send(self) -> bytes:
         """Bytes the core produced by itself (authentication steps); write them out."""

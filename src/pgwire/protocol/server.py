@@ -6,11 +6,13 @@ the caller feeds what it reads from a client to :meth:`~ServerConnection.receive
 :meth:`~ServerConnection.send` returns.  It never touches a socket, a clock or a random
 source: MD5 salts, SCRAM salts and nonces, and TLS channel-binding data are handed in.
 
-The rules are in ``conversation.py``: which client messages are legal in each state and the
-state each leads to (``SERVER_RECEIVE_RULES``), which server messages the caller may send
-(``SERVER_SEND_RULES``), and, once the session is up, the answers each request is owed
-(``TRANSITIONS``, the table the client role reads too, so the two roles cannot disagree).
-The password and SCRAM checks are in ``auth.py``.
+This file holds the established session; the startup (encryption, the startup packet,
+authentication, and the limits until the client is authenticated) is in
+``server_startup.py``.  The rules are in ``conversation.py``: which client messages are
+legal in each state and the state each leads to (``SERVER_RECEIVE_RULES``), which server
+messages the caller may send (``SERVER_SEND_RULES``), and, once the session is up, the
+answers each request is owed (``TRANSITIONS``, the table the client role reads too, so the
+two roles cannot disagree).  The password and SCRAM checks are in ``auth.py``.
 
 After an ErrorResponse in the extended protocol the server role drops what it owes up to the
 batch's Sync and discards the client's messages until that Sync arrives, as PostgreSQL does.
@@ -20,23 +22,14 @@ state and the message; illegal sends by the caller raise :class:`~pgwire.errors.
 
 from __future__ import annotations
 
-import binascii
-from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal
-
-from pgwire.errors import InterfaceError, ProtocolError
+from pgwire.errors import ProtocolError
 from pgwire.protocol.auth import (
     AuthMethod,
     MD5Auth,
     PasswordAuth,
     ScramAuth,
     ScramSecret,
-    ServerScram,
     TrustAuth,
-    password_matches,
-    sasl_mechanisms,
 )
 from pgwire.protocol.conversation import (
     ASYNC_MESSAGES,
@@ -49,7 +42,6 @@ from pgwire.protocol.conversation import (
     SERVER_SEND_RULES,
     TERMINAL_SERVER_STATES,
     TRANSITIONS,
-    ConnectionClosed,
     EncryptionResponse,
     NeedData,
     Phase,
@@ -57,16 +49,7 @@ from pgwire.protocol.conversation import (
     answer_error,
     owed_for,
 )
-from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE
 from pgwire.protocol.messages import (
-    PROTOCOL_3_0,
-    PROTOCOL_3_2,
-    AuthenticationCleartextPassword,
-    AuthenticationMD5Password,
-    AuthenticationOk,
-    AuthenticationSASL,
-    AuthenticationSASLContinue,
-    AuthenticationSASLFinal,
     BackendKeyData,
     BackendMessage,
     CopyDone,
@@ -74,25 +57,25 @@ from pgwire.protocol.messages import (
     ErrorResponse,
     Flush,
     FrontendMessage,
-    GSSENCRequest,
-    NegotiateProtocolVersion,
     ParameterStatus,
-    PasswordMessage,
     ReadyForQuery,
-    SASLInitialResponse,
-    SASLResponse,
-    SSLRequest,
-    StartupMessage,
     Sync,
     Terminate,
     decode_frontend,
-    decode_startup,
 )
-from pgwire.protocol.peer import Peer
+from pgwire.protocol.server_startup import (
+    MAX_STARTUP_PACKET,
+    Authenticated,
+    AuthenticationFailed,
+    DirectTLSHandshake,
+    ServerEvent,
+    ServerStartup,
+)
 
-# The authentication methods moved to auth.py and the states to conversation.py; they stay
-# importable from here.
+# The authentication methods moved to auth.py, the states to conversation.py and the
+# startup's events to server_startup.py; they stay importable from here.
 __all__ = [
+    "MAX_STARTUP_PACKET",
     "AuthMethod",
     "Authenticated",
     "AuthenticationFailed",
@@ -107,110 +90,29 @@ __all__ = [
     "TrustAuth",
 ]
 
-#: PostgreSQL's own limit on a startup packet (MAX_STARTUP_PACKET_LENGTH).
-MAX_STARTUP_PACKET = 10000
-#: The first byte of a TLS record carrying a handshake: a client that starts with TLS.
-_TLS_HANDSHAKE = 0x16
 S = ServerState
 
 
-# --------------------------------------------------------------------------------------
-# Events (besides the decoded client messages themselves)
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DirectTLSHandshake:
-    """The client opened with a TLS ClientHello (``sslnegotiation=direct``, PostgreSQL 17+).
-
-    Start TLS as the server (ALPN ``postgresql``), feeding the TLS layer ``data`` first:
-    those are the bytes already received.  Then feed the decrypted bytes to this connection,
-    which now expects a StartupMessage.
-    """
-
-    data: bytes = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Authenticated:
-    """The client proved who it is; AuthenticationOk is queued in ``data_to_send()``.
-
-    Send ParameterStatus messages, BackendKeyData and ReadyForQuery next.
-    """
-
-    user: str
-    method: str
-
-
-@dataclass(frozen=True, slots=True)
-class AuthenticationFailed:
-    """The client's password or proof was wrong; a FATAL ErrorResponse (28P01) is queued.
-
-    Write ``data_to_send()`` and close the connection.
-    """
-
-    user: str
-    method: str
-    reason: str
-
-
-ServerEvent = (
-    FrontendMessage | ConnectionClosed | DirectTLSHandshake | Authenticated | AuthenticationFailed
-)
-
-
-class ServerConnection(Peer[ServerState, ServerEvent]):
+class ServerConnection(ServerStartup):
     """One server-side connection's protocol state.
 
     ``max_protocol_minor`` is the newest minor version of protocol 3 this server speaks
     (2 for 3.2, as PostgreSQL 18; 0 for 3.0 only).  A client asking for more, or for
     ``_pq_.`` options (none are known), gets a NegotiateProtocolVersion before the
     authentication request.
+
+    The limits are PostgreSQL's: a startup packet may be :data:`MAX_STARTUP_PACKET` bytes;
+    until the client is authenticated any message :data:`~.auth.MAX_PASSWORD_MESSAGE`, and
+    a SASL message :data:`~.auth.MAX_SASL_MESSAGE` (a password or SASL message over it fails
+    the authentication at once, FATAL 28P01); once it is, ``max_message_size`` for Query,
+    FunctionCall, Bind, Parse and CopyData, and ``small_message_limit`` for the rest.
     """
-
-    _OTHER_END = "client"
-    _FAILED = ServerState.FAILED
-
-    def __init__(
-        self,
-        *,
-        max_protocol_minor: int = PROTOCOL_3_2[1],
-        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-    ) -> None:
-        super().__init__(ServerState.STARTUP, max_message_size)
-        self._max_minor = max_protocol_minor
-        self._events: deque[ServerEvent] = deque()
-        self._encryption_kind: Literal["ssl", "gss"] = "ssl"
-        self._encrypted = False
-        self._auth: AuthMethod | None = None
-        self._scram: ServerScram | None = None
-        self._scram_mechanisms: tuple[str, ...] = ()
-        #: The protocol version in use: the client's, lowered to what this server speaks.
-        self.protocol_version = PROTOCOL_3_0
-        #: The client's startup parameters (user, database, application_name, ...).
-        self.startup_params: Mapping[str, str] = {}
-        #: Run-time parameters reported to the client with ParameterStatus.
-        self.parameters: dict[str, str] = {}
-        #: ``I`` idle, ``T`` in a transaction block, ``E`` in a failed one (as last sent).
-        self.transaction_status: Literal["I", "T", "E"] = "I"
-        #: Client messages dropped: after an error until Sync, or Sync/Flush during COPY.
-        self.discarded = 0
 
     def __repr__(self) -> str:
         return (
             f"<ServerConnection state={self.state.value} owed={len(self._pending)} "
             f"transaction_status={self.transaction_status}>"
         )
-
-    @property
-    def user(self) -> str:
-        """The user name from the StartupMessage (empty before it)."""
-        return self.startup_params.get("user", "")
-
-    @property
-    def database(self) -> str:
-        """The database asked for; PostgreSQL's default is the user name."""
-        return self.startup_params.get("database") or self.user
 
     @property
     def owed(self) -> tuple[Phase, ...]:
@@ -262,23 +164,6 @@ class ServerConnection(Peer[ServerState, ServerEvent]):
             self.state = after
         return data
 
-    def _send_encryption_response(self, message: EncryptionResponse, data: bytes) -> bytes:
-        if message.kind != self._encryption_kind:
-            raise self._refuse(
-                message, f"the client asked for {self._encryption_kind.upper()} encryption"
-            )
-        if message.accepted:
-            self._encrypted = True
-        self.state = S.STARTUP
-        return data
-
-    def _check_cancel_key(self, message: BackendKeyData) -> None:
-        size = len(message.secret_key)
-        if self.protocol_version == PROTOCOL_3_0 and size != 4:
-            raise self._refuse(message, f"protocol 3.0 cancel keys are 4 bytes, not {size}")
-        if not 4 <= size <= 256:
-            raise self._refuse(message, f"cancel keys are 4 to 256 bytes, not {size}")
-
     def _answer(self, message: BackendMessage, kind: type[BackendMessage]) -> None:
         pending = self._pending
         if not pending:
@@ -311,95 +196,6 @@ class ServerConnection(Peer[ServerState, ServerEvent]):
         return data
 
     # ----------------------------------------------------------------------------------
-    # Authentication
-    # ----------------------------------------------------------------------------------
-
-    def authenticate(self, method: AuthMethod) -> bytes:
-        """Start authenticating the client that sent its StartupMessage; return the bytes.
-
-        With :class:`TrustAuth` the :class:`Authenticated` event comes at once.  Otherwise
-        the core reads the client's answers, checks them, and queues the next step in
-        ``data_to_send()``; it reports :class:`Authenticated` or
-        :class:`AuthenticationFailed` as an event.
-        """
-        if self.state is not S.AUTHENTICATION_REQUIRED:
-            raise InterfaceError(
-                f"cannot authenticate in state {self.state.value}: the client's StartupMessage "
-                "must have arrived, and authentication can start only once"
-            )
-        self._auth = method
-        if isinstance(method, TrustAuth):
-            self._succeed("trust")
-            return self.data_to_send()
-        request: BackendMessage
-        if isinstance(method, PasswordAuth):
-            request = AuthenticationCleartextPassword()
-            self.state = S.AWAITING_PASSWORD
-        elif isinstance(method, MD5Auth):
-            request = AuthenticationMD5Password(method.salt)
-            self.state = S.AWAITING_PASSWORD
-        else:
-            self._scram_mechanisms = sasl_mechanisms(method)
-            request = AuthenticationSASL(self._scram_mechanisms)
-            self.state = S.AWAITING_SASL_INITIAL
-        return self.data_to_send() + request.encode()
-
-    def _succeed(self, method: str) -> None:
-        self._out += AuthenticationOk().encode()
-        self.state = S.STARTING_SESSION
-        self._events.append(Authenticated(self.user, method))
-
-    def _reject(self, method: str, reason: str) -> None:
-        error = ErrorResponse(
-            {
-                "S": "FATAL",
-                "V": "FATAL",
-                "C": "28P01",
-                "M": f'password authentication failed for user "{self.user}"',
-            }
-        )
-        self._out += error.encode()
-        self._events.append(self._fail(AuthenticationFailed(self.user, method, reason)))
-
-    def _check_password(self, message: PasswordMessage) -> None:
-        auth = self._auth
-        assert isinstance(auth, (PasswordAuth, MD5Auth))
-        method = "password" if isinstance(auth, PasswordAuth) else "md5"
-        if password_matches(auth, self.user, message.password):
-            self._succeed(method)
-        else:
-            self._reject(method, "wrong password")
-
-    def _sasl_initial(self, message: SASLInitialResponse) -> None:
-        auth = self._auth
-        assert isinstance(auth, ScramAuth)
-        if message.mechanism not in self._scram_mechanisms:
-            raise ProtocolError(
-                f"the client chose SASL mechanism {message.mechanism!r}; the server offered "
-                f"{', '.join(self._scram_mechanisms)}"
-            )
-        if message.data is None:
-            raise ProtocolError("the SASLInitialResponse carries no SCRAM client-first message")
-        try:
-            self._scram = ServerScram(auth, message.mechanism, message.data)
-        except ValueError as exc:
-            self._reject(message.mechanism, str(exc))
-            return
-        self._out += AuthenticationSASLContinue(self._scram.server_first.encode()).encode()
-        self.state = S.AWAITING_SASL_RESPONSE
-
-    def _sasl_response(self, message: SASLResponse) -> None:
-        exchange = self._scram
-        assert exchange is not None
-        try:
-            final = exchange.verify(message.data)
-        except (ValueError, binascii.Error) as exc:
-            self._reject(exchange.mechanism, str(exc))
-            return
-        self._out += AuthenticationSASLFinal(final.encode()).encode()
-        self._succeed(exchange.mechanism)
-
-    # ----------------------------------------------------------------------------------
     # Incoming
     # ----------------------------------------------------------------------------------
 
@@ -417,6 +213,10 @@ class ServerConnection(Peer[ServerState, ServerEvent]):
                     f"the client sent {len(self._buffer)} bytes in state {state.value}, "
                     "where it must wait"
                 )
+            if state in PASSWORD_KINDS:
+                header = self._buffer.peek_header()
+                if header is not None and header[1] > self._buffer.max_message_size:
+                    return self._oversized(header[1])
             frame = self._buffer.next_message()
             if frame is None:
                 return self._end_of_data()
@@ -426,44 +226,6 @@ class ServerConnection(Peer[ServerState, ServerEvent]):
             event = self._receive(message)
             if event is not None:
                 return event
-
-    def _stream_closed(self) -> None:
-        # FAILED says more about how the connection ended than CLOSED would.
-        if self.state is not S.FAILED:
-            self.state = S.CLOSED
-
-    def _unexpected(self, message: FrontendMessage, why: str = "") -> ProtocolError:
-        if not why:
-            rules = SERVER_RECEIVE_RULES[self.state]
-            why = "expected " + (" or ".join(sorted(c.__name__ for c in rules)) or "nothing")
-        return ProtocolError(
-            f"unexpected {type(message).__name__} from the client in state "
-            f"{self.state.value} ({why})"
-        )
-
-    def _startup_event(self) -> ServerEvent | NeedData:
-        buffer = self._buffer
-        if not len(buffer):
-            return self._end_of_data()
-        if not self._encrypted:
-            first = buffer.take_all()
-            if first[0] == _TLS_HANDSHAKE:
-                # A startup packet this long would be refused anyway: this is TLS.
-                self._encrypted = True
-                return DirectTLSHandshake(first)
-            buffer.feed(first)
-        limit = buffer.max_message_size
-        buffer.max_message_size = MAX_STARTUP_PACKET
-        try:
-            payload = buffer.next_untyped()
-        finally:
-            buffer.max_message_size = limit
-        if payload is None:
-            return self._end_of_data()
-        message = decode_startup(payload)
-        event = self._receive(message)
-        assert event is not None
-        return event
 
     def _receive(self, message: FrontendMessage) -> ServerEvent | None:
         """Apply the tables to one decoded client message; ``None`` when it is discarded."""
@@ -482,44 +244,6 @@ class ServerConnection(Peer[ServerState, ServerEvent]):
         if after is not None:
             self.state = after
         return message
-
-    def _receive_startup(self, message: FrontendMessage) -> None:
-        if isinstance(message, (SSLRequest, GSSENCRequest)):
-            if self._encrypted:
-                raise self._unexpected(message, "the connection is already encrypted")
-            if len(self._buffer):
-                # CVE-2021-23214: bytes sent before the answer would be read as if they had
-                # come over TLS.
-                raise ProtocolError(
-                    f"the client sent {len(self._buffer)} bytes after {type(message).__name__} "
-                    "without waiting for the answer; refusing them (possible man-in-the-middle)"
-                )
-            self._encryption_kind = "ssl" if isinstance(message, SSLRequest) else "gss"
-        elif isinstance(message, StartupMessage):
-            self._receive_startup_message(message)
-
-    def _receive_startup_message(self, message: StartupMessage) -> None:
-        major, minor = message.protocol_version
-        if major != 3:
-            raise ProtocolError(
-                f"unsupported frontend protocol {major}.{minor}: this server speaks 3.0 "
-                f"to 3.{self._max_minor}"
-            )
-        if not message.params.get("user"):
-            raise ProtocolError("the StartupMessage names no user (parameter 'user')")
-        self.startup_params = dict(message.params)
-        options = tuple(name for name in message.params if name.startswith("_pq_."))
-        if minor > self._max_minor or options:
-            self._out += NegotiateProtocolVersion(min(minor, self._max_minor), options).encode()
-        self.protocol_version = (3, min(minor, self._max_minor))
-
-    def _receive_authentication(self, message: FrontendMessage) -> None:
-        if isinstance(message, PasswordMessage):
-            self._check_password(message)
-        elif isinstance(message, SASLInitialResponse):
-            self._sasl_initial(message)
-        elif isinstance(message, SASLResponse):
-            self._sasl_response(message)
 
     def _receive_request(self, message: FrontendMessage, kind: type[FrontendMessage]) -> bool:
         """Record what a request in the session asks for; ``False`` when it is discarded."""

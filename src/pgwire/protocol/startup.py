@@ -28,7 +28,11 @@ from pgwire.protocol.conversation import (
     Event,
     NeedData,
 )
-from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
+from pgwire.protocol.framing import (
+    CLIENT_SMALL_MESSAGE_LIMIT,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    LONG_SERVER_MESSAGES,
+)
 from pgwire.protocol.messages import (
     PROTOCOL_3_0,
     PROTOCOL_3_2,
@@ -63,6 +67,7 @@ class ClientStartup(Peer[ConnectionState, Event]):
         password: str | bytes | None = None,
         nonce_source: Callable[[], str] | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        small_message_limit: int = CLIENT_SMALL_MESSAGE_LIMIT,
         channel_binding: ChannelBinding = "prefer",
         require_auth: AuthRequirement | None = None,
         min_protocol_version: tuple[int, int] = PROTOCOL_3_0,
@@ -77,7 +82,9 @@ class ClientStartup(Peer[ConnectionState, Event]):
             raise InterfaceError(
                 f"invalid min_protocol_version {min_protocol_version}; expected 3.0 to 3.2"
             )
-        super().__init__(ConnectionState.STARTUP, max_message_size)
+        super().__init__(
+            ConnectionState.STARTUP, max_message_size, small_message_limit, LONG_SERVER_MESSAGES
+        )
         self._min_protocol_version = min_protocol_version
         self._requested_options: frozenset[str] = frozenset()
         self._negotiated = False
@@ -171,7 +178,7 @@ class ClientStartup(Peer[ConnectionState, Event]):
             return self._end_of_data()
         kind = self._encryption_kind
         if byte == 0x45:  # 'E': a server too old for the request answers with an error.
-            self._buffer = _prepend(self._buffer, b"E")
+            self._buffer.unread(b"E")
             self.state = ConnectionState.AUTHENTICATING
             return self._next_event()
         accepted = byte == (0x53 if kind == "ssl" else 0x47)
@@ -265,9 +272,3 @@ class ClientStartup(Peer[ConnectionState, Event]):
 
 def _version(version: tuple[int, int]) -> str:
     return f"{version[0]}.{version[1]}"
-
-
-def _prepend(buffer: ReceiveBuffer, data: bytes) -> ReceiveBuffer:
-    fresh = ReceiveBuffer(buffer.max_message_size)
-    fresh.feed(data + buffer.take_all())
-    return fresh
