@@ -242,11 +242,6 @@ class PostgresServer:
         """Make the server re-read postgresql.conf and pg_hba.conf (SIGHUP)."""
         self._pg_ctl("reload")
 
-    def restart(self) -> None:
-        """Stop the server (fast shutdown: every session ends) and start it again on the same
-        port and data directory."""
-        self._pg_ctl("restart", "--mode=fast", "--wait", "--timeout=60", "--log", self.log_file)
-
     def __enter__(self) -> PostgresServer:
         return self.start()
 

@@ -41,16 +41,18 @@ SigV4 check), ``certs`` (test CA and TLS contexts), ``upstream`` (the real serve
 ``occ`` (injected conflicts as proxy faults), ``websocket`` (the ``wss://`` server side),
 ``admission`` (connection limits), ``rules`` (DSQL's rules, as data), ``statements``
 (classifying SQL), ``session`` (the rules of one session, no I/O), ``relay`` (the relay with
-the session in the middle), ``sysschema`` (what is installed in PostgreSQL), ``cli``.
+the session in the middle), ``sysschema`` (what is installed in PostgreSQL), ``handshake``
+(the handshake steps that need nothing of the endpoint: the SNI name, the token check),
+``cli``.
 """
 
 from pgwire.dsql_local.endpoint import (
     ALPN,
     DEFAULT_CLUSTER_ID,
     DEFAULT_MAX_LIFETIME,
-    MAX_AUTH_MESSAGE,
     LocalDsqlEndpoint,
 )
+from pgwire.dsql_local.handshake import MAX_AUTH_MESSAGE
 from pgwire.dsql_local.occ import OCC_MESSAGES
 from pgwire.dsql_local.rules import LIMITS, RULES, Limits, Rule
 from pgwire.dsql_local.tokens import TEST_CREDENTIALS, TokenRejected, verify_token
