@@ -36,9 +36,10 @@ Only COMMIT sent with the simple protocol (what ``transaction()`` blocks send) i
 an injected conflict. Tokens never reach a log line or an error message.
 ``python -m pgwire dsql-local`` runs one.
 
-The package, one module per concern: ``endpoint`` (the connection's steps), ``tokens`` (the
-SigV4 check), ``certs`` (test CA and TLS contexts), ``upstream`` (the real server),
-``occ`` (injected conflicts as proxy faults), ``websocket`` (the ``wss://`` server side),
+The package, one module per concern: ``endpoint`` (the connection's steps), ``handshake``
+(reading the client's handshake and its password as a token), ``tokens`` (the SigV4
+check), ``certs`` (test CA and TLS contexts), ``upstream`` (the real server), ``occ``
+(injected conflicts as proxy faults), ``websocket`` (the ``wss://`` server side),
 ``admission`` (connection limits), ``rules`` (DSQL's rules, as data), ``statements``
 (classifying SQL), ``session`` (the rules of one session, no I/O), ``relay`` (the relay with
 the session in the middle), ``sysschema`` (what is installed in PostgreSQL), ``cli``.
@@ -48,9 +49,9 @@ from pgwire.dsql_local.endpoint import (
     ALPN,
     DEFAULT_CLUSTER_ID,
     DEFAULT_MAX_LIFETIME,
-    MAX_AUTH_MESSAGE,
     LocalDsqlEndpoint,
 )
+from pgwire.dsql_local.handshake import MAX_AUTH_MESSAGE
 from pgwire.dsql_local.occ import OCC_MESSAGES
 from pgwire.dsql_local.rules import LIMITS, RULES, Limits, Rule
 from pgwire.dsql_local.tokens import TEST_CREDENTIALS, TokenRejected, verify_token

@@ -5,9 +5,9 @@ One client connection goes through three steps:
 1. the handshake, on the core's server role (:class:`~pgwire.protocol.ServerConnection`):
    TLS (classic or direct with ALPN ``postgresql``; inside a WebSocket, the WebSocket's),
    the SNI name checked against the endpoint's host names, the StartupMessage, and the
-   cleartext password checked as a DSQL IAM token (:mod:`pgwire.dsql_local.tokens`).  The
-   password message is read with the core's :class:`~pgwire.protocol.ReceiveBuffer`,
-   capped at PostgreSQL's 65,535 bytes;
+   cleartext password checked as a DSQL IAM token (:mod:`pgwire.dsql_local.handshake`,
+   :mod:`pgwire.dsql_local.tokens`).  The password message is read with the core's
+   :class:`~pgwire.protocol.ReceiveBuffer`, capped at PostgreSQL's 65,535 bytes;
 2. a session of the endpoint's own on the real server (:mod:`pgwire.dsql_local.upstream`),
    whose start the client is shown;
 3. the proxy's :class:`~pgwire.proxy.Relay` between the two, whole messages at a time, with
@@ -35,11 +35,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import cast
 
 import anyio
 import anyio.abc
@@ -47,32 +45,31 @@ from anyio.streams.tls import TLSAttribute
 
 from pgwire.dsql_local.admission import Admission, Cancels, HandshakePlace
 from pgwire.dsql_local.certs import LocalCertificates
+from pgwire.dsql_local.handshake import (
+    Refused,
+    authenticate,
+    check_server_name,
+    fatal,
+    next_event,
+)
 from pgwire.dsql_local.occ import occ_fault, random_occ_fault
 from pgwire.dsql_local.relay import DsqlRelay, EndpointRelay
 from pgwire.dsql_local.rules import LIMITS, Limits, Rule, rule
 from pgwire.dsql_local.session import DsqlSession, SchemaClock
 from pgwire.dsql_local.statements import require_parser
-from pgwire.dsql_local.tokens import TEST_CREDENTIALS, TokenRejected, verify_token
+from pgwire.dsql_local.tokens import TEST_CREDENTIALS
 from pgwire.dsql_local.upstream import Installed, LoginFailed, Upstream
 from pgwire.dsql_local.websocket import WEBSOCKET_ALPN, WEBSOCKET_PATH, accept_websocket
-from pgwire.errors import ProtocolError
 from pgwire.iam import StaticCredentials
 from pgwire.listener import CONNECTION_LOST, accept_tls, in_thread, running_tcp
 from pgwire.protocol import (
-    NEED_DATA,
     PROTOCOL_3_0,
-    Authenticated,
     BackendKeyData,
     CancelRequest,
     DirectTLSHandshake,
     EncryptionResponse,
-    ErrorResponse,
     GSSENCRequest,
-    PasswordAuth,
-    PasswordMessage,
-    ReceiveBuffer,
     ServerConnection,
-    ServerEvent,
     SSLRequest,
     StartupMessage,
 )
@@ -87,25 +84,11 @@ logger = logging.getLogger("pgwire.dsql_local")
 DEFAULT_CLUSTER_ID = "localdsqlclusterid00000000"
 DEFAULT_MAX_LIFETIME = 3600.0
 ALPN = "postgresql"
-#: PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH: the longest password or SASL message it reads.
-MAX_AUTH_MESSAGE = 65535
 #: Seconds a client has for TLS, startup and authentication.
 HANDSHAKE_TIMEOUT = 30
 #: The settings of the endpoint's sessions on PostgreSQL under DSQL's rules: DSQL's only
 #: isolation level, and a lock timeout of 1 ms, so that no statement waits for a lock.
 DSQL_SETTINGS = {"default_transaction_isolation": "repeatable read", "lock_timeout": "1"}
-
-
-def _fatal(code: str, message: str) -> ErrorResponse:
-    return ErrorResponse({"S": "FATAL", "V": "FATAL", "C": code, "M": message})
-
-
-class _Refused(Exception):
-    """End the client's connection with this FATAL error."""
-
-    def __init__(self, error: ErrorResponse) -> None:
-        super().__init__(error.fields.get("M", ""))
-        self.error = error
 
 
 class LocalDsqlEndpoint:
@@ -277,7 +260,7 @@ class LocalDsqlEndpoint:
         logger.info("refused a connection on arrival: %s", broken.message)
         with contextlib.suppress(*CONNECTION_LOST):
             if tell:
-                await client.send(_fatal(broken.sqlstate, broken.message).encode())
+                await client.send(fatal(broken.sqlstate, broken.message).encode())
             await client.aclose()
 
     async def handle_websocket(self, client: anyio.abc.ByteStream) -> None:
@@ -339,8 +322,15 @@ class LocalDsqlEndpoint:
                     return
                 refused = self._admission.refused()
                 if refused is not None:
-                    raise _Refused(_fatal(refused.sqlstate, refused.message))
-                pipelined = await self._authenticate(core, stream, sni)
+                    raise Refused(fatal(refused.sqlstate, refused.message))
+                pipelined = await authenticate(
+                    core,
+                    stream,
+                    sni,
+                    region=self.region,
+                    credentials=self.credentials,
+                    now=self.clock(),
+                )
                 place.release()
                 upstream, process_id = await self._connect_upstream(core, stream, startup)
             try:
@@ -348,7 +338,7 @@ class LocalDsqlEndpoint:
                 await self._relay(stream, upstream, pipelined, core.database, process_id)
             finally:
                 await upstream.aclose()
-        except _Refused as refused:
+        except Refused as refused:
             reason = refused.error.fields.get("M", "")
             self.refusals.append(reason)
             logger.info("refused a connection: %s", reason)
@@ -364,22 +354,6 @@ class LocalDsqlEndpoint:
             with contextlib.suppress(*CONNECTION_LOST):
                 await current[-1].aclose()
 
-    async def _event(self, core: ServerConnection, stream: anyio.abc.ByteStream) -> ServerEvent:
-        """The core's next event, reading from the client as needed; the client's bytes
-        breaking the protocol refuse the connection."""
-        while True:
-            try:
-                event = core.next_event()
-            except ProtocolError as exc:
-                raise _Refused(_fatal("08P01", f"invalid message from the client: {exc}")) from None
-            if event is not NEED_DATA:
-                return event
-            try:
-                data = await stream.receive()
-            except (anyio.EndOfStream, anyio.BrokenResourceError):
-                data = b""
-            core.receive_data(data)
-
     async def _start(
         self,
         core: ServerConnection,
@@ -394,7 +368,7 @@ class LocalDsqlEndpoint:
         sni: list[str | None] = websocket_sni if websocket_sni is not None else []
         encrypted = websocket
         while True:
-            event = await self._event(core, stream)
+            event = await next_event(core, stream)
             if websocket and isinstance(event, SSLRequest | GSSENCRequest):
                 answer = EncryptionResponse(
                     "ssl" if isinstance(event, SSLRequest) else "gss", False
@@ -424,79 +398,9 @@ class LocalDsqlEndpoint:
                 await self.upstream.cancel(event)
                 return stream, None, None
             elif isinstance(event, StartupMessage):
-                return stream, event, self._check_server_name(encrypted, sni)
+                return stream, event, check_server_name(self.hostnames, encrypted, sni)
             else:
                 return stream, None, None
-
-    def _check_server_name(self, encrypted: bool, sni: list[str | None]) -> str:
-        """The SNI name of a client that sent its StartupMessage, if DSQL would accept it."""
-        if not encrypted:
-            raise _Refused(
-                _fatal(
-                    "28000",
-                    "unable to accept connection, TLS is required: connect with "
-                    "sslmode=require or stricter",
-                )
-            )
-        name = sni[-1] if sni else None
-        if name is None:
-            raise _Refused(
-                _fatal(
-                    "08004",
-                    "unable to accept connection, no SNI: the client must send the "
-                    "cluster endpoint's host name (TLS server name indication)",
-                )
-            )
-        if name.lower() not in (host.lower() for host in self.hostnames):
-            raise _Refused(_fatal("08004", f"unable to accept connection, unknown host {name!r}"))
-        return name
-
-    async def _authenticate(
-        self, core: ServerConnection, stream: anyio.abc.ByteStream, sni: str
-    ) -> bytes:
-        """Ask for the password and check it as a token; return what the client sent after
-        it (requests it pipelined, for the relay)."""
-        # The server role compares the password with the bytes it was given: the token is
-        # checked here first, and on success the expected bytes become the token itself.
-        expected = bytearray(secrets.token_bytes(32))
-        await stream.send(core.authenticate(PasswordAuth(cast(bytes, expected))))
-        buffer = ReceiveBuffer(MAX_AUTH_MESSAGE)
-        # What the client sent with its StartupMessage (a password, requests) comes first.
-        buffer.feed(core.take_unread())
-        try:
-            while (frame := buffer.next_message()) is None:
-                buffer.feed(await stream.receive())
-            code, payload = frame
-            if code != PasswordMessage.code[0]:
-                raise _Refused(_fatal("08P01", "expected a password message"))
-            password = PasswordMessage.decode(payload)
-        except ProtocolError as exc:
-            raise _Refused(_fatal("08P01", f"invalid password message: {exc}")) from None
-        token = password.password.decode("utf-8", "replace")
-        try:
-            verify_token(
-                token,
-                host=sni,
-                user=core.user,
-                region=self.region,
-                credentials=self.credentials,
-                now=self.clock(),
-            )
-        except TokenRejected as exc:
-            raise _Refused(
-                _fatal(
-                    "28P01",
-                    f'unable to accept connection, access denied for user "{core.user}": {exc}',
-                )
-            ) from None
-        expected[:] = password.password
-        core.receive_data(password.encode())
-        event = await self._event(core, stream)
-        while isinstance(event, PasswordMessage):
-            event = await self._event(core, stream)
-        if not isinstance(event, Authenticated):
-            raise _Refused(_fatal("28P01", "unable to accept connection, access denied"))
-        return buffer.take_all()
 
     async def _connect_upstream(
         self, core: ServerConnection, stream: anyio.abc.ByteStream, startup: StartupMessage
@@ -507,7 +411,7 @@ class LocalDsqlEndpoint:
         try:
             upstream, started = await self.upstream.log_in(startup.params, core.database, settings)
         except LoginFailed as exc:
-            raise _Refused(_fatal(exc.sqlstate, str(exc))) from None
+            raise Refused(fatal(exc.sqlstate, str(exc))) from None
         try:
             if not self.postgres_rules:
                 database = self.upstream.database or core.database
@@ -515,7 +419,7 @@ class LocalDsqlEndpoint:
             await stream.send(core.send(*started))
         except LoginFailed as exc:
             await upstream.aclose()
-            raise _Refused(_fatal(exc.sqlstate, str(exc))) from None
+            raise Refused(fatal(exc.sqlstate, str(exc))) from None
         except BaseException:
             await upstream.aclose()
             raise
@@ -551,5 +455,5 @@ class LocalDsqlEndpoint:
         self.expired += 1
         lifetime = rule("connection-lifetime")
         await relay.stop(
-            _fatal(lifetime.sqlstate, f"{lifetime.message} of {self.max_lifetime:g} seconds")
+            fatal(lifetime.sqlstate, f"{lifetime.message} of {self.max_lifetime:g} seconds")
         )
