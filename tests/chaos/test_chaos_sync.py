@@ -174,7 +174,6 @@ def test_a_broken_server_stream_gives_the_answer_or_a_pgwire_error(
             outcomes[verdict] = outcomes.get(verdict, 0) + 1
     finally:
         chaos_relay.disarm()
-    print(f"{name}/{kind}: {outcomes}")
     assert sum(outcomes.values()) == TRIALS
     # The faults fell where they broke something.
     assert outcomes.get("error", 0) > 0, outcomes

@@ -36,14 +36,13 @@ Only COMMIT sent with the simple protocol (what ``transaction()`` blocks send) i
 an injected conflict. Tokens never reach a log line or an error message.
 ``python -m pgwire dsql-local`` runs one.
 
-The package, one module per concern: ``endpoint`` (the connection's steps), ``tokens`` (the
-SigV4 check), ``certs`` (test CA and TLS contexts), ``upstream`` (the real server),
-``occ`` (injected conflicts as proxy faults), ``websocket`` (the ``wss://`` server side),
+The package, one module per concern: ``endpoint`` (the connection's steps), ``handshake``
+(reading the client's handshake and its password as a token), ``tokens`` (the SigV4
+check), ``certs`` (test CA and TLS contexts), ``upstream`` (the real server), ``occ``
+(injected conflicts as proxy faults), ``websocket`` (the ``wss://`` server side),
 ``admission`` (connection limits), ``rules`` (DSQL's rules, as data), ``statements``
 (classifying SQL), ``session`` (the rules of one session, no I/O), ``relay`` (the relay with
-the session in the middle), ``sysschema`` (what is installed in PostgreSQL), ``handshake``
-(the handshake steps that need nothing of the endpoint: the SNI name, the token check),
-``cli``.
+the session in the middle), ``sysschema`` (what is installed in PostgreSQL), ``cli``.
 """
 
 from pgwire.dsql_local.endpoint import (

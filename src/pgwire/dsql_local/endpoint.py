@@ -5,9 +5,9 @@ One client connection goes through three steps:
 1. the handshake, on the core's server role (:class:`~pgwire.protocol.ServerConnection`):
    TLS (classic or direct with ALPN ``postgresql``; inside a WebSocket, the WebSocket's),
    the SNI name checked against the endpoint's host names, the StartupMessage, and the
-   cleartext password checked as a DSQL IAM token (:mod:`pgwire.dsql_local.tokens`).  The
-   password message is read with the core's :class:`~pgwire.protocol.ReceiveBuffer`,
-   capped at PostgreSQL's 65,535 bytes;
+   cleartext password checked as a DSQL IAM token (:mod:`pgwire.dsql_local.handshake`,
+   :mod:`pgwire.dsql_local.tokens`).  The password message is read with the core's
+   :class:`~pgwire.protocol.ReceiveBuffer`, capped at PostgreSQL's 65,535 bytes;
 2. a session of the endpoint's own on the real server (:mod:`pgwire.dsql_local.upstream`),
    whose start the client is shown;
 3. the proxy's :class:`~pgwire.proxy.Relay` between the two, whole messages at a time, with
@@ -329,7 +329,7 @@ class LocalDsqlEndpoint:
                     sni,
                     region=self.region,
                     credentials=self.credentials,
-                    now=self.clock,
+                    now=self.clock(),
                 )
                 place.release()
                 upstream, process_id = await self._connect_upstream(core, stream, startup)
@@ -398,7 +398,7 @@ class LocalDsqlEndpoint:
                 await self.upstream.cancel(event)
                 return stream, None, None
             elif isinstance(event, StartupMessage):
-                return stream, event, check_server_name(encrypted, sni, self.hostnames)
+                return stream, event, check_server_name(self.hostnames, encrypted, sni)
             else:
                 return stream, None, None
 

@@ -1,13 +1,17 @@
-"""The local DSQL endpoint's handshake steps that need nothing of the endpoint itself: reading
-the client's next event, checking the SNI name, and checking the password as an IAM token
-(the password message read with the core's framing, capped at PostgreSQL's 65,535 bytes).
-A refusal is :class:`Refused` carrying DSQL's FATAL error; tokens never reach it.
+"""The client's handshake at the local DSQL endpoint, step by step: reading the core's
+events, the SNI check, and the password step, where the password is checked as a DSQL IAM
+token (:mod:`pgwire.dsql_local.tokens`) before the core's server role sees it.
+
+Every refusal is a :class:`Refused` carrying the FATAL ErrorResponse to send; its message
+never holds the token.  What is read before the client is authenticated is bounded by
+PostgreSQL's limits: the core's startup packet (10,000 bytes), and a password message of at
+most :data:`MAX_AUTH_MESSAGE` bytes, refused from its length word.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 import anyio
@@ -41,6 +45,7 @@ MAX_AUTH_MESSAGE = 65535
 
 
 def fatal(code: str, message: str) -> ErrorResponse:
+    """A FATAL ErrorResponse with ``code`` and ``message``."""
     return ErrorResponse({"S": "FATAL", "V": "FATAL", "C": code, "M": message})
 
 
@@ -69,7 +74,7 @@ async def next_event(core: ServerConnection, stream: anyio.abc.ByteStream) -> Se
         core.receive_data(data)
 
 
-def check_server_name(encrypted: bool, sni: list[str | None], hostnames: Sequence[str]) -> str:
+def check_server_name(hostnames: Sequence[str], encrypted: bool, sni: list[str | None]) -> str:
     """The SNI name of a client that sent its StartupMessage, if DSQL would accept it."""
     if not encrypted:
         raise Refused(
@@ -100,10 +105,10 @@ async def authenticate(
     *,
     region: str,
     credentials: StaticCredentials,
-    now: Callable[[], float],
+    now: float,
 ) -> bytes:
-    """Ask for the password and check it as a token; return what the client sent after
-    it (requests it pipelined, for the relay)."""
+    """Ask for the password and check it as a token for ``sni``; return what the client
+    sent after it (requests it pipelined, for the relay)."""
     # The server role compares the password with the bytes it was given: the token is
     # checked here first, and on success the expected bytes become the token itself.
     expected = bytearray(secrets.token_bytes(32))
@@ -128,7 +133,7 @@ async def authenticate(
             user=core.user,
             region=region,
             credentials=credentials,
-            now=now(),
+            now=now,
         )
     except TokenRejected as exc:
         raise Refused(
