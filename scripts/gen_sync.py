@@ -74,6 +74,7 @@ NAMES: dict[str, str] = {
     "run_transaction_async": "run_transaction",
     "run_in_transaction_async": "run_in_transaction",
     "_attempt_async": "_attempt",
+    "retrying_async": "retrying",
     "create_pool_async": "create_pool",
     "async_conn": "conn",
     "anext": "next",

@@ -143,7 +143,13 @@ async def maybe_await(value: Any) -> Any:
 
 async def call(handler: Callable[[Any], Any], argument: Any) -> None:
     """Call ``handler(argument)``, awaiting the result if it is awaitable."""
-    await maybe_await(handler(argument))
+    # Runs per COPY chunk: no coroutine layer of maybe_await's on that path.
+    if True:  # ASYNC
+        result = handler(argument)
+        if inspect.isawaitable(result):
+            await result
+    else:
+        handler(argument)
 
 
 async def resolve(value: Any) -> Any:

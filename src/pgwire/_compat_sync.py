@@ -94,7 +94,8 @@ def maybe_await(value: Any) -> Any:
 
 def call(handler: Callable[[Any], Any], argument: Any) -> None:
     """Call ``handler(argument)``, awaiting the result if it is awaitable."""
-    maybe_await(handler(argument))
+    # Runs per COPY chunk: no coroutine layer of maybe_await's on that path.
+    handler(argument)
 
 
 def resolve(value: Any) -> Any:

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
     from pgwire.connection import AsyncConnection
     from pgwire.pool import AsyncPool
 
-__all__ = ["DEFAULT_BASE_DELAY", "DEFAULT_MAX_DELAY", "is_occ_error", "run_transaction_async"]
+__all__ = [
+    "DEFAULT_BASE_DELAY",
+    "DEFAULT_MAX_DELAY",
+    "is_occ_error",
+    "retrying_async",
+    "run_transaction_async",
+]
 
 logger = logging.getLogger("pgwire.dsql")
 
@@ -45,6 +51,45 @@ def backoff(attempt: int, base_delay: float, max_delay: float) -> float:
     return random.uniform(0, min(max_delay, base_delay * (2**attempt)))
 
 
+async def retrying_async(
+    attempt: Callable[[], Any],
+    *,
+    retries: int = 3,
+    base_delay: float = DEFAULT_BASE_DELAY,
+    max_delay: float = DEFAULT_MAX_DELAY,
+    retryable: Callable[[BaseException], bool] = is_occ_error,
+) -> Any:
+    """Run ``attempt()`` and return its result; when it raises an error ``retryable`` accepts,
+    wait (exponential backoff with full jitter) and run it again, up to ``retries`` more
+    times. Other errors pass through at once. The loop of :func:`run_transaction_async` and
+    of the DSQL SQLAlchemy dialect's ``run_in_transaction``."""
+    if retries < 0:
+        raise ValueError(f"retries must be 0 or more, got {retries}")
+    if base_delay < 0 or max_delay < 0:
+        raise ValueError("base_delay and max_delay must not be negative")
+    tries = 0
+    while True:
+        try:
+            return await attempt()
+        except Exception as exc:
+            if tries >= retries or not retryable(exc):
+                raise
+            delay = backoff(tries, base_delay, max_delay)
+            logger.info(
+                "transaction lost an optimistic-concurrency conflict (SQLSTATE %s); retry %d "
+                "of %d in %.3f s",
+                getattr(exc, "sqlstate", None) or "OCC",
+                tries + 1,
+                retries,
+                delay,
+            )
+            tries += 1
+        if True:  # ASYNC
+            await anyio.sleep(delay)
+        else:
+            time.sleep(delay)
+
+
 async def run_transaction_async(
     conn_or_pool: AsyncConnection | AsyncPool,
     fn: Callable[[AsyncConnection], Any],
@@ -59,34 +104,16 @@ async def run_transaction_async(
 
     With a pool, each attempt borrows a connection. Returns what ``fn`` returned.
     """
-    if retries < 0:
-        raise ValueError(f"retries must be 0 or more, got {retries}")
-    if base_delay < 0 or max_delay < 0:
-        raise ValueError("base_delay and max_delay must not be negative")
-    attempt = 0
-    while True:
-        try:
-            if hasattr(conn_or_pool, "acquire"):
-                async with conn_or_pool.acquire() as conn:
-                    return await _attempt_async(conn, fn)
-            return await _attempt_async(conn_or_pool, fn)
-        except Exception as exc:
-            if attempt >= retries or not is_occ_error(exc):
-                raise
-            delay = backoff(attempt, base_delay, max_delay)
-            logger.info(
-                "transaction lost an optimistic-concurrency conflict (SQLSTATE %s); retry %d "
-                "of %d in %.3f s",
-                getattr(exc, "sqlstate", None) or "OCC",
-                attempt + 1,
-                retries,
-                delay,
-            )
-            attempt += 1
-        if True:  # ASYNC
-            await anyio.sleep(delay)
-        else:
-            time.sleep(delay)
+
+    async def attempt() -> Any:
+        if hasattr(conn_or_pool, "acquire"):
+            async with conn_or_pool.acquire() as conn:
+                return await _attempt_async(conn, fn)
+        return await _attempt_async(conn_or_pool, fn)
+
+    return await retrying_async(
+        attempt, retries=retries, base_delay=base_delay, max_delay=max_delay
+    )
 
 
 async def _attempt_async(conn: AsyncConnection, fn: Callable[[AsyncConnection], Any]) -> Any:

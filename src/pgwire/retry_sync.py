@@ -20,7 +20,13 @@ if TYPE_CHECKING:
     from pgwire.sync import Connection
     from pgwire.sync_pool import Pool
 
-__all__ = ["DEFAULT_BASE_DELAY", "DEFAULT_MAX_DELAY", "is_occ_error", "run_transaction"]
+__all__ = [
+    "DEFAULT_BASE_DELAY",
+    "DEFAULT_MAX_DELAY",
+    "is_occ_error",
+    "retrying",
+    "run_transaction",
+]
 
 logger = logging.getLogger("pgwire.dsql")
 
@@ -44,6 +50,42 @@ def backoff(attempt: int, base_delay: float, max_delay: float) -> float:
     return random.uniform(0, min(max_delay, base_delay * (2**attempt)))
 
 
+def retrying(
+    attempt: Callable[[], Any],
+    *,
+    retries: int = 3,
+    base_delay: float = DEFAULT_BASE_DELAY,
+    max_delay: float = DEFAULT_MAX_DELAY,
+    retryable: Callable[[BaseException], bool] = is_occ_error,
+) -> Any:
+    """Run ``attempt()`` and return its result; when it raises an error ``retryable`` accepts,
+    wait (exponential backoff with full jitter) and run it again, up to ``retries`` more
+    times. Other errors pass through at once. The loop of :func:`run_transaction` and
+    of the DSQL SQLAlchemy dialect's ``run_in_transaction``."""
+    if retries < 0:
+        raise ValueError(f"retries must be 0 or more, got {retries}")
+    if base_delay < 0 or max_delay < 0:
+        raise ValueError("base_delay and max_delay must not be negative")
+    tries = 0
+    while True:
+        try:
+            return attempt()
+        except Exception as exc:
+            if tries >= retries or not retryable(exc):
+                raise
+            delay = backoff(tries, base_delay, max_delay)
+            logger.info(
+                "transaction lost an optimistic-concurrency conflict (SQLSTATE %s); retry %d "
+                "of %d in %.3f s",
+                getattr(exc, "sqlstate", None) or "OCC",
+                tries + 1,
+                retries,
+                delay,
+            )
+            tries += 1
+        time.sleep(delay)
+
+
 def run_transaction(
     conn_or_pool: Connection | Pool,
     fn: Callable[[Connection], Any],
@@ -58,31 +100,14 @@ def run_transaction(
 
     With a pool, each attempt borrows a connection. Returns what ``fn`` returned.
     """
-    if retries < 0:
-        raise ValueError(f"retries must be 0 or more, got {retries}")
-    if base_delay < 0 or max_delay < 0:
-        raise ValueError("base_delay and max_delay must not be negative")
-    attempt = 0
-    while True:
-        try:
-            if hasattr(conn_or_pool, "acquire"):
-                with conn_or_pool.acquire() as conn:
-                    return _attempt(conn, fn)
-            return _attempt(conn_or_pool, fn)
-        except Exception as exc:
-            if attempt >= retries or not is_occ_error(exc):
-                raise
-            delay = backoff(attempt, base_delay, max_delay)
-            logger.info(
-                "transaction lost an optimistic-concurrency conflict (SQLSTATE %s); retry %d "
-                "of %d in %.3f s",
-                getattr(exc, "sqlstate", None) or "OCC",
-                attempt + 1,
-                retries,
-                delay,
-            )
-            attempt += 1
-        time.sleep(delay)
+
+    def attempt() -> Any:
+        if hasattr(conn_or_pool, "acquire"):
+            with conn_or_pool.acquire() as conn:
+                return _attempt(conn, fn)
+        return _attempt(conn_or_pool, fn)
+
+    return retrying(attempt, retries=retries, base_delay=base_delay, max_delay=max_delay)
 
 
 def _attempt(conn: Connection, fn: Callable[[Connection], Any]) -> Any:

@@ -6,7 +6,7 @@ with SQLSTATE 40001 (``OC000``; ``OC001`` when the schema changed). The whole tr
 to be run again; savepoints, which DSQL lacks, cannot help. This runs ``fn`` in a transaction
 begun by ``factory.begin()`` (an ``async_sessionmaker`` gives ``fn`` an ``AsyncSession``, an
 ``AsyncEngine`` an ``AsyncConnection``; ``fn`` may be a coroutine function) and retries it
-with pgwire's backoff (:mod:`pgwire.retry_async`).
+with pgwire's retry loop (:func:`pgwire.retry_async.retrying_async`).
 
 This is the async source; ``scripts/gen_sync.py`` turns it into ``dsql_retry_sync.py``.
 :mod:`pgwire.sqlalchemy.dsql_aio` exports it.
@@ -14,19 +14,18 @@ This is the async source; ``scripts/gen_sync.py`` turns it into ``dsql_retry_syn
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
-import anyio
-
 from pgwire._compat_async import maybe_await
-from pgwire.retry_async import DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY, backoff, is_occ_error
+from pgwire.retry_async import (
+    DEFAULT_BASE_DELAY,
+    DEFAULT_MAX_DELAY,
+    is_occ_error,
+    retrying_async,
+)
 
 __all__ = ["is_conflict", "run_in_transaction_async"]
-
-logger = logging.getLogger("pgwire.dsql")
 
 
 def is_conflict(exc: BaseException) -> bool:
@@ -53,28 +52,15 @@ async def run_in_transaction_async(
     between attempts; objects loaded in it are expired once the transaction commits: return
     plain values.
     """
-    if retries < 0:
-        raise ValueError(f"retries must be 0 or more, got {retries}")
-    if base_delay < 0 or max_delay < 0:
-        raise ValueError("base_delay and max_delay must not be negative")
-    attempt = 0
-    while True:
-        try:
-            async with factory.begin() as unit:
-                result = await maybe_await(fn(unit))
-            return result
-        except Exception as exc:
-            if attempt >= retries or not is_conflict(exc):
-                raise
-            delay = backoff(attempt, base_delay, max_delay)
-            logger.info(
-                "unit of work lost an optimistic-concurrency conflict; retry %d of %d in %.3f s",
-                attempt + 1,
-                retries,
-                delay,
-            )
-            attempt += 1
-        if True:  # ASYNC
-            await anyio.sleep(delay)
-        else:
-            time.sleep(delay)
+
+    async def attempt() -> Any:
+        async with factory.begin() as unit:
+            return await maybe_await(fn(unit))
+
+    return await retrying_async(
+        attempt,
+        retries=retries,
+        base_delay=base_delay,
+        max_delay=max_delay,
+        retryable=is_conflict,
+    )

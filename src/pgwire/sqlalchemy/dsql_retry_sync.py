@@ -12,17 +12,13 @@ begun by ``factory.begin()`` (a ``sessionmaker`` gives ``fn`` a ``Session``, an 
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 from pgwire._compat_sync import maybe_await
-from pgwire.retry_sync import DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY, backoff, is_occ_error
+from pgwire.retry_sync import DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY, is_occ_error, retrying
 
 __all__ = ["is_conflict", "run_in_transaction"]
-
-logger = logging.getLogger("pgwire.dsql")
 
 
 def is_conflict(exc: BaseException) -> bool:
@@ -49,25 +45,15 @@ def run_in_transaction(
     between attempts; objects loaded in it are expired once the transaction commits: return
     plain values.
     """
-    if retries < 0:
-        raise ValueError(f"retries must be 0 or more, got {retries}")
-    if base_delay < 0 or max_delay < 0:
-        raise ValueError("base_delay and max_delay must not be negative")
-    attempt = 0
-    while True:
-        try:
-            with factory.begin() as unit:
-                result = maybe_await(fn(unit))
-            return result
-        except Exception as exc:
-            if attempt >= retries or not is_conflict(exc):
-                raise
-            delay = backoff(attempt, base_delay, max_delay)
-            logger.info(
-                "unit of work lost an optimistic-concurrency conflict; retry %d of %d in %.3f s",
-                attempt + 1,
-                retries,
-                delay,
-            )
-            attempt += 1
-        time.sleep(delay)
+
+    def attempt() -> Any:
+        with factory.begin() as unit:
+            return maybe_await(fn(unit))
+
+    return retrying(
+        attempt,
+        retries=retries,
+        base_delay=base_delay,
+        max_delay=max_delay,
+        retryable=is_conflict,
+    )
