@@ -567,6 +567,8 @@ def orchestrate(args: argparse.Namespace) -> int:
             server = stack.enter_context(PostgresServer(conf_lines=["max_connections = 300"]))
             dsn = server.dsn(USER, PASSWORD, sslmode="disable")
         settings = {"dsn": dsn, "warmup": mode["warmup"], "stream_rows": mode["stream_rows"]}
+        if args.connections:
+            settings["concurrency"] = args.connections
         server_version = _server_version(dsn)
         results = {
             w: measure(w, drivers_for(w, drivers), settings, mode)
@@ -577,7 +579,10 @@ def orchestrate(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
-        "settings": {**mode, "concurrency": {w: WORKLOADS[w][2] for w in workloads}},
+        "settings": {
+            **mode,
+            "concurrency": {w: args.connections or WORKLOADS[w][2] for w in workloads},
+        },
         "machine": machine_info(),
         "server_version": server_version,
         "connection": "TCP 127.0.0.1, sslmode=disable, scram_user (SCRAM-SHA-256)",
@@ -768,6 +773,7 @@ def render(report: dict[str, Any], markdown: bool = False) -> str:
             f"vs {base}",
         ]
         title, op, conc, _ = WORKLOADS[w]
+        conc = report["settings"].get("concurrency", {}).get(w, conc)
         if w == "stream":
             op = f"{report['settings']['stream_rows']:,} rows"
         caption = f"{title} (one query = {op}; {conc} connection{'s' if conc > 1 else ''})"
@@ -922,6 +928,12 @@ def main() -> int:
     parser.add_argument("--duration", type=float, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, help="measurements per driver and workload")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per worker")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        help="connections (tasks or threads) per driver for every workload, instead of each"
+        " workload's own (10 for most): 1 measures the client's work for one query at a time",
+    )
     parser.add_argument("--stream-rows", type=int, help="rows of the streaming workload")
     parser.add_argument("--stream-rounds", type=int, help="repetitions of the stream")
     parser.add_argument(
