@@ -6,6 +6,12 @@ driver returned so that :func:`check` can verify it once, untimed. Each driver u
 idiomatic fast path; where it has none (pipelining, COPY of Python records, batched
 ``executemany``) the adapter says so in :data:`NOTES`.
 
+Two workloads are not one query on an open connection. ``pool``: the op's argument is a pool
+(``open_pool``, the driver's own, ``POOL_SIZE`` connections) shared by ``POOL_TASKS`` tasks
+or threads, and one op borrows a connection, runs ``SELECT 1`` and gives it back; a driver
+with no pool has no ``open_pool`` and is skipped (:func:`missing`). ``connect``: one op opens
+a connection, runs ``SELECT 1`` and closes it (:func:`op_for`), one at a time.
+
 This module imports no driver at module level: a driver is imported when its adapter is
 built, in the worker subprocess that runs it (psycopg picks its implementation from
 ``PSYCOPG_IMPL`` at import time). The ORM workloads and their SQLAlchemy adapters are in
@@ -48,6 +54,11 @@ INSERT_SQL = "INSERT INTO bench_copy (a, b, c, d, e, f, g) VALUES ($1, $2, $3, $
 COPY_ROWS = 10_000
 MANY_ROWS = 1_000
 STREAM_BATCH = 10_000
+POOL_SQL = CONNECT_SQL = "SELECT 1"
+#: The pool workload: tasks (threads for the blocking drivers) sharing one pool of
+#: ``POOL_SIZE`` connections (min_size = max_size), each doing acquire, SELECT 1, release.
+POOL_TASKS = 20
+POOL_SIZE = 5
 
 # Per-connection temporary tables: no superuser needed, no contention between connections.
 SETUP_SQL = {
@@ -112,8 +123,22 @@ WORKLOADS: dict[str, tuple[str, str, int, int | None]] = {
         PIPELINE_QUERIES,
     ),
     "stream": ("stream N rows through a cursor", "N rows", 1, None),
+    "pool": ("connection pool", "acquire + SELECT 1 + release", POOL_TASKS, 1),
+    "connect": ("connect, SELECT 1, close", "TCP + SCRAM-SHA-256 + SELECT 1 + close", 1, 1),
     **ORM_WORKLOADS,
 }
+
+#: The workloads whose number of connections ``--connections`` leaves alone: ``pool`` has its
+#: own tasks and pool size, the others use one connection (at a time) by design.
+FIXED_CONCURRENCY = frozenset({"pipeline", "stream", "pool", "connect"})
+
+
+def concurrency_of(workload: str, connections: int | None = None) -> int:
+    """Connections (tasks, threads) of ``workload``: ``connections`` when given and the
+    workload is not one of :data:`FIXED_CONCURRENCY`, else the workload's own."""
+    if connections and workload not in FIXED_CONCURRENCY:
+        return connections
+    return WORKLOADS[workload][2]
 
 
 class WrongResult(Exception):
@@ -155,6 +180,9 @@ def check(workload: str, result: Any, count: int | None = None, rows: int = 0) -
     if workload == "stream":
         need(result == rows, f"streamed {result} rows of {rows}")
         return rows
+    if workload in ("pool", "connect"):
+        need(result == 1, f"SELECT 1 gave {result!r}")
+        return 1
     if is_orm_workload(workload):
         try:
             return check_orm(workload, result, count)
@@ -250,7 +278,69 @@ NOTES: dict[tuple[str, str], str] = {
     ("PsycopgDbapi", "stream"): "named cursor, itersize 10000, between BEGIN and COMMIT",
     ("Pg8000Dbapi", "stream"): "DECLARE CURSOR + FETCH FORWARD 10000 between BEGIN and COMMIT",
     ("Pg8000Dbapi", "executemany"): "pg8000's executemany: one round trip per row",
+    # The pools, each with its default settings; what a release does differs.
+    ("Asyncpg", "pool"): "asyncpg.create_pool; release runs Connection.reset(): ROLLBACK if in"
+    " a transaction, then SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL",
+    ("PsycopgAsync", "pool"): "psycopg_pool.AsyncConnectionPool of autocommit connections;"
+    " release checks the transaction status (ROLLBACK only if in one) and runs no reset query"
+    " (reset=None, the default)",
+    ("PsycopgSync", "pool"): "psycopg_pool.ConnectionPool of autocommit connections, threads;"
+    " release checks the transaction status (ROLLBACK only if in one) and runs no reset query"
+    " (reset=None, the default)",
+    ("Pg8000", "pool"): "no pool: pg8000 has none",
+    ("PgwireDbapi", "pool"): "no pool: PEP 249 defines none",
+    ("PsycopgDbapi", "pool"): "no pool: PEP 249 defines none",
+    ("Pg8000Dbapi", "pool"): "no pool: PEP 249 defines none",
 }
+
+
+def pgwire_pool_note(kind: str) -> str:
+    """What pgwire's pool does on release, from the module itself (its reset may change)."""
+    from pgwire.pool import DEFAULT_RESET
+
+    return f"{kind}; release runs ROLLBACK if in a transaction, then DEFAULT_RESET: {DEFAULT_RESET}"
+
+
+def note_of(adapter: Any, driver: str, workload: str) -> str:
+    """The footnote of ``driver`` on ``workload`` ("" for none)."""
+    own = getattr(adapter, "note", None)
+    return (own(workload) if own is not None else "") or NOTES.get(
+        (DRIVERS[driver][0], workload), ""
+    )
+
+
+def missing(adapter: Any, driver: str, workload: str) -> str:
+    """Why ``driver`` cannot run ``workload`` at all ("" when it can): only a pool can be
+    missing. The workload is then skipped for the driver, not failed."""
+    if workload == "pool" and not hasattr(adapter, "open_pool"):
+        return NOTES.get((DRIVERS[driver][0], "pool"), "no pool")
+    return ""
+
+
+def op_for(adapter: Any, workload: str, rows: int = 0) -> Op:
+    """The op of ``workload`` for ``adapter``: its own, or for ``connect`` one built from the
+    adapter's connect, fetchval and close (the op's argument is then unused)."""
+    if workload != "connect":
+        return adapter.op(workload, rows)
+    if adapter.is_async:
+
+        async def connect(_: Any) -> Any:
+            conn = await adapter.connect()
+            try:
+                return await adapter.fetchval(conn, CONNECT_SQL)
+            finally:
+                await adapter.close(conn)
+
+        return connect
+
+    def connect_sync(_: Any) -> Any:
+        conn = adapter.connect()
+        try:
+            return adapter.fetchval(conn, CONNECT_SQL)
+        finally:
+            adapter.close(conn)
+
+    return connect_sync
 
 
 def conn_params(dsn: str) -> dict[str, Any]:
@@ -297,8 +387,20 @@ class PgwireAsync:
     async def close(self, conn: Any) -> None:
         await conn.close()
 
+    async def open_pool(self, size: int) -> Any:
+        return await self.pgwire.create_pool(self.dsn, min_size=size, max_size=size)
+
+    async def close_pool(self, pool: Any) -> None:
+        await pool.close()
+
+    def note(self, workload: str) -> str:
+        return pgwire_pool_note("pgwire.create_pool") if workload == "pool" else ""
+
     async def execute(self, conn: Any, sql: str) -> Any:
         return await conn.execute(sql)
+
+    async def fetchval(self, conn: Any, sql: str) -> Any:
+        return await conn.fetchval(sql)
 
     async def count(self, conn: Any) -> int:
         return int(await conn.fetchval(COUNT_SQL))
@@ -346,6 +448,12 @@ class PgwireAsync:
                     n += 1
                 return n
 
+        elif workload == "pool":
+
+            async def op(c: Any) -> Any:
+                async with c.acquire() as conn:
+                    return await conn.fetchval(POOL_SQL)
+
         else:
             raise ValueError(workload)
         return op
@@ -368,8 +476,22 @@ class PgwireSync:
     def close(self, conn: Any) -> None:
         conn.close()
 
+    def open_pool(self, size: int) -> Any:
+        return self.pgwire.create_blocking_pool(self.dsn, min_size=size, max_size=size)
+
+    def close_pool(self, pool: Any) -> None:
+        pool.close()
+
+    def note(self, workload: str) -> str:
+        if workload == "pool":
+            return pgwire_pool_note("pgwire.create_blocking_pool, threads")
+        return ""
+
     def execute(self, conn: Any, sql: str) -> Any:
         return conn.execute(sql)
+
+    def fetchval(self, conn: Any, sql: str) -> Any:
+        return conn.fetchval(sql)
 
     def count(self, conn: Any) -> int:
         return int(conn.fetchval(COUNT_SQL))
@@ -404,6 +526,13 @@ class PgwireSync:
                 return n
 
             return stream
+        if workload == "pool":
+
+            def pool(p: Any) -> Any:
+                with p.acquire() as conn:
+                    return conn.fetchval(POOL_SQL)
+
+            return pool
         raise ValueError(workload)
 
 
@@ -424,8 +553,17 @@ class Asyncpg:
     async def close(self, conn: Any) -> None:
         await conn.close()
 
+    async def open_pool(self, size: int) -> Any:
+        return await self.asyncpg.create_pool(self.dsn, min_size=size, max_size=size)
+
+    async def close_pool(self, pool: Any) -> None:
+        await pool.close()
+
     async def execute(self, conn: Any, sql: str) -> Any:
         return await conn.execute(sql)
+
+    async def fetchval(self, conn: Any, sql: str) -> Any:
+        return await conn.fetchval(sql)
 
     async def count(self, conn: Any) -> int:
         return int(await conn.fetchval(COUNT_SQL))
@@ -474,6 +612,12 @@ class Asyncpg:
                         n += 1
                 return n
 
+        elif workload == "pool":
+
+            async def op(c: Any) -> Any:
+                async with c.acquire() as conn:
+                    return await conn.fetchval(POOL_SQL)
+
         else:
             raise ValueError(workload)
         return op
@@ -488,7 +632,7 @@ class PsycopgSync:
         self.psycopg, self.dsn = psycopg, dsn
 
     def versions(self) -> dict[str, str]:
-        out = versions_of("psycopg", "psycopg-binary")
+        out = versions_of("psycopg", "psycopg-binary", "psycopg-pool")
         out["impl"] = self.psycopg.pq.__impl__
         out["libpq"] = str(self.psycopg.pq.version())
         return out
@@ -500,11 +644,26 @@ class PsycopgSync:
     def close(self, conn: Any) -> None:
         conn.close()
 
+    def open_pool(self, size: int) -> Any:
+        from psycopg_pool import ConnectionPool
+
+        pool = ConnectionPool(
+            self.dsn, min_size=size, max_size=size, kwargs={"autocommit": True}, open=False
+        )
+        pool.open(wait=True)
+        return pool
+
+    def close_pool(self, pool: Any) -> None:
+        pool.close()
+
     def execute(self, conn: Any, sql: str) -> Any:
         return conn.execute(sql)
 
+    def fetchval(self, conn: Any, sql: str) -> Any:
+        return conn.execute(sql).fetchone()[0]
+
     def count(self, conn: Any) -> int:
-        return int(conn.execute(COUNT_SQL).fetchone()[0])
+        return int(self.fetchval(conn, COUNT_SQL))
 
     def op(self, workload: str, rows: int = 0) -> Op:
         if workload == "pgtype":
@@ -560,6 +719,13 @@ class PsycopgSync:
                 return n
 
             return stream
+        if workload == "pool":
+
+            def pool(p: Any) -> Any:
+                with p.connection() as conn:
+                    return conn.execute(POOL_SQL).fetchone()[0]
+
+            return pool
         raise ValueError(workload)
 
 
@@ -579,12 +745,27 @@ class PsycopgAsync:
     async def close(self, conn: Any) -> None:
         await conn.close()
 
+    async def open_pool(self, size: int) -> Any:
+        from psycopg_pool import AsyncConnectionPool
+
+        pool = AsyncConnectionPool(
+            self.dsn, min_size=size, max_size=size, kwargs={"autocommit": True}, open=False
+        )
+        await pool.open(wait=True)
+        return pool
+
+    async def close_pool(self, pool: Any) -> None:
+        await pool.close()
+
     async def execute(self, conn: Any, sql: str) -> Any:
         return await conn.execute(sql)
 
+    async def fetchval(self, conn: Any, sql: str) -> Any:
+        cur = await conn.execute(sql)
+        return (await cur.fetchone())[0]
+
     async def count(self, conn: Any) -> int:
-        cur = await conn.execute(COUNT_SQL)
-        return int((await cur.fetchone())[0])
+        return int(await self.fetchval(conn, COUNT_SQL))
 
     def op(self, workload: str, rows: int = 0) -> Op:
         if workload in ("pgtype", "series", "bytea", "intarray"):
@@ -645,6 +826,13 @@ class PsycopgAsync:
                         n += 1
                 return n
 
+        elif workload == "pool":
+
+            async def op(c: Any) -> Any:
+                async with c.connection() as conn:
+                    cur = await conn.execute(POOL_SQL)
+                    return (await cur.fetchone())[0]
+
         else:
             raise ValueError(workload)
         return op
@@ -671,8 +859,11 @@ class Pg8000:
     def execute(self, conn: Any, sql: str) -> Any:
         return conn.run(sql)
 
+    def fetchval(self, conn: Any, sql: str) -> Any:
+        return conn.run(sql)[0][0]
+
     def count(self, conn: Any) -> int:
-        return int(conn.run(COUNT_SQL)[0][0])
+        return int(self.fetchval(conn, COUNT_SQL))
 
     def op(self, workload: str, rows: int = 0) -> Op:
         # Prepared statements are per connection: made on the connection's first use.
@@ -770,10 +961,15 @@ class Dbapi:
         cur.execute(sql)
         cur.close()
 
-    def count(self, conn: Any) -> int:
+    def fetchval(self, conn: Any, sql: str) -> Any:
         cur = conn.cursor()
-        cur.execute(COUNT_SQL)
-        return int(cur.fetchone()[0])
+        cur.execute(sql)
+        value = cur.fetchone()[0]
+        cur.close()
+        return value
+
+    def count(self, conn: Any) -> int:
+        return int(self.fetchval(conn, COUNT_SQL))
 
     def copy(self, conn: Any) -> None:
         raise NotImplementedError
