@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from bench.orm import (
     ORM_ADAPTERS,
@@ -344,15 +344,20 @@ def op_for(adapter: Any, workload: str, rows: int = 0) -> Op:
 
 
 def conn_params(dsn: str) -> dict[str, Any]:
-    """host, port, user, password, database of a ``postgresql://`` URI (for pg8000)."""
+    """host, port, user, password, database of a ``postgresql://`` URI (for pg8000), and
+    ``ssl_context=False`` for ``sslmode=disable``: pg8000's default tries TLS first, and
+    builds a TLS context for it on every connect even when the server says no."""
     parts = urlsplit(dsn)
-    return {
+    params: dict[str, Any] = {
         "host": parts.hostname,
         "port": parts.port or 5432,
         "user": unquote(parts.username or ""),
         "password": unquote(parts.password) if parts.password is not None else None,
         "database": unquote(parts.path.lstrip("/")),
     }
+    if parse_qs(parts.query).get("sslmode") == ["disable"]:
+        params["ssl_context"] = False
+    return params
 
 
 def versions_of(*names: str) -> dict[str, str]:

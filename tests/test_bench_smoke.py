@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 
 from bench import imports, run
-from bench.drivers import DBAPI_DRIVERS, DRIVERS, WORKLOADS, concurrency_of, make_adapter, missing
+from bench.drivers import (
+    DBAPI_DRIVERS,
+    DRIVERS,
+    WORKLOADS,
+    concurrency_of,
+    conn_params,
+    make_adapter,
+    missing,
+)
 from bench.orm import ORM_DRIVERS, ORM_WORKLOADS
 from tests.pg import PostgresServer
 
@@ -208,3 +216,16 @@ def test_the_targets_of_the_second_speed_round() -> None:
     on_ten = fake_report(10, {"pgwire-asyncio": good})
     assert status(on_ten, "pgwire-asyncio", "single-connection workloads") is None
     assert status(on_ten, "pgwire-asyncio", "pool >= asyncpg") is True
+
+
+def test_pg8000_connects_without_tls_under_sslmode_disable() -> None:
+    params = conn_params("postgresql://u:p%40w@127.0.0.1:5433/db?sslmode=disable")
+    assert params == {
+        "host": "127.0.0.1",
+        "port": 5433,
+        "user": "u",
+        "password": "p@w",
+        "database": "db",
+        "ssl_context": False,
+    }
+    assert "ssl_context" not in conn_params("postgresql://u@127.0.0.1/db")
