@@ -21,6 +21,7 @@ built, in the worker subprocess that runs it (psycopg picks its implementation f
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -255,6 +256,20 @@ DRIVERS: dict[str, tuple[str, str, dict[str, str], str]] = {
     **ORM_DRIVERS,
 }
 
+#: ``BENCH_PGWIRE_BASELINE=<another checkout's src directory>`` adds pgwire's drivers a second
+#: time, named ``<driver>-base``, importing pgwire from there: an earlier commit measured in the
+#: same run as the working tree, interleaved round by round, so outside load hits both alike.
+BASELINE_SRC = os.environ.get("BENCH_PGWIRE_BASELINE", "")
+if BASELINE_SRC:
+    for _name in ("pgwire-asyncio", "pgwire-uvloop", "pgwire-trio", "pgwire-sync", "pgwire-dbapi"):
+        _cls, _runs_on, _env, _what = DRIVERS[_name]
+        DRIVERS[f"{_name}-base"] = (
+            _cls,
+            _runs_on,
+            {**_env, "PYTHONPATH": BASELINE_SRC},
+            f"{_what}, pgwire imported from {BASELINE_SRC}",
+        )
+
 #: The drivers that run the workloads through PEP 249 calls.
 DBAPI_DRIVERS = ["pgwire-dbapi", "psycopg-c-dbapi", "psycopg-py-dbapi", "pg8000-dbapi"]
 
@@ -360,6 +375,13 @@ def conn_params(dsn: str) -> dict[str, Any]:
     return params
 
 
+def pgwire_source() -> dict[str, str]:
+    """Where this worker imported pgwire from (the working tree, or a baseline checkout)."""
+    import pgwire
+
+    return {"pgwire_from": os.path.dirname(os.path.dirname(pgwire.__file__))}
+
+
 def versions_of(*names: str) -> dict[str, str]:
     import importlib.metadata
 
@@ -384,7 +406,7 @@ class PgwireAsync:
         self.pgwire, self.dsn = pgwire, dsn
 
     def versions(self) -> dict[str, str]:
-        return versions_of("pgwire", "anyio", "trio", "uvloop")
+        return {**versions_of("pgwire", "anyio", "trio", "uvloop"), **pgwire_source()}
 
     async def connect(self) -> Any:
         return await self.pgwire.connect_async(self.dsn)
@@ -473,7 +495,7 @@ class PgwireSync:
         self.pgwire, self.dsn = pgwire, dsn
 
     def versions(self) -> dict[str, str]:
-        return versions_of("pgwire")
+        return {**versions_of("pgwire"), **pgwire_source()}
 
     def connect(self) -> Any:
         return self.pgwire.connect(self.dsn)
@@ -1055,7 +1077,7 @@ class Dbapi:
 
 class PgwireDbapi(Dbapi):
     def versions(self) -> dict[str, str]:
-        return versions_of("pgwire")
+        return {**versions_of("pgwire"), **pgwire_source()}
 
     def connect(self) -> Any:
         import pgwire.dbapi
