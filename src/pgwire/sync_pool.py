@@ -8,13 +8,14 @@ of tasks: ``with pool.acquire() as conn:`` lends a connection to the calling thr
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from pgwire import _compat_sync as _io
 from pgwire.errors import InterfaceError, PoolClosed, PoolTimeout
@@ -36,6 +37,36 @@ DEFAULT_RESET = "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET A
 UPKEEP_TIMEOUT = 10.0
 
 
+def _upkeep_scope() -> Any:
+    """The scope of the reset on release. In async code it is shielded from the borrower's
+    cancellation (a task cancelled while it holds a connection still gives it back clean)
+    and ends the reset after UPKEEP_TIMEOUT seconds: one cancel scope for both, as they
+    are costly on asyncio. Blocking reads get the timeout themselves."""
+    return contextlib.nullcontext()
+
+
+def _state_lock() -> Any:
+    """The lock of the pool's bookkeeping."""
+    return threading.Lock()
+
+
+class _Signal:
+    """Wakes one waiting task (or thread), once: how a connection is handed to the first
+    in line. On asyncio (and uvloop) a bare future and a timer handle, far cheaper than a
+    cancel scope; on trio an anyio event; in blocking code a lock held until set."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def set(self) -> None:
+        self._lock.release()
+
+    def wait(self, timeout: float | None) -> None:
+        """Until :meth:`set`, or ``timeout`` seconds (the caller tells which happened)."""
+        self._lock.acquire(timeout=-1 if timeout is None else timeout)
+
+
 def create_pool(dsn: str | None = None, **options: Any) -> Pool:
     """Open a pool with ``min_size`` connections and return it. ``options`` are the pool's
     (``min_size``, ``max_size``, ``timeout``, ...; see :class:`Pool`, the one place
@@ -45,14 +76,33 @@ def create_pool(dsn: str | None = None, **options: Any) -> Pool:
     return pool
 
 
-@dataclass
 class _Slot:
     """A pooled connection and the facts the pool keeps about it."""
 
-    conn: Connection
-    created: float
-    idle_since: float
-    command_timeout: float | None
+    __slots__ = ("command_timeout", "conn", "created", "idle_since")
+
+    def __init__(self, conn: Connection, now: float) -> None:
+        self.conn = conn
+        self.created = now
+        #: When it was last given back (or opened): what ``health_check_after`` measures.
+        self.idle_since = now
+        self.command_timeout = conn.command_timeout
+
+
+#: What a task in line is handed: a connection, room to open one, or the news that the
+#: pool closed.
+_Grant = _Slot | Literal["room", "closed"]
+
+
+class _Waiter:
+    """A task (or thread) waiting in :meth:`Pool.acquire`. Whoever takes it out of
+    the line sets ``grant`` and wakes it; one that gives up takes itself out."""
+
+    __slots__ = ("grant", "signal")
+
+    def __init__(self) -> None:
+        self.grant: _Grant | None = None
+        self.signal = _Signal()
 
 
 class Pool:
@@ -110,13 +160,18 @@ class Pool:
         self._reset = reset
         self._init = init
         self._setup = setup
-        self._cond = _io.Condition()
+        #: Guards everything below. No block holding it waits for anything.
+        self._lock = _state_lock()
         #: Idle connections, most recently released last (lent out first, so the oldest age
-        #: out under ``max_idle``).
+        #: out under ``max_idle``). Never non-empty while someone waits in line.
         self._idle: deque[_Slot] = deque()
+        #: Acquirers waiting for a connection, first come first served.
+        self._waiters: deque[_Waiter] = deque()
         self._lent: dict[Connection, _Slot] = {}
-        #: Every connection the pool holds: idle, lent out, or being opened.
+        #: Every connection the pool holds: idle, lent out, being opened, being reset.
         self._size = 0
+        #: close() calls waiting until every connection lent out is back.
+        self._drained: list[_Signal] = []
         self._opened = False
         self._closing = False
         self._closed = False
@@ -140,12 +195,14 @@ class Pool:
         self._opened = True
         try:
             while True:
-                with self._cond:
+                with self._lock:
                     if self._closing or self._size >= self._min_size:
                         return
                     self._size += 1
                 slot = self._connect()
-                self._keep(slot)
+                with self._lock:
+                    doomed = self._give_back(slot)
+                self._close_connections(doomed)
         except BaseException:
             self.terminate()
             raise
@@ -155,23 +212,27 @@ class Pool:
 
         Tasks (or threads) waiting in :meth:`acquire` get :class:`~pgwire.errors.PoolClosed`.
         """
-        with self._cond:
-            if self._closed:
-                return
-            self._closing = True
-            self._cond.notify_all()
-            while self._size > len(self._idle):
-                _io.wait_condition(self._cond, None)
-            idle = self._take_all_idle()
-            self._closed = True
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                self._closing = True
+                self._turn_away_waiters()
+                if self._size <= len(self._idle):
+                    idle = self._take_all_idle()
+                    self._closed = True
+                    break
+                drained = _Signal()
+                self._drained.append(drained)
+            drained.wait(None)
         self._close_connections(idle)
 
     def terminate(self) -> None:
         """Close every connection now, even those lent out (their borrowers' next query
         fails with an error); do not wait for anything."""
-        with self._cond:
+        with self._lock:
             self._closing = self._closed = True
-            self._cond.notify_all()
+            self._turn_away_waiters()
             doomed = self._take_all_idle() + [slot.conn for slot in self._lent.values()]
         self._close_connections(doomed)
 
@@ -220,38 +281,63 @@ class Pool:
         """``with pool.acquire() as conn:`` lends a connection for the block.
 
         ``timeout`` overrides the pool's for this call. With no idle connection and
-        ``max_size`` reached, it waits for a release; if none comes in time it raises
-        :class:`~pgwire.errors.PoolTimeout`.
+        ``max_size`` reached, it waits in line for a release; if none comes in time it
+        raises :class:`~pgwire.errors.PoolTimeout`.
         """
         return _Acquire(self, self._timeout if timeout is None else timeout)
 
     def release(self, conn: Connection) -> None:
         """Give back a connection: reset it and keep it for the next borrower, or close it
         (broken, too old, reset failed, or the pool is closing)."""
-        with _io.shield():
-            with self._cond:
-                slot = self._lent.pop(conn, None)
-            if slot is None:
-                raise InterfaceError(
-                    f"{conn!r} is not lent out by this pool: it came from elsewhere, or it "
-                    "was released already"
-                )
-            if self._reset_session(slot):
-                self._keep(slot)
-            else:
-                self._discard(slot)
+        with self._lock:
+            slot = self._lent.pop(conn, None)
+        if slot is None:
+            raise InterfaceError(
+                f"{conn!r} is not lent out by this pool: it came from elsewhere, or it "
+                "was released already"
+            )
+        clean = False
+        try:
+            with _upkeep_scope():
+                clean = self._reset_session(slot)
+        finally:
+            with self._lock:
+                doomed = self._give_back(slot) if clean else self._drop(slot)
+            if doomed:
+                self._close_connections(doomed)
 
     def _acquire(self, timeout: float | None) -> Connection:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            slot, expired = self._take(deadline)
-            self._close_connections(expired)
-            if slot is None:
+            doomed: list[Connection] = []
+            waiter = None
+            with self._lock:
+                if self._closing:
+                    raise PoolClosed("the pool is closed: it lends no more connections")
+                if self._idle:
+                    grant: _Grant | None = self._idle.pop()
+                    assert isinstance(grant, _Slot)
+                    self._lent[grant.conn] = grant
+                    doomed = self._trim_idle()
+                elif self._size < self._max_size:
+                    self._size += 1
+                    grant = "room"
+                else:
+                    waiter = _Waiter()
+                    self._waiters.append(waiter)
+            if doomed:
+                self._close_connections(doomed)
+            if waiter is not None:
+                grant = self._wait(waiter, deadline)
+            if grant == "room":
                 slot = self._connect()
-                with _io.shield(), self._cond:
+                with self._lock:
                     self._lent[slot.conn] = slot
-            elif not self._healthy(slot):
-                continue
+            else:
+                assert isinstance(grant, _Slot)
+                slot = grant
+                if not self._healthy(slot):
+                    continue
             if self._setup is not None:
                 try:
                     _io.call(self._setup, slot.conn)
@@ -260,28 +346,36 @@ class Pool:
                     raise
             return slot.conn
 
-    def _take(self, deadline: float | None) -> tuple[_Slot | None, list[Connection]]:
-        """Take an idle connection, or reserve room for a new one (``None``), waiting until
-        ``deadline`` for either; also return the idle connections to close for ``max_idle``."""
-        with self._cond:
-            while True:
-                if self._closing:
-                    raise PoolClosed("the pool is closed: it lends no more connections")
-                if self._idle:
-                    slot = self._idle.pop()
-                    self._lent[slot.conn] = slot
-                    return slot, self._trim_idle()
-                if self._size < self._max_size:
-                    self._size += 1
-                    return None, []
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise PoolTimeout(
-                        f"no connection became free in time: all {self._max_size} are lent "
-                        "out (max_size); release connections sooner, raise max_size, or "
-                        "give acquire() a longer timeout"
-                    )
-                _io.wait_condition(self._cond, remaining)
+    def _wait(self, waiter: _Waiter, deadline: float | None) -> _Grant:
+        """Wait in line until handed a connection or room (or turned away), or until
+        ``deadline``; whoever hands it over takes ``waiter`` out of the line."""
+        try:
+            if deadline is None:
+                waiter.signal.wait(None)
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    waiter.signal.wait(remaining)
+        except BaseException:
+            # Cancelled (or interrupted): pass on what may have been handed over meanwhile.
+            with self._lock:
+                doomed = self._withdraw(waiter)
+            if doomed:
+                self._close_connections(doomed)
+            raise
+        with self._lock:
+            grant = waiter.grant
+            if grant is None:
+                self._waiters.remove(waiter)
+        if grant is None:
+            raise PoolTimeout(
+                f"no connection became free in time: all {self._max_size} are lent "
+                "out (max_size); release connections sooner, raise max_size, or "
+                "give acquire() a longer timeout"
+            )
+        if grant == "closed":
+            raise PoolClosed("the pool is closed: it lends no more connections")
+        return grant
 
     def _connect(self) -> _Slot:
         """Open a connection for room already reserved in ``_size`` (freed if this fails)."""
@@ -294,15 +388,14 @@ class Pool:
                 conn.close()
                 raise
         except BaseException:
-            with _io.shield(), self._cond:
-                self._size -= 1
-                self._wake()
+            with self._lock:
+                self._free_room()
             raise
-        now = time.monotonic()
-        return _Slot(conn, now, now, conn.command_timeout)
+        return _Slot(conn, time.monotonic())
 
     def _healthy(self, slot: _Slot) -> bool:
-        """Whether an idle connection just taken may be lent out; if not, it is closed."""
+        """Whether a connection just taken from the idle ones may be lent out; if not, it
+        is closed."""
         conn = slot.conn
         now = time.monotonic()
         healthy = not conn.closed and not self._too_old(slot, now)
@@ -328,57 +421,100 @@ class Pool:
         # The borrower's callbacks must not fire for the next borrower.
         conn.clear_handlers()
         conn.command_timeout = slot.command_timeout
+        reset = self._reset
+        timeout = UPKEEP_TIMEOUT
         try:
-            with _io.fail_after(UPKEEP_TIMEOUT):
-                if conn.transaction_status != "I":
-                    conn.execute("ROLLBACK", timeout=UPKEEP_TIMEOUT)
-                if isinstance(self._reset, str):
-                    conn.execute(self._reset, timeout=UPKEEP_TIMEOUT)
-                elif self._reset is not None:
-                    _io.call(self._reset, conn)
+            if conn.transaction_status != "I":
+                conn.execute("ROLLBACK", timeout=timeout)
+            if isinstance(reset, str):
+                conn.execute(reset, timeout=timeout)
+            elif reset is not None:
+                _io.call(reset, conn)
         except Exception as exc:
             logger.warning("closing a pooled connection whose reset failed: %r", exc)
             return False
+        except BaseException as exc:
+            # The upkeep deadline passed (or, in blocking code, Ctrl-C): the caller closes it.
+            logger.warning("closing a pooled connection whose reset was interrupted: %r", exc)
+            raise
         return not conn.closed and conn.transaction_status == "I"
 
     def _too_old(self, slot: _Slot, now: float) -> bool:
         return self._max_lifetime is not None and now - slot.created >= self._max_lifetime
 
-    def _keep(self, slot: _Slot) -> None:
-        """Put a healthy connection (counted in ``_size``) among the idle ones."""
-        with _io.shield():
-            with self._cond:
-                if self._closing:
-                    self._size -= 1
-                    expired = [slot.conn]
-                else:
-                    slot.idle_since = time.monotonic()
-                    self._idle.append(slot)
-                    expired = self._trim_idle()
-                self._wake()
-            self._close_connections(expired)
-
     def _discard(self, slot: _Slot) -> None:
-        """Close a connection taken out of the pool and free its room."""
-        with _io.shield():
-            with self._cond:
-                self._lent.pop(slot.conn, None)
-                self._size -= 1
-                self._wake()
-            self._close_connections([slot.conn])
+        """Close a connection lent out (or being lent) and free its room."""
+        with self._lock:
+            self._lent.pop(slot.conn, None)
+            doomed = self._drop(slot)
+        self._close_connections(doomed)
 
-    def _wake(self) -> None:
-        """Tell a waiter (holding ``_cond``) that a connection or room came free; all of them
-        while closing, so that :meth:`close` learns of each release."""
+    # Bookkeeping: each of these runs holding ``_lock`` and returns the connections the
+    # caller is to close once it let go of the lock.
+
+    def _give_back(self, slot: _Slot) -> list[Connection]:
+        """Keep a clean connection: hand it to the first task in line, else make it idle."""
+        slot.idle_since = time.monotonic()
         if self._closing:
-            self._cond.notify_all()
+            self._size -= 1
+            self._settle()
+            return [slot.conn]
+        if self._waiters:
+            waiter = self._waiters.popleft()
+            self._lent[slot.conn] = slot
+            waiter.grant = slot
+            waiter.signal.set()
+            return []
+        self._idle.append(slot)
+        return self._trim_idle()
+
+    def _drop(self, slot: _Slot) -> list[Connection]:
+        """Give up a connection that is neither idle nor lent out."""
+        self._free_room()
+        return [slot.conn]
+
+    def _free_room(self) -> None:
+        """A connection counted in ``_size`` is gone: hand its room to the first task in
+        line (which opens a new one), or shrink."""
+        if self._waiters:
+            waiter = self._waiters.popleft()
+            waiter.grant = "room"
+            waiter.signal.set()
         else:
-            self._cond.notify()
+            self._size -= 1
+            self._settle()
+
+    def _withdraw(self, waiter: _Waiter) -> list[Connection]:
+        """Take a task that gave up out of the line, passing on what it was handed."""
+        grant, waiter.grant = waiter.grant, None
+        if grant is None:
+            self._waiters.remove(waiter)
+            return []
+        if grant == "room":
+            self._free_room()
+            return []
+        if isinstance(grant, _Slot):
+            del self._lent[grant.conn]
+            return self._give_back(grant)
+        return []
+
+    def _turn_away_waiters(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            waiter.grant = "closed"
+            waiter.signal.set()
+
+    def _settle(self) -> None:
+        """While closing: tell close() once every connection lent out is back."""
+        if self._drained and self._size <= len(self._idle):
+            for drained in self._drained:
+                drained.set()
+            self._drained.clear()
 
     def _trim_idle(self) -> list[Connection]:
-        """Take out (holding ``_cond``) the idle connections unused for ``max_idle``, as long
-        as more than ``min_size`` remain; the caller closes them."""
-        if self._max_idle is None:
+        """Take out the idle connections unused for ``max_idle``, as long as more than
+        ``min_size`` remain."""
+        if self._max_idle is None or not self._idle:
             return []
         expired = []
         cutoff = time.monotonic() - self._max_idle
