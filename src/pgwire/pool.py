@@ -45,7 +45,9 @@ logger = logging.getLogger("pgwire.pool")
 #: borrower changed in the session: advisory locks, open cursors, LISTENs and settings
 #: (``SET``). Unlike ``DISCARD ALL`` it keeps prepared statements, so the statement cache
 #: stays valid. Temporary tables are kept too: pass ``reset="DISCARD TEMP; ..."`` to drop them.
-DEFAULT_RESET = "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL"
+#: The function is named with its schema: a borrower may have put one of the same name
+#: ahead of ``pg_catalog`` on the ``search_path``.
+DEFAULT_RESET = "SELECT pg_catalog.pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL"
 
 #: Seconds the reset on release, or a health check, may take; a connection that takes longer
 #: is closed (a server that stopped answering must not hang a release or an acquire).
