@@ -171,6 +171,124 @@ class _Waiter:
         self.signal = _Signal()
 
 
+class _Ledger:
+    """What a pool holds and who waits for it: the pool's bookkeeping, apart from its I/O.
+
+    Every method runs holding ``lock`` and never waits; those that take connections out
+    return the ones the caller is to close once it let go of the lock.
+    """
+
+    def __init__(self, min_size: int, max_size: int, max_idle: float | None) -> None:
+        self.min_size = min_size
+        self.max_size = max_size
+        self.max_idle = max_idle
+        #: Guards everything below. No block holding it waits for anything.
+        self.lock = _state_lock()
+        #: Idle connections, most recently released last (lent out first, so the oldest age
+        #: out under ``max_idle``). Never non-empty while someone waits in line.
+        self.idle: deque[_Slot] = deque()
+        #: Acquirers waiting for a connection, first come first served.
+        self.waiters: deque[_Waiter] = deque()
+        self.lent: dict[AsyncConnection, _Slot] = {}
+        #: Every connection the pool holds: idle, lent out, being opened, being reset.
+        self.size = 0
+        #: close() calls waiting until every connection lent out is back.
+        self.drained: list[_Signal] = []
+        self.closing = False
+
+    def take(self) -> tuple[_Grant | _Waiter, list[AsyncConnection]]:
+        """An idle connection (now lent), room to open one, or else a place in line."""
+        if self.idle:
+            slot = self.idle.pop()
+            self.lent[slot.conn] = slot
+            return slot, self.trim_idle()
+        if self.size < self.max_size:
+            self.size += 1
+            return "room", []
+        waiter = _Waiter()
+        self.waiters.append(waiter)
+        return waiter, []
+
+    def give_back(self, slot: _Slot) -> list[AsyncConnection]:
+        """Keep a clean connection: hand it to the first task in line, else make it idle."""
+        slot.idle_since = time.monotonic()
+        if self.closing:
+            self.size -= 1
+            self.settle()
+            return [slot.conn]
+        if self.waiters:
+            waiter = self.waiters.popleft()
+            self.lent[slot.conn] = slot
+            waiter.grant = slot
+            waiter.signal.set()
+            return []
+        self.idle.append(slot)
+        return self.trim_idle()
+
+    def drop(self, slot: _Slot) -> list[AsyncConnection]:
+        """Give up a connection that is neither idle nor lent out."""
+        self.free_room()
+        return [slot.conn]
+
+    def free_room(self) -> None:
+        """A connection counted in ``size`` is gone: hand its room to the first task in
+        line (which opens a new one), or shrink."""
+        if self.waiters:
+            waiter = self.waiters.popleft()
+            waiter.grant = "room"
+            waiter.signal.set()
+        else:
+            self.size -= 1
+            self.settle()
+
+    def withdraw(self, waiter: _Waiter) -> list[AsyncConnection]:
+        """Take a task that gave up out of the line, passing on what it was handed."""
+        grant, waiter.grant = waiter.grant, None
+        if grant is None:
+            self.waiters.remove(waiter)
+            return []
+        if grant == "room":
+            self.free_room()
+            return []
+        if isinstance(grant, _Slot):
+            del self.lent[grant.conn]
+            return self.give_back(grant)
+        return []
+
+    def turn_away_waiters(self) -> None:
+        """Tell everyone in line that the pool closed."""
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            waiter.grant = "closed"
+            waiter.signal.set()
+
+    def settle(self) -> None:
+        """While closing: tell close() once every connection lent out is back."""
+        if self.drained and self.size <= len(self.idle):
+            for drained in self.drained:
+                drained.set()
+            self.drained.clear()
+
+    def trim_idle(self) -> list[AsyncConnection]:
+        """Take out the idle connections unused for ``max_idle``, as long as more than
+        ``min_size`` remain."""
+        if self.max_idle is None or not self.idle:
+            return []
+        expired = []
+        cutoff = time.monotonic() - self.max_idle
+        while self.idle and self.size > self.min_size and self.idle[0].idle_since <= cutoff:
+            expired.append(self.idle.popleft().conn)
+            self.size -= 1
+        return expired
+
+    def take_all_idle(self) -> list[AsyncConnection]:
+        """Take out every idle connection (to close them)."""
+        idle = [slot.conn for slot in self.idle]
+        self.idle.clear()
+        self.size -= len(idle)
+        return idle
+
+
 class AsyncPool:
     """A pool of connections to one database.
 
@@ -226,26 +344,15 @@ class AsyncPool:
         self._reset = reset
         self._init = init
         self._setup = setup
-        #: Guards everything below. No block holding it waits for anything.
-        self._lock = _state_lock()
-        #: Idle connections, most recently released last (lent out first, so the oldest age
-        #: out under ``max_idle``). Never non-empty while someone waits in line.
-        self._idle: deque[_Slot] = deque()
-        #: Acquirers waiting for a connection, first come first served.
-        self._waiters: deque[_Waiter] = deque()
-        self._lent: dict[AsyncConnection, _Slot] = {}
-        #: Every connection the pool holds: idle, lent out, being opened, being reset.
-        self._size = 0
-        #: close() calls waiting until every connection lent out is back.
-        self._drained: list[_Signal] = []
+        self._ledger = _Ledger(min_size, max_size, max_idle)
         self._opened = False
-        self._closing = False
         self._closed = False
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "closing" if self._closing else "open"
+        ledger = self._ledger
+        state = "closed" if self._closed else "closing" if ledger.closing else "open"
         return (
-            f"<pgwire.{type(self).__name__} {state} size={self._size} idle={len(self._idle)} "
+            f"<pgwire.{type(self).__name__} {state} size={ledger.size} idle={len(ledger.idle)} "
             f"min_size={self._min_size} max_size={self._max_size}>"
         )
 
@@ -261,13 +368,13 @@ class AsyncPool:
         self._opened = True
         try:
             while True:
-                with self._lock:
-                    if self._closing or self._size >= self._min_size:
+                with self._ledger.lock:
+                    if self._ledger.closing or self._ledger.size >= self._min_size:
                         return
-                    self._size += 1
+                    self._ledger.size += 1
                 slot = await self._connect()
-                with self._lock:
-                    doomed = self._give_back(slot)
+                with self._ledger.lock:
+                    doomed = self._ledger.give_back(slot)
                 await self._close_connections(doomed)
         except BaseException:
             await self.terminate()
@@ -279,33 +386,35 @@ class AsyncPool:
         Tasks (or threads) waiting in :meth:`acquire` get :class:`~pgwire.errors.PoolClosed`.
         """
         while True:
-            with self._lock:
+            with self._ledger.lock:
                 if self._closed:
                     return
-                self._closing = True
-                self._turn_away_waiters()
-                if self._size <= len(self._idle):
-                    idle = self._take_all_idle()
+                self._ledger.closing = True
+                self._ledger.turn_away_waiters()
+                if self._ledger.size <= len(self._ledger.idle):
+                    idle = self._ledger.take_all_idle()
                     self._closed = True
                     break
                 drained = _Signal()
-                self._drained.append(drained)
+                self._ledger.drained.append(drained)
             await drained.wait(None)
         await self._close_connections(idle)
 
     async def terminate(self) -> None:
         """Close every connection now, even those lent out (their borrowers' next query
         fails with an error); do not wait for anything."""
-        with self._lock:
-            self._closing = self._closed = True
-            self._turn_away_waiters()
-            doomed = self._take_all_idle() + [slot.conn for slot in self._lent.values()]
+        with self._ledger.lock:
+            self._ledger.closing = self._closed = True
+            self._ledger.turn_away_waiters()
+            doomed = self._ledger.take_all_idle() + [
+                slot.conn for slot in self._ledger.lent.values()
+            ]
         await self._close_connections(doomed)
 
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` or :meth:`terminate` was called (or is under way)."""
-        return self._closing
+        return self._ledger.closing
 
     async def __aenter__(self) -> AsyncPool:
         await self.open()
@@ -325,11 +434,11 @@ class AsyncPool:
 
     def get_size(self) -> int:
         """How many connections the pool holds: idle, lent out and being opened."""
-        return self._size
+        return self._ledger.size
 
     def get_idle_size(self) -> int:
         """How many connections sit idle in the pool."""
-        return len(self._idle)
+        return len(self._ledger.idle)
 
     def get_min_size(self) -> int:
         """The ``min_size`` the pool was made with."""
@@ -355,8 +464,8 @@ class AsyncPool:
     async def release(self, conn: AsyncConnection) -> None:
         """Give back a connection: reset it and keep it for the next borrower, or close it
         (broken, too old, reset failed, or the pool is closing)."""
-        with self._lock:
-            slot = self._lent.pop(conn, None)
+        with self._ledger.lock:
+            slot = self._ledger.lent.pop(conn, None)
         if slot is None:
             raise InterfaceError(
                 f"{conn!r} is not lent out by this pool: it came from elsewhere, or it "
@@ -367,38 +476,26 @@ class AsyncPool:
             with _upkeep_scope():
                 clean = await self._reset_session(slot)
         finally:
-            with self._lock:
-                doomed = self._give_back(slot) if clean else self._drop(slot)
+            with self._ledger.lock:
+                doomed = self._ledger.give_back(slot) if clean else self._ledger.drop(slot)
             if doomed:
                 await self._close_connections(doomed)
 
     async def _acquire(self, timeout: float | None) -> AsyncConnection:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            doomed: list[AsyncConnection] = []
-            waiter = None
-            with self._lock:
-                if self._closing:
+            ledger = self._ledger
+            with ledger.lock:
+                if ledger.closing:
                     raise PoolClosed("the pool is closed: it lends no more connections")
-                if self._idle:
-                    grant: _Grant | None = self._idle.pop()
-                    assert isinstance(grant, _Slot)
-                    self._lent[grant.conn] = grant
-                    doomed = self._trim_idle()
-                elif self._size < self._max_size:
-                    self._size += 1
-                    grant = "room"
-                else:
-                    waiter = _Waiter()
-                    self._waiters.append(waiter)
+                taken, doomed = ledger.take()
             if doomed:
                 await self._close_connections(doomed)
-            if waiter is not None:
-                grant = await self._wait(waiter, deadline)
+            grant = await self._wait(taken, deadline) if isinstance(taken, _Waiter) else taken
             if grant == "room":
                 slot = await self._connect()
-                with self._lock:
-                    self._lent[slot.conn] = slot
+                with self._ledger.lock:
+                    self._ledger.lent[slot.conn] = slot
             else:
                 assert isinstance(grant, _Slot)
                 slot = grant
@@ -424,15 +521,15 @@ class AsyncPool:
                     await waiter.signal.wait(remaining)
         except BaseException:
             # Cancelled (or interrupted): pass on what may have been handed over meanwhile.
-            with self._lock:
-                doomed = self._withdraw(waiter)
+            with self._ledger.lock:
+                doomed = self._ledger.withdraw(waiter)
             if doomed:
                 await self._close_connections(doomed)
             raise
-        with self._lock:
+        with self._ledger.lock:
             grant = waiter.grant
             if grant is None:
-                self._waiters.remove(waiter)
+                self._ledger.waiters.remove(waiter)
         if grant is None:
             raise PoolTimeout(
                 f"no connection became free in time: all {self._max_size} are lent "
@@ -454,8 +551,8 @@ class AsyncPool:
                 await conn.close()
                 raise
         except BaseException:
-            with self._lock:
-                self._free_room()
+            with self._ledger.lock:
+                self._ledger.free_room()
             raise
         return _Slot(conn, time.monotonic())
 
@@ -482,7 +579,7 @@ class AsyncPool:
     async def _reset_session(self, slot: _Slot) -> bool:
         """Undo the borrower's changes to the session; False if the connection must go."""
         conn = slot.conn
-        if conn.closed or self._closing or self._too_old(slot, time.monotonic()):
+        if conn.closed or self._ledger.closing or self._too_old(slot, time.monotonic()):
             return False
         # The borrower's callbacks must not fire for the next borrower.
         conn.clear_handlers()
@@ -513,90 +610,10 @@ class AsyncPool:
 
     async def _discard(self, slot: _Slot) -> None:
         """Close a connection lent out (or being lent) and free its room."""
-        with self._lock:
-            self._lent.pop(slot.conn, None)
-            doomed = self._drop(slot)
+        with self._ledger.lock:
+            self._ledger.lent.pop(slot.conn, None)
+            doomed = self._ledger.drop(slot)
         await self._close_connections(doomed)
-
-    # Bookkeeping: each of these runs holding ``_lock`` and returns the connections the
-    # caller is to close once it let go of the lock.
-
-    def _give_back(self, slot: _Slot) -> list[AsyncConnection]:
-        """Keep a clean connection: hand it to the first task in line, else make it idle."""
-        slot.idle_since = time.monotonic()
-        if self._closing:
-            self._size -= 1
-            self._settle()
-            return [slot.conn]
-        if self._waiters:
-            waiter = self._waiters.popleft()
-            self._lent[slot.conn] = slot
-            waiter.grant = slot
-            waiter.signal.set()
-            return []
-        self._idle.append(slot)
-        return self._trim_idle()
-
-    def _drop(self, slot: _Slot) -> list[AsyncConnection]:
-        """Give up a connection that is neither idle nor lent out."""
-        self._free_room()
-        return [slot.conn]
-
-    def _free_room(self) -> None:
-        """A connection counted in ``_size`` is gone: hand its room to the first task in
-        line (which opens a new one), or shrink."""
-        if self._waiters:
-            waiter = self._waiters.popleft()
-            waiter.grant = "room"
-            waiter.signal.set()
-        else:
-            self._size -= 1
-            self._settle()
-
-    def _withdraw(self, waiter: _Waiter) -> list[AsyncConnection]:
-        """Take a task that gave up out of the line, passing on what it was handed."""
-        grant, waiter.grant = waiter.grant, None
-        if grant is None:
-            self._waiters.remove(waiter)
-            return []
-        if grant == "room":
-            self._free_room()
-            return []
-        if isinstance(grant, _Slot):
-            del self._lent[grant.conn]
-            return self._give_back(grant)
-        return []
-
-    def _turn_away_waiters(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            waiter.grant = "closed"
-            waiter.signal.set()
-
-    def _settle(self) -> None:
-        """While closing: tell close() once every connection lent out is back."""
-        if self._drained and self._size <= len(self._idle):
-            for drained in self._drained:
-                drained.set()
-            self._drained.clear()
-
-    def _trim_idle(self) -> list[AsyncConnection]:
-        """Take out the idle connections unused for ``max_idle``, as long as more than
-        ``min_size`` remain."""
-        if self._max_idle is None or not self._idle:
-            return []
-        expired = []
-        cutoff = time.monotonic() - self._max_idle
-        while self._idle and self._size > self._min_size and self._idle[0].idle_since <= cutoff:
-            expired.append(self._idle.popleft().conn)
-            self._size -= 1
-        return expired
-
-    def _take_all_idle(self) -> list[AsyncConnection]:
-        idle = [slot.conn for slot in self._idle]
-        self._idle.clear()
-        self._size -= len(idle)
-        return idle
 
     @staticmethod
     async def _close_connections(connections: Sequence[AsyncConnection]) -> None:
