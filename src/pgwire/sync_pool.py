@@ -29,7 +29,8 @@ logger = logging.getLogger("pgwire.pool")
 #: What a released connection runs (after rolling back any transaction) to undo what its
 #: borrower changed in the session: advisory locks, open cursors, LISTENs and settings
 #: (``SET``). Unlike ``DISCARD ALL`` it keeps prepared statements, so the statement cache
-#: stays valid. Temporary tables are kept too: pass ``reset="DISCARD TEMP; ..."`` to drop them.
+#: stays valid. Temporary tables are kept too: pass ``reset=DEFAULT_RESET + "; DISCARD TEMP"``
+#: to drop them.
 #: The function is named with its schema: a borrower may have put one of the same name
 #: ahead of ``pg_catalog`` on the ``search_path``.
 DEFAULT_RESET = "SELECT pg_catalog.pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL"
