@@ -161,6 +161,8 @@ TEST_TWINS = [
     "driver/test_queries",
     "driver/test_user_types",
     "pool/test_pool",
+    "pool/test_pool_reset",
+    "pool/test_pool_waiting",
     "tls/test_drivers",
     "websocket/sessions",
     "websocket/test_bridge",

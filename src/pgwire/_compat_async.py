@@ -19,7 +19,6 @@ import anyio
 from pgwire.transports.async_tcp import AsyncStream
 
 __all__ = [
-    "Condition",
     "call",
     "chunks",
     "current_owner",
@@ -30,7 +29,6 @@ __all__ = [
     "resolve",
     "settle",
     "shield",
-    "wait_condition",
 ]
 
 _CHUNK = 1 << 16
@@ -38,26 +36,9 @@ _CHUNK = 1 << 16
 _POLL = 0.001
 _NO_LIMIT = contextlib.nullcontext()
 
-#: The pool's lock and wake-up signal.
-Condition: type[Any]
 if True:  # ASYNC
     import asyncio
     import sys
-
-    Condition = anyio.Condition
-else:
-    Condition = threading.Condition
-
-
-async def wait_condition(condition: Any, timeout: float | None) -> bool:
-    """Wait (holding ``condition``) for a notification; False if ``timeout`` expired first."""
-    if True:  # ASYNC
-        with anyio.move_on_after(timeout):
-            await condition.wait()
-            return True
-        return False
-    else:
-        return bool(condition.wait(timeout))
 
 
 def settle(stream: AsyncStream) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 from pgwire.transports import SyncStream
 
 __all__ = [
-    "Condition",
     "call",
     "chunks",
     "current_owner",
@@ -28,22 +27,12 @@ __all__ = [
     "resolve",
     "settle",
     "shield",
-    "wait_condition",
 ]
 
 _CHUNK = 1 << 16
 #: The wait that stands for a zero timeout (a poll) on a read.
 _POLL = 0.001
 _NO_LIMIT = contextlib.nullcontext()
-
-#: The pool's lock and wake-up signal.
-Condition: type[Any]
-Condition = threading.Condition
-
-
-def wait_condition(condition: Any, timeout: float | None) -> bool:
-    """Wait (holding ``condition``) for a notification; False if ``timeout`` expired first."""
-    return bool(condition.wait(timeout))
 
 
 def settle(stream: SyncStream) -> None:

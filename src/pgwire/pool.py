@@ -12,6 +12,8 @@ connections are acquired and released.
   with an empty query first; if that fails it is closed and another one is used.
 - Idle connections unused for ``max_idle`` seconds are closed at the next acquire or release,
   down to ``min_size``.
+- When every connection is lent out, acquirers wait in line: a connection given back (or room
+  for a new one) goes straight to the one that has waited longest, so none is overtaken.
 
 This file is the single source of both pools: ``scripts/gen_sync.py`` turns it into
 ``sync_pool.py`` (the blocking pool, for threads) as it turns connection.py into sync.py.
@@ -21,13 +23,14 @@ uses the driver's connections.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from pgwire import _compat_async as _io
 from pgwire.connection import AsyncConnection, connect_async
@@ -41,12 +44,94 @@ logger = logging.getLogger("pgwire.pool")
 #: What a released connection runs (after rolling back any transaction) to undo what its
 #: borrower changed in the session: advisory locks, open cursors, LISTENs and settings
 #: (``SET``). Unlike ``DISCARD ALL`` it keeps prepared statements, so the statement cache
-#: stays valid. Temporary tables are kept too: pass ``reset="DISCARD TEMP; ..."`` to drop them.
-DEFAULT_RESET = "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL"
+#: stays valid. Temporary tables are kept too: pass ``reset=DEFAULT_RESET + "; DISCARD TEMP"``
+#: to drop them.
+#: The function is named with its schema: a borrower may have put one of the same name
+#: ahead of ``pg_catalog`` on the ``search_path``.
+DEFAULT_RESET = "SELECT pg_catalog.pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL"
 
 #: Seconds the reset on release, or a health check, may take; a connection that takes longer
 #: is closed (a server that stopped answering must not hang a release or an acquire).
 UPKEEP_TIMEOUT = 10.0
+
+if True:  # ASYNC
+    import asyncio
+
+    import anyio
+
+    def _expire(future: asyncio.Future[None]) -> None:
+        if not future.done():
+            future.set_result(None)
+
+
+def _upkeep_scope() -> Any:
+    """The scope of the reset on release. In async code it is shielded from the borrower's
+    cancellation (a task cancelled while it holds a connection still gives it back clean)
+    and ends the reset after UPKEEP_TIMEOUT seconds: one cancel scope for both, as they
+    are costly on asyncio. Blocking reads get the timeout themselves."""
+    if True:  # ASYNC
+        return anyio.CancelScope(shield=True, deadline=anyio.current_time() + UPKEEP_TIMEOUT)
+    else:
+        return contextlib.nullcontext()
+
+
+def _state_lock() -> Any:
+    """The lock of the pool's bookkeeping."""
+    if True:  # ASYNC
+        # Tasks of one event loop change it only between awaits (no block holding the lock
+        # awaits anything), so none sees it half done: no lock is needed.
+        return contextlib.nullcontext()
+    else:
+        return threading.Lock()
+
+
+class _Signal:
+    """Wakes one waiting task (or thread), once: how a connection is handed to the first
+    in line. On asyncio (and uvloop) a bare future and a timer handle, far cheaper than a
+    cancel scope; on trio an anyio event; in blocking code a lock held until set."""
+
+    def __init__(self) -> None:
+        if True:  # ASYNC
+            self._future: asyncio.Future[None] | None = None
+            self._event: anyio.Event | None = None
+            try:
+                self._future = asyncio.get_running_loop().create_future()
+            except RuntimeError:  # not on asyncio
+                self._event = anyio.Event()
+        else:
+            self._lock = threading.Lock()
+            self._lock.acquire()
+
+    def set(self) -> None:
+        if True:  # ASYNC
+            future = self._future
+            if future is None:
+                assert self._event is not None
+                self._event.set()
+            elif not future.done():
+                future.set_result(None)
+        else:
+            self._lock.release()
+
+    async def wait(self, timeout: float | None) -> None:
+        """Until :meth:`set`, or ``timeout`` seconds (the caller tells which happened)."""
+        if True:  # ASYNC
+            future = self._future
+            if future is None:
+                assert self._event is not None
+                with anyio.move_on_after(timeout):
+                    await self._event.wait()
+                return
+            if timeout is None:
+                await future
+                return
+            timer = future.get_loop().call_later(timeout, _expire, future)
+            try:
+                await future
+            finally:
+                timer.cancel()
+        else:
+            self._lock.acquire(timeout=-1 if timeout is None else timeout)
 
 
 async def create_pool(dsn: str | None = None, **options: Any) -> AsyncPool:
@@ -58,14 +143,151 @@ async def create_pool(dsn: str | None = None, **options: Any) -> AsyncPool:
     return pool
 
 
-@dataclass
 class _Slot:
     """A pooled connection and the facts the pool keeps about it."""
 
-    conn: AsyncConnection
-    created: float
-    idle_since: float
-    command_timeout: float | None
+    __slots__ = ("command_timeout", "conn", "created", "idle_since")
+
+    def __init__(self, conn: AsyncConnection, now: float) -> None:
+        self.conn = conn
+        self.created = now
+        #: When it was last given back (or opened): what ``health_check_after`` measures.
+        self.idle_since = now
+        self.command_timeout = conn.command_timeout
+
+
+#: What a task in line is handed: a connection, room to open one, or the news that the
+#: pool closed.
+_Grant = _Slot | Literal["room", "closed"]
+
+
+class _Waiter:
+    """A task (or thread) waiting in :meth:`AsyncPool.acquire`. Whoever takes it out of
+    the line sets ``grant`` and wakes it; one that gives up takes itself out."""
+
+    __slots__ = ("grant", "signal")
+
+    def __init__(self) -> None:
+        self.grant: _Grant | None = None
+        self.signal = _Signal()
+
+
+class _Ledger:
+    """What a pool holds and who waits for it: the pool's bookkeeping, apart from its I/O.
+
+    Every method runs holding ``lock`` and never waits; those that take connections out
+    return the ones the caller is to close once it let go of the lock.
+    """
+
+    def __init__(self, min_size: int, max_size: int, max_idle: float | None) -> None:
+        self.min_size = min_size
+        self.max_size = max_size
+        self.max_idle = max_idle
+        #: Guards everything below. No block holding it waits for anything.
+        self.lock = _state_lock()
+        #: Idle connections, most recently released last (lent out first, so the oldest age
+        #: out under ``max_idle``). Never non-empty while someone waits in line.
+        self.idle: deque[_Slot] = deque()
+        #: Acquirers waiting for a connection, first come first served.
+        self.waiters: deque[_Waiter] = deque()
+        self.lent: dict[AsyncConnection, _Slot] = {}
+        #: Every connection the pool holds: idle, lent out, being opened, being reset.
+        self.size = 0
+        #: close() calls waiting until every connection lent out is back.
+        self.drained: list[_Signal] = []
+        self.closing = False
+
+    def take(self) -> tuple[_Grant | _Waiter, list[AsyncConnection]]:
+        """An idle connection (now lent), room to open one, or else a place in line."""
+        if self.idle:
+            slot = self.idle.pop()
+            self.lent[slot.conn] = slot
+            return slot, self.trim_idle()
+        if self.size < self.max_size:
+            self.size += 1
+            return "room", []
+        waiter = _Waiter()
+        self.waiters.append(waiter)
+        return waiter, []
+
+    def give_back(self, slot: _Slot) -> list[AsyncConnection]:
+        """Keep a clean connection: hand it to the first task in line, else make it idle."""
+        slot.idle_since = time.monotonic()
+        if self.closing:
+            self.size -= 1
+            self.settle()
+            return [slot.conn]
+        if self.waiters:
+            waiter = self.waiters.popleft()
+            self.lent[slot.conn] = slot
+            waiter.grant = slot
+            waiter.signal.set()
+            return []
+        self.idle.append(slot)
+        return self.trim_idle()
+
+    def drop(self, slot: _Slot) -> list[AsyncConnection]:
+        """Give up a connection that is neither idle nor lent out."""
+        self.free_room()
+        return [slot.conn]
+
+    def free_room(self) -> None:
+        """A connection counted in ``size`` is gone: hand its room to the first task in
+        line (which opens a new one), or shrink."""
+        if self.waiters:
+            waiter = self.waiters.popleft()
+            waiter.grant = "room"
+            waiter.signal.set()
+        else:
+            self.size -= 1
+            self.settle()
+
+    def withdraw(self, waiter: _Waiter) -> list[AsyncConnection]:
+        """Take a task that gave up out of the line, passing on what it was handed."""
+        grant, waiter.grant = waiter.grant, None
+        if grant is None:
+            self.waiters.remove(waiter)
+            return []
+        if grant == "room":
+            self.free_room()
+            return []
+        if isinstance(grant, _Slot):
+            del self.lent[grant.conn]
+            return self.give_back(grant)
+        return []
+
+    def turn_away_waiters(self) -> None:
+        """Tell everyone in line that the pool closed."""
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            waiter.grant = "closed"
+            waiter.signal.set()
+
+    def settle(self) -> None:
+        """While closing: tell close() once every connection lent out is back."""
+        if self.drained and self.size <= len(self.idle):
+            for drained in self.drained:
+                drained.set()
+            self.drained.clear()
+
+    def trim_idle(self) -> list[AsyncConnection]:
+        """Take out the idle connections unused for ``max_idle``, as long as more than
+        ``min_size`` remain."""
+        if self.max_idle is None or not self.idle:
+            return []
+        expired = []
+        cutoff = time.monotonic() - self.max_idle
+        while self.idle and self.size > self.min_size and self.idle[0].idle_since <= cutoff:
+            expired.append(self.idle.popleft().conn)
+            self.size -= 1
+        return expired
+
+    def take_all_idle(self) -> list[AsyncConnection]:
+        """Take out every idle connection (to close them)."""
+        idle = [slot.conn for slot in self.idle]
+        self.idle.clear()
+        self.size -= len(idle)
+        return idle
 
 
 class AsyncPool:
@@ -123,21 +345,15 @@ class AsyncPool:
         self._reset = reset
         self._init = init
         self._setup = setup
-        self._cond = _io.Condition()
-        #: Idle connections, most recently released last (lent out first, so the oldest age
-        #: out under ``max_idle``).
-        self._idle: deque[_Slot] = deque()
-        self._lent: dict[AsyncConnection, _Slot] = {}
-        #: Every connection the pool holds: idle, lent out, or being opened.
-        self._size = 0
+        self._ledger = _Ledger(min_size, max_size, max_idle)
         self._opened = False
-        self._closing = False
         self._closed = False
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "closing" if self._closing else "open"
+        ledger = self._ledger
+        state = "closed" if self._closed else "closing" if ledger.closing else "open"
         return (
-            f"<pgwire.{type(self).__name__} {state} size={self._size} idle={len(self._idle)} "
+            f"<pgwire.{type(self).__name__} {state} size={ledger.size} idle={len(ledger.idle)} "
             f"min_size={self._min_size} max_size={self._max_size}>"
         )
 
@@ -153,12 +369,14 @@ class AsyncPool:
         self._opened = True
         try:
             while True:
-                async with self._cond:
-                    if self._closing or self._size >= self._min_size:
+                with self._ledger.lock:
+                    if self._ledger.closing or self._ledger.size >= self._min_size:
                         return
-                    self._size += 1
+                    self._ledger.size += 1
                 slot = await self._connect()
-                await self._keep(slot)
+                with self._ledger.lock:
+                    doomed = self._ledger.give_back(slot)
+                await self._close_connections(doomed)
         except BaseException:
             await self.terminate()
             raise
@@ -168,30 +386,36 @@ class AsyncPool:
 
         Tasks (or threads) waiting in :meth:`acquire` get :class:`~pgwire.errors.PoolClosed`.
         """
-        async with self._cond:
-            if self._closed:
-                return
-            self._closing = True
-            self._cond.notify_all()
-            while self._size > len(self._idle):
-                await _io.wait_condition(self._cond, None)
-            idle = self._take_all_idle()
-            self._closed = True
+        while True:
+            with self._ledger.lock:
+                if self._closed:
+                    return
+                self._ledger.closing = True
+                self._ledger.turn_away_waiters()
+                if self._ledger.size <= len(self._ledger.idle):
+                    idle = self._ledger.take_all_idle()
+                    self._closed = True
+                    break
+                drained = _Signal()
+                self._ledger.drained.append(drained)
+            await drained.wait(None)
         await self._close_connections(idle)
 
     async def terminate(self) -> None:
         """Close every connection now, even those lent out (their borrowers' next query
         fails with an error); do not wait for anything."""
-        async with self._cond:
-            self._closing = self._closed = True
-            self._cond.notify_all()
-            doomed = self._take_all_idle() + [slot.conn for slot in self._lent.values()]
+        with self._ledger.lock:
+            self._ledger.closing = self._closed = True
+            self._ledger.turn_away_waiters()
+            doomed = self._ledger.take_all_idle() + [
+                slot.conn for slot in self._ledger.lent.values()
+            ]
         await self._close_connections(doomed)
 
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` or :meth:`terminate` was called (or is under way)."""
-        return self._closing
+        return self._ledger.closing
 
     async def __aenter__(self) -> AsyncPool:
         await self.open()
@@ -211,11 +435,11 @@ class AsyncPool:
 
     def get_size(self) -> int:
         """How many connections the pool holds: idle, lent out and being opened."""
-        return self._size
+        return self._ledger.size
 
     def get_idle_size(self) -> int:
         """How many connections sit idle in the pool."""
-        return len(self._idle)
+        return len(self._ledger.idle)
 
     def get_min_size(self) -> int:
         """The ``min_size`` the pool was made with."""
@@ -233,39 +457,51 @@ class AsyncPool:
         """``async with pool.acquire() as conn:`` lends a connection for the block.
 
         ``timeout`` overrides the pool's for this call. With no idle connection and
-        ``max_size`` reached, it waits for a release; if none comes in time it raises
-        :class:`~pgwire.errors.PoolTimeout`.
+        ``max_size`` reached, it waits in line for a release; if none comes in time it
+        raises :class:`~pgwire.errors.PoolTimeout`.
         """
         return _Acquire(self, self._timeout if timeout is None else timeout)
 
     async def release(self, conn: AsyncConnection) -> None:
         """Give back a connection: reset it and keep it for the next borrower, or close it
         (broken, too old, reset failed, or the pool is closing)."""
-        with _io.shield():
-            async with self._cond:
-                slot = self._lent.pop(conn, None)
-            if slot is None:
-                raise InterfaceError(
-                    f"{conn!r} is not lent out by this pool: it came from elsewhere, or it "
-                    "was released already"
-                )
-            if await self._reset_session(slot):
-                await self._keep(slot)
-            else:
-                await self._discard(slot)
+        with self._ledger.lock:
+            slot = self._ledger.lent.pop(conn, None)
+        if slot is None:
+            raise InterfaceError(
+                f"{conn!r} is not lent out by this pool: it came from elsewhere, or it "
+                "was released already"
+            )
+        clean = False
+        try:
+            with _upkeep_scope():
+                clean = await self._reset_session(slot)
+        finally:
+            with self._ledger.lock:
+                doomed = self._ledger.give_back(slot) if clean else self._ledger.drop(slot)
+            if doomed:
+                await self._close_connections(doomed)
 
     async def _acquire(self, timeout: float | None) -> AsyncConnection:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            slot, expired = await self._take(deadline)
-            await self._close_connections(expired)
-            if slot is None:
+            ledger = self._ledger
+            with ledger.lock:
+                if ledger.closing:
+                    raise PoolClosed("the pool is closed: it lends no more connections")
+                taken, doomed = ledger.take()
+            if doomed:
+                await self._close_connections(doomed)
+            grant = await self._wait(taken, deadline) if isinstance(taken, _Waiter) else taken
+            if grant == "room":
                 slot = await self._connect()
-                with _io.shield():
-                    async with self._cond:
-                        self._lent[slot.conn] = slot
-            elif not await self._healthy(slot):
-                continue
+                with self._ledger.lock:
+                    self._ledger.lent[slot.conn] = slot
+            else:
+                assert isinstance(grant, _Slot)
+                slot = grant
+                if not await self._healthy(slot):
+                    continue
             if self._setup is not None:
                 try:
                     await _io.call(self._setup, slot.conn)
@@ -274,28 +510,36 @@ class AsyncPool:
                     raise
             return slot.conn
 
-    async def _take(self, deadline: float | None) -> tuple[_Slot | None, list[AsyncConnection]]:
-        """Take an idle connection, or reserve room for a new one (``None``), waiting until
-        ``deadline`` for either; also return the idle connections to close for ``max_idle``."""
-        async with self._cond:
-            while True:
-                if self._closing:
-                    raise PoolClosed("the pool is closed: it lends no more connections")
-                if self._idle:
-                    slot = self._idle.pop()
-                    self._lent[slot.conn] = slot
-                    return slot, self._trim_idle()
-                if self._size < self._max_size:
-                    self._size += 1
-                    return None, []
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise PoolTimeout(
-                        f"no connection became free in time: all {self._max_size} are lent "
-                        "out (max_size); release connections sooner, raise max_size, or "
-                        "give acquire() a longer timeout"
-                    )
-                await _io.wait_condition(self._cond, remaining)
+    async def _wait(self, waiter: _Waiter, deadline: float | None) -> _Grant:
+        """Wait in line until handed a connection or room (or turned away), or until
+        ``deadline``; whoever hands it over takes ``waiter`` out of the line."""
+        try:
+            if deadline is None:
+                await waiter.signal.wait(None)
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    await waiter.signal.wait(remaining)
+        except BaseException:
+            # Cancelled (or interrupted): pass on what may have been handed over meanwhile.
+            with self._ledger.lock:
+                doomed = self._ledger.withdraw(waiter)
+            if doomed:
+                await self._close_connections(doomed)
+            raise
+        with self._ledger.lock:
+            grant = waiter.grant
+            if grant is None:
+                self._ledger.waiters.remove(waiter)
+        if grant is None:
+            raise PoolTimeout(
+                f"no connection became free in time: all {self._max_size} are lent "
+                "out (max_size); release connections sooner, raise max_size, or "
+                "give acquire() a longer timeout"
+            )
+        if grant == "closed":
+            raise PoolClosed("the pool is closed: it lends no more connections")
+        return grant
 
     async def _connect(self) -> _Slot:
         """Open a connection for room already reserved in ``_size`` (freed if this fails)."""
@@ -308,16 +552,14 @@ class AsyncPool:
                 await conn.close()
                 raise
         except BaseException:
-            with _io.shield():
-                async with self._cond:
-                    self._size -= 1
-                    self._wake()
+            with self._ledger.lock:
+                self._ledger.free_room()
             raise
-        now = time.monotonic()
-        return _Slot(conn, now, now, conn.command_timeout)
+        return _Slot(conn, time.monotonic())
 
     async def _healthy(self, slot: _Slot) -> bool:
-        """Whether an idle connection just taken may be lent out; if not, it is closed."""
+        """Whether a connection just taken from the idle ones may be lent out; if not, it
+        is closed."""
         conn = slot.conn
         now = time.monotonic()
         healthy = not conn.closed and not self._too_old(slot, now)
@@ -338,75 +580,41 @@ class AsyncPool:
     async def _reset_session(self, slot: _Slot) -> bool:
         """Undo the borrower's changes to the session; False if the connection must go."""
         conn = slot.conn
-        if conn.closed or self._closing or self._too_old(slot, time.monotonic()):
+        if conn.closed or self._ledger.closing or self._too_old(slot, time.monotonic()):
             return False
         # The borrower's callbacks must not fire for the next borrower.
         conn.clear_handlers()
         conn.command_timeout = slot.command_timeout
+        reset = self._reset
+        if True:  # ASYNC
+            timeout = None  # the caller's upkeep scope has the deadline
+        else:
+            timeout = UPKEEP_TIMEOUT
         try:
-            with _io.fail_after(UPKEEP_TIMEOUT):
-                if conn.transaction_status != "I":
-                    await conn.execute("ROLLBACK", timeout=UPKEEP_TIMEOUT)
-                if isinstance(self._reset, str):
-                    await conn.execute(self._reset, timeout=UPKEEP_TIMEOUT)
-                elif self._reset is not None:
-                    await _io.call(self._reset, conn)
+            if conn.transaction_status != "I":
+                await conn.execute("ROLLBACK", timeout=timeout)
+            if isinstance(reset, str):
+                await conn.execute(reset, timeout=timeout)
+            elif reset is not None:
+                await _io.call(reset, conn)
         except Exception as exc:
             logger.warning("closing a pooled connection whose reset failed: %r", exc)
             return False
+        except BaseException as exc:
+            # The upkeep deadline passed (or, in blocking code, Ctrl-C): the caller closes it.
+            logger.warning("closing a pooled connection whose reset was interrupted: %r", exc)
+            raise
         return not conn.closed and conn.transaction_status == "I"
 
     def _too_old(self, slot: _Slot, now: float) -> bool:
         return self._max_lifetime is not None and now - slot.created >= self._max_lifetime
 
-    async def _keep(self, slot: _Slot) -> None:
-        """Put a healthy connection (counted in ``_size``) among the idle ones."""
-        with _io.shield():
-            async with self._cond:
-                if self._closing:
-                    self._size -= 1
-                    expired = [slot.conn]
-                else:
-                    slot.idle_since = time.monotonic()
-                    self._idle.append(slot)
-                    expired = self._trim_idle()
-                self._wake()
-            await self._close_connections(expired)
-
     async def _discard(self, slot: _Slot) -> None:
-        """Close a connection taken out of the pool and free its room."""
-        with _io.shield():
-            async with self._cond:
-                self._lent.pop(slot.conn, None)
-                self._size -= 1
-                self._wake()
-            await self._close_connections([slot.conn])
-
-    def _wake(self) -> None:
-        """Tell a waiter (holding ``_cond``) that a connection or room came free; all of them
-        while closing, so that :meth:`close` learns of each release."""
-        if self._closing:
-            self._cond.notify_all()
-        else:
-            self._cond.notify()
-
-    def _trim_idle(self) -> list[AsyncConnection]:
-        """Take out (holding ``_cond``) the idle connections unused for ``max_idle``, as long
-        as more than ``min_size`` remain; the caller closes them."""
-        if self._max_idle is None:
-            return []
-        expired = []
-        cutoff = time.monotonic() - self._max_idle
-        while self._idle and self._size > self._min_size and self._idle[0].idle_since <= cutoff:
-            expired.append(self._idle.popleft().conn)
-            self._size -= 1
-        return expired
-
-    def _take_all_idle(self) -> list[AsyncConnection]:
-        idle = [slot.conn for slot in self._idle]
-        self._idle.clear()
-        self._size -= len(idle)
-        return idle
+        """Close a connection lent out (or being lent) and free its room."""
+        with self._ledger.lock:
+            self._ledger.lent.pop(slot.conn, None)
+            doomed = self._ledger.drop(slot)
+        await self._close_connections(doomed)
 
     @staticmethod
     async def _close_connections(connections: Sequence[AsyncConnection]) -> None:

@@ -8,13 +8,14 @@ of tasks: ``with pool.acquire() as conn:`` lends a connection to the calling thr
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from pgwire import _compat_sync as _io
 from pgwire.errors import InterfaceError, PoolClosed, PoolTimeout
@@ -28,12 +29,45 @@ logger = logging.getLogger("pgwire.pool")
 #: What a released connection runs (after rolling back any transaction) to undo what its
 #: borrower changed in the session: advisory locks, open cursors, LISTENs and settings
 #: (``SET``). Unlike ``DISCARD ALL`` it keeps prepared statements, so the statement cache
-#: stays valid. Temporary tables are kept too: pass ``reset="DISCARD TEMP; ..."`` to drop them.
-DEFAULT_RESET = "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL"
+#: stays valid. Temporary tables are kept too: pass ``reset=DEFAULT_RESET + "; DISCARD TEMP"``
+#: to drop them.
+#: The function is named with its schema: a borrower may have put one of the same name
+#: ahead of ``pg_catalog`` on the ``search_path``.
+DEFAULT_RESET = "SELECT pg_catalog.pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL"
 
 #: Seconds the reset on release, or a health check, may take; a connection that takes longer
 #: is closed (a server that stopped answering must not hang a release or an acquire).
 UPKEEP_TIMEOUT = 10.0
+
+
+def _upkeep_scope() -> Any:
+    """The scope of the reset on release. In async code it is shielded from the borrower's
+    cancellation (a task cancelled while it holds a connection still gives it back clean)
+    and ends the reset after UPKEEP_TIMEOUT seconds: one cancel scope for both, as they
+    are costly on asyncio. Blocking reads get the timeout themselves."""
+    return contextlib.nullcontext()
+
+
+def _state_lock() -> Any:
+    """The lock of the pool's bookkeeping."""
+    return threading.Lock()
+
+
+class _Signal:
+    """Wakes one waiting task (or thread), once: how a connection is handed to the first
+    in line. On asyncio (and uvloop) a bare future and a timer handle, far cheaper than a
+    cancel scope; on trio an anyio event; in blocking code a lock held until set."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def set(self) -> None:
+        self._lock.release()
+
+    def wait(self, timeout: float | None) -> None:
+        """Until :meth:`set`, or ``timeout`` seconds (the caller tells which happened)."""
+        self._lock.acquire(timeout=-1 if timeout is None else timeout)
 
 
 def create_pool(dsn: str | None = None, **options: Any) -> Pool:
@@ -45,14 +79,151 @@ def create_pool(dsn: str | None = None, **options: Any) -> Pool:
     return pool
 
 
-@dataclass
 class _Slot:
     """A pooled connection and the facts the pool keeps about it."""
 
-    conn: Connection
-    created: float
-    idle_since: float
-    command_timeout: float | None
+    __slots__ = ("command_timeout", "conn", "created", "idle_since")
+
+    def __init__(self, conn: Connection, now: float) -> None:
+        self.conn = conn
+        self.created = now
+        #: When it was last given back (or opened): what ``health_check_after`` measures.
+        self.idle_since = now
+        self.command_timeout = conn.command_timeout
+
+
+#: What a task in line is handed: a connection, room to open one, or the news that the
+#: pool closed.
+_Grant = _Slot | Literal["room", "closed"]
+
+
+class _Waiter:
+    """A task (or thread) waiting in :meth:`Pool.acquire`. Whoever takes it out of
+    the line sets ``grant`` and wakes it; one that gives up takes itself out."""
+
+    __slots__ = ("grant", "signal")
+
+    def __init__(self) -> None:
+        self.grant: _Grant | None = None
+        self.signal = _Signal()
+
+
+class _Ledger:
+    """What a pool holds and who waits for it: the pool's bookkeeping, apart from its I/O.
+
+    Every method runs holding ``lock`` and never waits; those that take connections out
+    return the ones the caller is to close once it let go of the lock.
+    """
+
+    def __init__(self, min_size: int, max_size: int, max_idle: float | None) -> None:
+        self.min_size = min_size
+        self.max_size = max_size
+        self.max_idle = max_idle
+        #: Guards everything below. No block holding it waits for anything.
+        self.lock = _state_lock()
+        #: Idle connections, most recently released last (lent out first, so the oldest age
+        #: out under ``max_idle``). Never non-empty while someone waits in line.
+        self.idle: deque[_Slot] = deque()
+        #: Acquirers waiting for a connection, first come first served.
+        self.waiters: deque[_Waiter] = deque()
+        self.lent: dict[Connection, _Slot] = {}
+        #: Every connection the pool holds: idle, lent out, being opened, being reset.
+        self.size = 0
+        #: close() calls waiting until every connection lent out is back.
+        self.drained: list[_Signal] = []
+        self.closing = False
+
+    def take(self) -> tuple[_Grant | _Waiter, list[Connection]]:
+        """An idle connection (now lent), room to open one, or else a place in line."""
+        if self.idle:
+            slot = self.idle.pop()
+            self.lent[slot.conn] = slot
+            return slot, self.trim_idle()
+        if self.size < self.max_size:
+            self.size += 1
+            return "room", []
+        waiter = _Waiter()
+        self.waiters.append(waiter)
+        return waiter, []
+
+    def give_back(self, slot: _Slot) -> list[Connection]:
+        """Keep a clean connection: hand it to the first task in line, else make it idle."""
+        slot.idle_since = time.monotonic()
+        if self.closing:
+            self.size -= 1
+            self.settle()
+            return [slot.conn]
+        if self.waiters:
+            waiter = self.waiters.popleft()
+            self.lent[slot.conn] = slot
+            waiter.grant = slot
+            waiter.signal.set()
+            return []
+        self.idle.append(slot)
+        return self.trim_idle()
+
+    def drop(self, slot: _Slot) -> list[Connection]:
+        """Give up a connection that is neither idle nor lent out."""
+        self.free_room()
+        return [slot.conn]
+
+    def free_room(self) -> None:
+        """A connection counted in ``size`` is gone: hand its room to the first task in
+        line (which opens a new one), or shrink."""
+        if self.waiters:
+            waiter = self.waiters.popleft()
+            waiter.grant = "room"
+            waiter.signal.set()
+        else:
+            self.size -= 1
+            self.settle()
+
+    def withdraw(self, waiter: _Waiter) -> list[Connection]:
+        """Take a task that gave up out of the line, passing on what it was handed."""
+        grant, waiter.grant = waiter.grant, None
+        if grant is None:
+            self.waiters.remove(waiter)
+            return []
+        if grant == "room":
+            self.free_room()
+            return []
+        if isinstance(grant, _Slot):
+            del self.lent[grant.conn]
+            return self.give_back(grant)
+        return []
+
+    def turn_away_waiters(self) -> None:
+        """Tell everyone in line that the pool closed."""
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            waiter.grant = "closed"
+            waiter.signal.set()
+
+    def settle(self) -> None:
+        """While closing: tell close() once every connection lent out is back."""
+        if self.drained and self.size <= len(self.idle):
+            for drained in self.drained:
+                drained.set()
+            self.drained.clear()
+
+    def trim_idle(self) -> list[Connection]:
+        """Take out the idle connections unused for ``max_idle``, as long as more than
+        ``min_size`` remain."""
+        if self.max_idle is None or not self.idle:
+            return []
+        expired = []
+        cutoff = time.monotonic() - self.max_idle
+        while self.idle and self.size > self.min_size and self.idle[0].idle_since <= cutoff:
+            expired.append(self.idle.popleft().conn)
+            self.size -= 1
+        return expired
+
+    def take_all_idle(self) -> list[Connection]:
+        """Take out every idle connection (to close them)."""
+        idle = [slot.conn for slot in self.idle]
+        self.idle.clear()
+        self.size -= len(idle)
+        return idle
 
 
 class Pool:
@@ -110,21 +281,15 @@ class Pool:
         self._reset = reset
         self._init = init
         self._setup = setup
-        self._cond = _io.Condition()
-        #: Idle connections, most recently released last (lent out first, so the oldest age
-        #: out under ``max_idle``).
-        self._idle: deque[_Slot] = deque()
-        self._lent: dict[Connection, _Slot] = {}
-        #: Every connection the pool holds: idle, lent out, or being opened.
-        self._size = 0
+        self._ledger = _Ledger(min_size, max_size, max_idle)
         self._opened = False
-        self._closing = False
         self._closed = False
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "closing" if self._closing else "open"
+        ledger = self._ledger
+        state = "closed" if self._closed else "closing" if ledger.closing else "open"
         return (
-            f"<pgwire.{type(self).__name__} {state} size={self._size} idle={len(self._idle)} "
+            f"<pgwire.{type(self).__name__} {state} size={ledger.size} idle={len(ledger.idle)} "
             f"min_size={self._min_size} max_size={self._max_size}>"
         )
 
@@ -140,12 +305,14 @@ class Pool:
         self._opened = True
         try:
             while True:
-                with self._cond:
-                    if self._closing or self._size >= self._min_size:
+                with self._ledger.lock:
+                    if self._ledger.closing or self._ledger.size >= self._min_size:
                         return
-                    self._size += 1
+                    self._ledger.size += 1
                 slot = self._connect()
-                self._keep(slot)
+                with self._ledger.lock:
+                    doomed = self._ledger.give_back(slot)
+                self._close_connections(doomed)
         except BaseException:
             self.terminate()
             raise
@@ -155,30 +322,36 @@ class Pool:
 
         Tasks (or threads) waiting in :meth:`acquire` get :class:`~pgwire.errors.PoolClosed`.
         """
-        with self._cond:
-            if self._closed:
-                return
-            self._closing = True
-            self._cond.notify_all()
-            while self._size > len(self._idle):
-                _io.wait_condition(self._cond, None)
-            idle = self._take_all_idle()
-            self._closed = True
+        while True:
+            with self._ledger.lock:
+                if self._closed:
+                    return
+                self._ledger.closing = True
+                self._ledger.turn_away_waiters()
+                if self._ledger.size <= len(self._ledger.idle):
+                    idle = self._ledger.take_all_idle()
+                    self._closed = True
+                    break
+                drained = _Signal()
+                self._ledger.drained.append(drained)
+            drained.wait(None)
         self._close_connections(idle)
 
     def terminate(self) -> None:
         """Close every connection now, even those lent out (their borrowers' next query
         fails with an error); do not wait for anything."""
-        with self._cond:
-            self._closing = self._closed = True
-            self._cond.notify_all()
-            doomed = self._take_all_idle() + [slot.conn for slot in self._lent.values()]
+        with self._ledger.lock:
+            self._ledger.closing = self._closed = True
+            self._ledger.turn_away_waiters()
+            doomed = self._ledger.take_all_idle() + [
+                slot.conn for slot in self._ledger.lent.values()
+            ]
         self._close_connections(doomed)
 
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` or :meth:`terminate` was called (or is under way)."""
-        return self._closing
+        return self._ledger.closing
 
     def __enter__(self) -> Pool:
         self.open()
@@ -198,11 +371,11 @@ class Pool:
 
     def get_size(self) -> int:
         """How many connections the pool holds: idle, lent out and being opened."""
-        return self._size
+        return self._ledger.size
 
     def get_idle_size(self) -> int:
         """How many connections sit idle in the pool."""
-        return len(self._idle)
+        return len(self._ledger.idle)
 
     def get_min_size(self) -> int:
         """The ``min_size`` the pool was made with."""
@@ -220,38 +393,51 @@ class Pool:
         """``with pool.acquire() as conn:`` lends a connection for the block.
 
         ``timeout`` overrides the pool's for this call. With no idle connection and
-        ``max_size`` reached, it waits for a release; if none comes in time it raises
-        :class:`~pgwire.errors.PoolTimeout`.
+        ``max_size`` reached, it waits in line for a release; if none comes in time it
+        raises :class:`~pgwire.errors.PoolTimeout`.
         """
         return _Acquire(self, self._timeout if timeout is None else timeout)
 
     def release(self, conn: Connection) -> None:
         """Give back a connection: reset it and keep it for the next borrower, or close it
         (broken, too old, reset failed, or the pool is closing)."""
-        with _io.shield():
-            with self._cond:
-                slot = self._lent.pop(conn, None)
-            if slot is None:
-                raise InterfaceError(
-                    f"{conn!r} is not lent out by this pool: it came from elsewhere, or it "
-                    "was released already"
-                )
-            if self._reset_session(slot):
-                self._keep(slot)
-            else:
-                self._discard(slot)
+        with self._ledger.lock:
+            slot = self._ledger.lent.pop(conn, None)
+        if slot is None:
+            raise InterfaceError(
+                f"{conn!r} is not lent out by this pool: it came from elsewhere, or it "
+                "was released already"
+            )
+        clean = False
+        try:
+            with _upkeep_scope():
+                clean = self._reset_session(slot)
+        finally:
+            with self._ledger.lock:
+                doomed = self._ledger.give_back(slot) if clean else self._ledger.drop(slot)
+            if doomed:
+                self._close_connections(doomed)
 
     def _acquire(self, timeout: float | None) -> Connection:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            slot, expired = self._take(deadline)
-            self._close_connections(expired)
-            if slot is None:
+            ledger = self._ledger
+            with ledger.lock:
+                if ledger.closing:
+                    raise PoolClosed("the pool is closed: it lends no more connections")
+                taken, doomed = ledger.take()
+            if doomed:
+                self._close_connections(doomed)
+            grant = self._wait(taken, deadline) if isinstance(taken, _Waiter) else taken
+            if grant == "room":
                 slot = self._connect()
-                with _io.shield(), self._cond:
-                    self._lent[slot.conn] = slot
-            elif not self._healthy(slot):
-                continue
+                with self._ledger.lock:
+                    self._ledger.lent[slot.conn] = slot
+            else:
+                assert isinstance(grant, _Slot)
+                slot = grant
+                if not self._healthy(slot):
+                    continue
             if self._setup is not None:
                 try:
                     _io.call(self._setup, slot.conn)
@@ -260,28 +446,36 @@ class Pool:
                     raise
             return slot.conn
 
-    def _take(self, deadline: float | None) -> tuple[_Slot | None, list[Connection]]:
-        """Take an idle connection, or reserve room for a new one (``None``), waiting until
-        ``deadline`` for either; also return the idle connections to close for ``max_idle``."""
-        with self._cond:
-            while True:
-                if self._closing:
-                    raise PoolClosed("the pool is closed: it lends no more connections")
-                if self._idle:
-                    slot = self._idle.pop()
-                    self._lent[slot.conn] = slot
-                    return slot, self._trim_idle()
-                if self._size < self._max_size:
-                    self._size += 1
-                    return None, []
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise PoolTimeout(
-                        f"no connection became free in time: all {self._max_size} are lent "
-                        "out (max_size); release connections sooner, raise max_size, or "
-                        "give acquire() a longer timeout"
-                    )
-                _io.wait_condition(self._cond, remaining)
+    def _wait(self, waiter: _Waiter, deadline: float | None) -> _Grant:
+        """Wait in line until handed a connection or room (or turned away), or until
+        ``deadline``; whoever hands it over takes ``waiter`` out of the line."""
+        try:
+            if deadline is None:
+                waiter.signal.wait(None)
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    waiter.signal.wait(remaining)
+        except BaseException:
+            # Cancelled (or interrupted): pass on what may have been handed over meanwhile.
+            with self._ledger.lock:
+                doomed = self._ledger.withdraw(waiter)
+            if doomed:
+                self._close_connections(doomed)
+            raise
+        with self._ledger.lock:
+            grant = waiter.grant
+            if grant is None:
+                self._ledger.waiters.remove(waiter)
+        if grant is None:
+            raise PoolTimeout(
+                f"no connection became free in time: all {self._max_size} are lent "
+                "out (max_size); release connections sooner, raise max_size, or "
+                "give acquire() a longer timeout"
+            )
+        if grant == "closed":
+            raise PoolClosed("the pool is closed: it lends no more connections")
+        return grant
 
     def _connect(self) -> _Slot:
         """Open a connection for room already reserved in ``_size`` (freed if this fails)."""
@@ -294,15 +488,14 @@ class Pool:
                 conn.close()
                 raise
         except BaseException:
-            with _io.shield(), self._cond:
-                self._size -= 1
-                self._wake()
+            with self._ledger.lock:
+                self._ledger.free_room()
             raise
-        now = time.monotonic()
-        return _Slot(conn, now, now, conn.command_timeout)
+        return _Slot(conn, time.monotonic())
 
     def _healthy(self, slot: _Slot) -> bool:
-        """Whether an idle connection just taken may be lent out; if not, it is closed."""
+        """Whether a connection just taken from the idle ones may be lent out; if not, it
+        is closed."""
         conn = slot.conn
         now = time.monotonic()
         healthy = not conn.closed and not self._too_old(slot, now)
@@ -323,75 +516,38 @@ class Pool:
     def _reset_session(self, slot: _Slot) -> bool:
         """Undo the borrower's changes to the session; False if the connection must go."""
         conn = slot.conn
-        if conn.closed or self._closing or self._too_old(slot, time.monotonic()):
+        if conn.closed or self._ledger.closing or self._too_old(slot, time.monotonic()):
             return False
         # The borrower's callbacks must not fire for the next borrower.
         conn.clear_handlers()
         conn.command_timeout = slot.command_timeout
+        reset = self._reset
+        timeout = UPKEEP_TIMEOUT
         try:
-            with _io.fail_after(UPKEEP_TIMEOUT):
-                if conn.transaction_status != "I":
-                    conn.execute("ROLLBACK", timeout=UPKEEP_TIMEOUT)
-                if isinstance(self._reset, str):
-                    conn.execute(self._reset, timeout=UPKEEP_TIMEOUT)
-                elif self._reset is not None:
-                    _io.call(self._reset, conn)
+            if conn.transaction_status != "I":
+                conn.execute("ROLLBACK", timeout=timeout)
+            if isinstance(reset, str):
+                conn.execute(reset, timeout=timeout)
+            elif reset is not None:
+                _io.call(reset, conn)
         except Exception as exc:
             logger.warning("closing a pooled connection whose reset failed: %r", exc)
             return False
+        except BaseException as exc:
+            # The upkeep deadline passed (or, in blocking code, Ctrl-C): the caller closes it.
+            logger.warning("closing a pooled connection whose reset was interrupted: %r", exc)
+            raise
         return not conn.closed and conn.transaction_status == "I"
 
     def _too_old(self, slot: _Slot, now: float) -> bool:
         return self._max_lifetime is not None and now - slot.created >= self._max_lifetime
 
-    def _keep(self, slot: _Slot) -> None:
-        """Put a healthy connection (counted in ``_size``) among the idle ones."""
-        with _io.shield():
-            with self._cond:
-                if self._closing:
-                    self._size -= 1
-                    expired = [slot.conn]
-                else:
-                    slot.idle_since = time.monotonic()
-                    self._idle.append(slot)
-                    expired = self._trim_idle()
-                self._wake()
-            self._close_connections(expired)
-
     def _discard(self, slot: _Slot) -> None:
-        """Close a connection taken out of the pool and free its room."""
-        with _io.shield():
-            with self._cond:
-                self._lent.pop(slot.conn, None)
-                self._size -= 1
-                self._wake()
-            self._close_connections([slot.conn])
-
-    def _wake(self) -> None:
-        """Tell a waiter (holding ``_cond``) that a connection or room came free; all of them
-        while closing, so that :meth:`close` learns of each release."""
-        if self._closing:
-            self._cond.notify_all()
-        else:
-            self._cond.notify()
-
-    def _trim_idle(self) -> list[Connection]:
-        """Take out (holding ``_cond``) the idle connections unused for ``max_idle``, as long
-        as more than ``min_size`` remain; the caller closes them."""
-        if self._max_idle is None:
-            return []
-        expired = []
-        cutoff = time.monotonic() - self._max_idle
-        while self._idle and self._size > self._min_size and self._idle[0].idle_since <= cutoff:
-            expired.append(self._idle.popleft().conn)
-            self._size -= 1
-        return expired
-
-    def _take_all_idle(self) -> list[Connection]:
-        idle = [slot.conn for slot in self._idle]
-        self._idle.clear()
-        self._size -= len(idle)
-        return idle
+        """Close a connection lent out (or being lent) and free its room."""
+        with self._ledger.lock:
+            self._ledger.lent.pop(slot.conn, None)
+            doomed = self._ledger.drop(slot)
+        self._close_connections(doomed)
 
     @staticmethod
     def _close_connections(connections: Sequence[Connection]) -> None:
