@@ -21,8 +21,8 @@ from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
 from pgwire.protocol.messages import DataRow
 from pgwire.record import Record, RecordShape
 from pgwire.types import default_registry, oids
-from pgwire.types.base import StructDecoder
 from pgwire.types import rows as rows_module
+from pgwire.types.base import StructDecoder
 from pgwire.types.rows import make_row_parser
 
 REGISTRY = default_registry()
