@@ -359,13 +359,19 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
                 *_indent(slow),
             ]
         else:
+            # The lengths alone, compared as one tuple, then the values alone: fewer steps
+            # than a check per column.
+            lengths = reader(
+                "!" + "".join(f"i{struct.calcsize('!' + kinds[i][1])}x" for i in columns)
+            )
+            expected = tuple(struct.calcsize("!" + kinds[i][1]) for i in columns)
+            unpack = reader("!" + "".join(f"4x{kinds[i][1]}" for i in columns))
+            targets = "".join(f"{'x' if kinds[i][2] else 'v'}{i}, " for i in columns)
             body += [
-                f"if end - at >= {run}:",
-                f"    {names}= {reader('!' + codes)}(data, at)",
-                f"    if {checks}:",
-                *_indent(fast),
-                "    else:",
-                *_indent(_indent(slow)),
+                f"if end - at >= {run} and {lengths}(data, at) == {expected!r}:",
+                f"    {targets}= {unpack}(data, at)",
+                *(f"    v{i} = {_value(i, kinds[i], f'x{i}')}" for i in columns if kinds[i][2]),
+                f"    at += {run}",
                 "else:",
                 *_indent(slow),
             ]
