@@ -468,3 +468,30 @@ def test_rows_after_the_run_are_left_buffered() -> None:
     records, end = parse(rows + complete, columns, shape)
     assert [r[0] for r in records] == list(range(30))
     assert end == len(rows)
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        [(oids.INT4, BINARY)],
+        [(oids.TEXT, BINARY), (oids.INT4, BINARY)],
+        [(oids.TEXT, BINARY), (oids.INT4, BINARY), (oids.BOOL, BINARY)],
+        [(oids.INT4, BINARY), (oids.TEXT, BINARY), (oids.INT8, BINARY)],
+    ],
+)
+@pytest.mark.parametrize("extra", [1, 4, 9])
+def test_a_row_longer_than_its_columns_is_left_to_the_general_path(
+    columns: list[tuple[int, int]], extra: int
+) -> None:
+    shape = shape_of(columns)
+    values = {oids.INT4: b"\x00\x00\x00\x07", oids.TEXT: b"abc", oids.BOOL: b"\x01"}
+    values[oids.INT8] = bytes(8)
+    good = data_row([values[oid] for oid, _ in columns])
+    # The same row, declaring ``extra`` more bytes than its columns fill, which follow it.
+    long = b"D" + struct.pack("!i", len(good) - 1 + extra) + good[5:] + b"\x00" * extra
+    wire = good * 20 + long + good
+    records, end = parse(wire, columns, shape)
+    assert len(records) == 20 and end == 20 * len(good)
+    expected = general_path(wire, columns, shape)
+    assert isinstance(expected[20], ProtocolError)
+    assert "trailing bytes" in str(expected[20])

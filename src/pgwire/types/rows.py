@@ -367,6 +367,21 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
             expected = tuple(struct.calcsize("!" + kinds[i][1]) for i in columns)
             unpack = reader("!" + "".join(f"4x{kinds[i][1]}" for i in columns))
             targets = "".join(f"{'x' if kinds[i][2] else 'v'}{i}, " for i in columns)
+            if stop == count:
+                # The last group: a row whose run has its expected lengths is complete.
+                values = "".join(
+                    f"{_value(i, kinds[i], f'x{i}') if i >= start else f'v{i}'}, "
+                    for i in range(count)
+                )
+                body += [
+                    f"if end - at == {run} and {lengths}(data, at) == {expected!r}:",
+                    f"    {''.join(f'x{i}, ' for i in columns)}= {unpack}(data, at)",
+                    f"    append(new(R, ({values})))",
+                    "    pos = end",
+                    "    continue",
+                    *slow,
+                ]
+                continue
             body += [
                 f"if end - at >= {run} and {lengths}(data, at) == {expected!r}:",
                 f"    {targets}= {unpack}(data, at)",
