@@ -298,11 +298,14 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
     ]
     runs = _runs(kinds)
     batched = len(runs) == 1 and kinds[0][0] == "s"
+    retry_at = "pos"
     if batched:
         # Every column is fixed-width: a row without NULLs has one known length, and a
-        # run of such rows is taken in one batch (_FixedRows) when long enough.
+        # run of such rows is taken in one batch (_FixedRows) when long enough.  The first
+        # rows are read one by one: a result of one row (a pipeline's) costs no batch.
         codes, names, checks, run = fixed_run(range(count))
         total = 6 + run
+        retry_at = f"pos + {(total + 1) * _BATCH_MIN_ROWS}"
         values = "".join(f"{_value(i, kind, f'x{i}')}, " for i, kind in enumerate(kinds))
         body += [
             f"if pos >= retry and size - pos >= {(total + 1) * _BATCH_MIN_ROWS}"
@@ -406,7 +409,7 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
         "    def parse(data, pos, size, limit):\n"
         "        rows = []\n"
         "        append = rows.append\n"
-        "        retry = pos\n"
+        f"        retry = {retry_at}\n"
         "        try:\n"
         f"            while size - pos >= 11 and data[pos] == {_DATA_ROW}:\n"
         f"{loop}"
