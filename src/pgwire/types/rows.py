@@ -252,20 +252,28 @@ def _parser_factory(kinds: tuple[_Kind, ...]) -> _Maker:
     values together, when the message is long enough, and kept if every length is the
     expected one (no NULL); otherwise the run is read again column by column.  The first
     group is read together with the message header; when every column is fixed-width,
-    a row without NULLs is one ``unpack_from`` and a check of the lengths.  Only struct
-    codes and column numbers go into the source, never names or data.  For one int4
-    column the parser's loop is::
+    a row without NULLs is one ``unpack_from`` and a check of the lengths, and runs of
+    such rows go to ``B`` (:meth:`_FixedRows.take`) once the first few rows were read.  A
+    last run of fixed-width columns after a variable one ends the row when its lengths
+    are the expected ones.  Only struct codes and column numbers go into the source, never
+    names or data.  For one int4 column the parser's loop is::
 
+        retry = pos + 120
         while size - pos >= 11 and data[pos] == 68:
+            if pos >= retry and size - pos >= 120 and limit >= 14:
+                got, pos, retry = B(data, pos, size, R)
+                if got:
+                    rows += got
+                    continue
             if size - pos > 14:
                 length, count, w0, x0, = s0(data, pos + 1)
-                if length == 14 and count == 1 and w0 == 4:
+                if length == 14 and count == 1 and w0 == 4 and limit >= 14:
                     append(new(R, (x0, )))
                     pos += 15
                     continue
             length, count = s1(data, pos + 1)
             end = pos + 1 + length
-            if end > size or count != 1:
+            if end > size or count != 1 or length > limit:
                 break
             at = pos + 7
             <column 0 read alone, NULL allowed>
