@@ -47,6 +47,8 @@ _BYTE_DECODERS: frozenset[Decoder] = frozenset((decode_bool_binary, decode_char_
 _BATCH_MIN_ROWS = 8
 #: The most bytes one batch check reads: its masks are two integers of this size.
 _BATCH_BYTES = 1 << 15
+#: The row counts whose masks a shape keeps (the cache is emptied when it is full).
+_KEPT_MASKS = 8
 
 #: How a parser reads one column: ("s", struct code, "t" when the byte is looked up in the
 #: decoder's table, else "") for a fixed-width field, ("r",) to keep the raw bytes, ("d",)
@@ -146,23 +148,26 @@ class _FixedRows:
         self._tables = [(i, t.__getitem__) for i, t in enumerate(tables) if t is not None]
 
     def _mask(self, rows: int) -> tuple[int, int]:
-        """The mask and template integers of ``rows`` rows (of a full chunk, or the few
-        rows of a first check)."""
+        """The mask and template integers of ``rows`` rows: made once for a full chunk, cut
+        from it for fewer, and kept for the few counts a statement's results repeat."""
         found = self._masks.get(rows)
         if found is None:
-            mask, template = self._pattern
-            found = (int.from_bytes(mask * rows, "big"), int.from_bytes(template * rows, "big"))
+            if rows == self._chunk:
+                mask, template = self._pattern
+                found = (int.from_bytes(mask * rows, "big"), int.from_bytes(template * rows, "big"))
+            else:
+                full_mask, full_template = self._mask(self._chunk)
+                shift = (self._chunk - rows) * self._stride * 8
+                found = (full_mask >> shift, full_template >> shift)
+            if len(self._masks) >= _KEPT_MASKS:
+                self._masks.clear()
             self._masks[rows] = found
         return found
 
     def _good(self, view: memoryview, rows: int) -> int:
         """How many of the ``rows`` rows in ``view`` (exactly that many frames long) have
         the template's frame."""
-        full = self._chunk
-        mask, template = self._mask(rows if rows in (full, _BATCH_MIN_ROWS) else full)
-        if rows != full and rows != _BATCH_MIN_ROWS:
-            shift = (full - rows) * self._stride * 8
-            mask, template = mask >> shift, template >> shift
+        mask, template = self._mask(rows)
         diff = (int.from_bytes(view, "big") & mask) ^ template
         if not diff:
             return rows
