@@ -495,3 +495,32 @@ def test_a_row_longer_than_its_columns_is_left_to_the_general_path(
     expected = general_path(wire, columns, shape)
     assert isinstance(expected[20], ProtocolError)
     assert "trailing bytes" in str(expected[20])
+
+
+@pytest.mark.parametrize("count", [60, 3000])
+def test_a_null_anywhere_in_a_run_is_read_as_the_general_path_reads_it(count: int) -> None:
+    """Every place a batch check may start or end: each row of a short result, and the
+    rows around the edges of the batches of a result longer than one batch."""
+    columns = [(oids.INT4, BINARY)]
+    shape = shape_of(columns)
+    places = range(count) if count <= 60 else [*range(40), *range(2150, 2250), count - 1]
+    for place in places:
+        data = int4_rows(count, null_at=(place,))
+        records, end = parse(data, columns, shape)
+        assert end == len(data), place
+        assert records == general_path(data, columns, shape), place
+
+
+@pytest.mark.parametrize("place", range(40))
+def test_a_damaged_column_length_anywhere_in_a_run_stops_the_parser_there(place: int) -> None:
+    columns = [(oids.INT8, BINARY)]
+    shape = shape_of(columns)
+    rows = [data_row([struct.pack("!q", i)]) for i in range(40)]
+    # The column claims 7 bytes and the row is one byte shorter: a frame of another shape.
+    rows[place] = data_row([struct.pack("!q", place)[:7]])
+    data = b"".join(rows)
+    records, end = parse(data, columns, shape)
+    expected = general_path(data, columns, shape)
+    assert len(records) == place and end == sum(map(len, rows[:place]))
+    assert records == expected[:place]
+    assert isinstance(expected[place], DataError)
