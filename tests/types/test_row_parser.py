@@ -503,7 +503,12 @@ def test_a_null_anywhere_in_a_run_is_read_as_the_general_path_reads_it(count: in
     rows around the edges of the batches of a result longer than one batch."""
     columns = [(oids.INT4, BINARY)]
     shape = shape_of(columns)
-    places = range(count) if count <= 60 else [*range(40), *range(2150, 2250), count - 1]
+    # A run starts after the rows read one by one; one batch takes at most a chunk.
+    first, chunk = rows_module._BATCH_MIN_ROWS, rows_module._BATCH_BYTES // 15
+    edges = [
+        place for k in (1, 2) for place in range(first + k * chunk - 20, first + k * chunk + 20)
+    ]
+    places = range(count) if count <= 60 else [*range(40), *edges, count - 1]
     for place in places:
         data = int4_rows(count, null_at=(place,))
         records, end = parse(data, columns, shape)

@@ -45,10 +45,11 @@ _BYTE_DECODERS: frozenset[Decoder] = frozenset((decode_bool_binary, decode_char_
 #: Rows below which a run of fixed-width rows is not worth a batch check, and the rows
 #: between two attempts after one that stopped early (a NULL, another message).
 _BATCH_MIN_ROWS = 8
-#: The most bytes one batch check reads: its masks are two integers of this size.
-_BATCH_BYTES = 1 << 15
+#: The most bytes one batch check reads: its masks are two integers of this size (kept
+#: for up to _KEPT_MASKS row counts, for each of the last 32 shapes used).
+_BATCH_BYTES = 1 << 14
 #: The row counts whose masks a shape keeps (the cache is emptied when it is full).
-_KEPT_MASKS = 8
+_KEPT_MASKS = 4
 
 #: How a parser reads one column: ("s", struct code, "t" when the byte is looked up in the
 #: decoder's table, else "") for a fixed-width field, ("r",) to keep the raw bytes, ("d",)
@@ -203,7 +204,7 @@ class _FixedRows:
         return records, end, end if good == self._chunk else retry
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=32)
 def _fixed_rows(kinds: tuple[_Kind, ...], tables: tuple[Any, ...]) -> _FixedRows:
     return _FixedRows(kinds, tables)
 
