@@ -21,6 +21,7 @@ from pgwire.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
 from pgwire.protocol.messages import DataRow
 from pgwire.record import Record, RecordShape
 from pgwire.types import default_registry, oids
+from pgwire.types import rows as rows_module
 from pgwire.types.base import StructDecoder
 from pgwire.types.rows import make_row_parser
 
@@ -277,3 +278,254 @@ def test_unhashable_and_native_byte_order_decoders_are_called_as_they_are() -> N
     wire = data_row([b"x", value])
     records, end = parser(wire, 0, len(wire), DEFAULT_MAX_MESSAGE_SIZE)
     assert records == [("x!", 1)] and end == len(wire)
+
+
+# ---------------------------------------------------------------------------------------
+# Rows whose columns are all fixed-width: runs of them are taken in batches (_FixedRows)
+# ---------------------------------------------------------------------------------------
+
+FIXED_VALUES: dict[tuple[int, int], st.SearchStrategy[bytes]] = {
+    **{c: COLUMN_VALUES[c] for c in COLUMN_VALUES if c[0] not in (oids.BOOL, oids.CHAR)},
+    # Every byte, not only 0 and 1: the batch's lookup must give what the decoder gives.
+    (oids.BOOL, BINARY): st.binary(min_size=1, max_size=1),
+    (oids.CHAR, BINARY): st.binary(min_size=1, max_size=1),
+}
+FIXED_TYPES = [
+    (oid, BINARY)
+    for oid in (
+        oids.INT2,
+        oids.INT4,
+        oids.INT8,
+        oids.OID,
+        oids.FLOAT4,
+        oids.FLOAT8,
+        oids.BOOL,
+        oids.CHAR,
+        oids.DATE,
+    )
+]
+
+Batch = tuple[list[tuple[int, int]], list[list[bytes | None]]]
+
+
+@st.composite
+def fixed_batches(draw: st.DrawFn, max_rows: int = 80) -> Batch:
+    """Many rows of fixed-width columns, with a few NULLs at drawn places (or none)."""
+    columns = draw(st.lists(st.sampled_from(FIXED_TYPES), min_size=1, max_size=6))
+    rows = draw(
+        st.lists(st.tuples(*(FIXED_VALUES[c] for c in columns)).map(list), max_size=max_rows)
+    )
+    if rows:
+        for _ in range(draw(st.integers(0, 3))):
+            row = draw(st.integers(0, len(rows) - 1))
+            rows[row][draw(st.integers(0, len(columns) - 1))] = None
+    return columns, rows
+
+
+def shape_of(columns: list[tuple[int, int]]) -> RecordShape:
+    return RecordShape(tuple(f"c{i}" for i in range(len(columns))))
+
+
+def buffered_path(wire: bytes, cuts: list[int], columns: list[tuple[int, int]], limit: int) -> Any:
+    """What the parser path, then the general path for what it declines, makes of ``wire``
+    fed to a receive buffer in pieces cut at ``cuts``: reprs of the Records, then of the
+    error, if any."""
+    shape = shape_of(columns)
+    parser = REGISTRY.row_parser(columns, shape)
+    decode = REGISTRY.row_decoder(columns)
+    assert parser is not None
+    buffer = ReceiveBuffer(max_message_size=limit)
+    out: list[str] = []
+    for start, end in zip([0, *cuts], [*cuts, len(wire)], strict=True):
+        buffer.feed(wire[start:end])
+        try:
+            while True:
+                records = buffer.take_rows(parser)
+                if records:
+                    out += map(repr, records)
+                    continue
+                raw = buffer.take_data_rows()
+                if not raw:
+                    break
+                out += [repr(Record(shape, decode(values))) for values in raw]
+        except (ProtocolError, Error) as exc:
+            return [*out, repr(exc)]
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(fixed_batches())
+def test_runs_of_fixed_width_rows_parse_as_the_general_path_does(batch: Batch) -> None:
+    columns, rows = batch
+    shape = shape_of(columns)
+    data = b"".join(data_row(r) for r in rows)
+    records, end = parse(data, columns, shape)
+    assert end == len(data)
+    assert [repr(x) for x in records] == [repr(x) for x in general_path(data, columns, shape)]
+    assert all(type(r) is shape.record_class for r in records)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fixed_batches(), st.data())
+def test_damage_in_a_run_of_fixed_width_rows_stops_the_parser_before_it(
+    batch: Batch, data: st.DataObject
+) -> None:
+    columns, rows = batch
+    shape = shape_of(columns)
+    wire = bytearray(b"".join(data_row(r) for r in rows) + data_row([None] * len(columns)))
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(wire) - 1))
+        wire[at] = data.draw(st.integers(0, 255))
+    damaged = bytes(wire[: data.draw(st.integers(0, len(wire)))])
+    records, end = parse(damaged, columns, shape)
+    expected = general_path(damaged, columns, shape)
+    assert [repr(x) for x in records] == [repr(x) for x in expected[: len(records)]]
+    assert 0 <= end <= len(damaged)
+    rest = general_path(damaged[end:], columns, shape)
+    assert [repr(x) for x in records + rest] == [repr(x) for x in expected]
+
+
+@settings(max_examples=200, deadline=None)
+@given(fixed_batches(), st.data())
+def test_fixed_width_rows_cut_anywhere_and_the_size_limit_agree_with_the_general_path(
+    batch: Batch, data: st.DataObject
+) -> None:
+    columns, rows = batch
+    wire = b"".join(data_row(r) for r in rows)
+    # Around the rows' own length, so that the limit falls on either side of it.
+    limit = data.draw(st.integers(4, 120))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=5)))
+    expected = general_path(wire, columns, shape_of(columns), limit)
+    got = buffered_path(wire, cuts, columns, limit)
+    if expected and not expected[-1].startswith("<Record"):
+        assert got[-1] == expected[-1]
+        assert got[:-1] == expected[: len(got) - 1]
+    else:
+        assert got == expected
+
+
+def int4_rows(count: int, null_at: tuple[int, ...] = ()) -> bytes:
+    return b"".join(
+        data_row([None if i in null_at else struct.pack("!i", i - count // 2)])
+        for i in range(count)
+    )
+
+
+def test_a_run_cut_at_every_point_gives_the_rows_of_the_general_path() -> None:
+    columns = [(oids.INT4, BINARY), (oids.BOOL, BINARY)]
+    wire = b"".join(
+        data_row([struct.pack("!i", -(2**31) + i), bytes([i % 3])]) for i in range(40)
+    ) + data_row([None, b"\x01"])
+    expected = general_path(wire, columns, shape_of(columns))
+    assert len(expected) == 41
+    for cut in range(len(wire) + 1):
+        got = buffered_path(wire, [cut], columns, DEFAULT_MAX_MESSAGE_SIZE)
+        assert got == [repr(x) for x in expected], cut
+
+
+class _CountingBatches:
+    """Counts the rows that runs of fixed-width rows gave, through _FixedRows.take."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.rows = 0
+        original = rows_module._FixedRows.take
+
+        def take(self_: Any, *args: Any) -> Any:
+            records, end, retry = original(self_, *args)
+            self.rows += len(records)
+            return records, end, retry
+
+        monkeypatch.setattr(rows_module._FixedRows, "take", take)
+        rows_module._fixed_rows.cache_clear()
+
+
+def test_long_runs_are_taken_in_batches_around_nulls(monkeypatch: pytest.MonkeyPatch) -> None:
+    counting = _CountingBatches(monkeypatch)
+    columns = [(oids.INT4, BINARY)]
+    shape = shape_of(columns)
+    data = int4_rows(5000, null_at=(0, 2500, 2501, 4999))
+    records, end = parse(data, columns, shape)
+    assert end == len(data)
+    assert records == general_path(data, columns, shape)
+    # All but the NULL rows and the few read on their own after each of them.
+    assert counting.rows >= 5000 - 4 - 3 * 2 * rows_module._BATCH_MIN_ROWS
+
+
+def test_a_row_over_the_size_limit_is_left_to_the_general_path() -> None:
+    columns = [(oids.INT4, BINARY)]
+    wire = int4_rows(50)
+    # A DataRow of one int4 declares 14 bytes: a limit of 13 refuses every one of them.
+    got = buffered_path(wire, [], columns, 13)
+    assert len(got) == 1 and "over the maximum message size of 13 bytes" in got[0]
+    assert len(buffered_path(wire, [], columns, 14)) == 50
+
+
+def test_rows_after_the_run_are_left_buffered() -> None:
+    columns = [(oids.INT8, BINARY)]
+    shape = shape_of(columns)
+    rows = b"".join(data_row([struct.pack("!q", i)]) for i in range(30))
+    complete = b"C" + struct.pack("!i", 13) + b"SELECT 30\x00"
+    records, end = parse(rows + complete, columns, shape)
+    assert [r[0] for r in records] == list(range(30))
+    assert end == len(rows)
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        [(oids.INT4, BINARY)],
+        [(oids.TEXT, BINARY), (oids.INT4, BINARY)],
+        [(oids.TEXT, BINARY), (oids.INT4, BINARY), (oids.BOOL, BINARY)],
+        [(oids.INT4, BINARY), (oids.TEXT, BINARY), (oids.INT8, BINARY)],
+    ],
+)
+@pytest.mark.parametrize("extra", [1, 4, 9])
+def test_a_row_longer_than_its_columns_is_left_to_the_general_path(
+    columns: list[tuple[int, int]], extra: int
+) -> None:
+    shape = shape_of(columns)
+    values = {oids.INT4: b"\x00\x00\x00\x07", oids.TEXT: b"abc", oids.BOOL: b"\x01"}
+    values[oids.INT8] = bytes(8)
+    good = data_row([values[oid] for oid, _ in columns])
+    # The same row, declaring ``extra`` more bytes than its columns fill, which follow it.
+    long = b"D" + struct.pack("!i", len(good) - 1 + extra) + good[5:] + b"\x00" * extra
+    wire = good * 20 + long + good
+    records, end = parse(wire, columns, shape)
+    assert len(records) == 20 and end == 20 * len(good)
+    expected = general_path(wire, columns, shape)
+    assert isinstance(expected[20], ProtocolError)
+    assert "trailing bytes" in str(expected[20])
+
+
+@pytest.mark.parametrize("count", [60, 3000])
+def test_a_null_anywhere_in_a_run_is_read_as_the_general_path_reads_it(count: int) -> None:
+    """Every place a batch check may start or end: each row of a short result, and the
+    rows around the edges of the batches of a result longer than one batch."""
+    columns = [(oids.INT4, BINARY)]
+    shape = shape_of(columns)
+    # A run starts after the rows read one by one; one batch takes at most a chunk.
+    first, chunk = rows_module._BATCH_MIN_ROWS, rows_module._BATCH_BYTES // 15
+    edges = [
+        place for k in (1, 2) for place in range(first + k * chunk - 20, first + k * chunk + 20)
+    ]
+    places = range(count) if count <= 60 else [*range(40), *edges, count - 1]
+    for place in places:
+        data = int4_rows(count, null_at=(place,))
+        records, end = parse(data, columns, shape)
+        assert end == len(data), place
+        assert records == general_path(data, columns, shape), place
+
+
+@pytest.mark.parametrize("place", range(40))
+def test_a_damaged_column_length_anywhere_in_a_run_stops_the_parser_there(place: int) -> None:
+    columns = [(oids.INT8, BINARY)]
+    shape = shape_of(columns)
+    rows = [data_row([struct.pack("!q", i)]) for i in range(40)]
+    # The column claims 7 bytes and the row is one byte shorter: a frame of another shape.
+    rows[place] = data_row([struct.pack("!q", place)[:7]])
+    data = b"".join(rows)
+    records, end = parse(data, columns, shape)
+    expected = general_path(data, columns, shape)
+    assert len(records) == place and end == sum(map(len, rows[:place]))
+    assert records == expected[:place]
+    assert isinstance(expected[place], DataError)
