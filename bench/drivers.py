@@ -212,6 +212,7 @@ DRIVERS: dict[str, tuple[str, str, dict[str, str], str]] = {
     "pgwire-trio": ("PgwireAsync", "trio", {}, "pgwire async on trio"),
     "pgwire-sync": ("PgwireSync", "sync", {}, "pgwire blocking"),
     "asyncpg": ("Asyncpg", "uvloop", {}, "asyncpg on uvloop (Cython)"),
+    "asyncpg-asyncio": ("Asyncpg", "asyncio", {}, "asyncpg on plain asyncio (Cython)"),
     "psycopg-c-async": (
         "PsycopgAsync",
         "asyncio",

@@ -792,6 +792,10 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             )
             if p == "pgwire-asyncio":
                 against(p, BASELINE, 1.0, ["pool"], "pool")
+                # The same pool work with both drivers on plain asyncio's event loop.
+                against(p, "asyncpg-asyncio", 1.0, ["pool"], "pool (both on asyncio)")
+            if p == "pgwire-uvloop":
+                against(p, BASELINE, 1.0, ["pool"], "pool (both on uvloop)")
             against(p, BASELINE, 1.0, ["pipeline"], "pipeline")
         if p == "pgwire-trio":
             against(p, "pgwire-asyncio", 0.8, everything, "every workload")
