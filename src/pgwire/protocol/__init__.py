@@ -2,7 +2,8 @@
 
 Nothing in this package does I/O, reads the clock or draws randomness: bytes go in with
 ``receive_data()``, events come out of ``next_event()``, and ``send()`` returns the bytes
-to write.  It imports only the standard library, ``pgwire.errors`` and (for SCRAM) ``scramp``.
+to write.  It imports only the standard library, ``pgwire.errors``, ``pgwire._frozen`` (its
+value classes) and (for SCRAM) ``scramp``.
 
 The modules, each using only those above it:
 
