@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import reprlib
 import sys
+import types
 from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -225,25 +227,36 @@ def _init(cls: type, fields: dict[str, dataclasses.Field[Any]], slots: bool) -> 
                 f"non-default argument {name!r} follows default argument {seen_default!r}"
             )
     scope: dict[str, Any] = {"__name__": cls.__module__}
-    lines = [f"def __init__(self, {', '.join(names)}):" if names else "def __init__(self):"]
-    for name in names:
-        if slots:
-            # The slot's own setter: what object.__setattr__ ends in, without looking it up.
-            scope[f"_set_{name}"] = cls.__dict__[name].__set__
-            lines.append(f"    _set_{name}(self, {name})")
-        else:
-            scope["_set"] = object.__setattr__
-            lines.append(f"    _set(self, {name!r}, {name})")
-    if hasattr(cls, "__post_init__"):
-        lines.append("    self.__post_init__()")
-    elif not names:
-        lines.append("    pass")
-    exec("\n".join(lines), scope)
-    init: Callable[..., None] = scope["__init__"]
+    if slots:
+        # The slot's own setter: what object.__setattr__ ends in, without looking it up.
+        scope.update({f"_set_{name}": cls.__dict__[name].__set__ for name in names})
+    else:
+        scope["_set"] = object.__setattr__
+    code = _init_code(names, slots, hasattr(cls, "__post_init__"))
+    init: Callable[..., None] = types.FunctionType(code, scope)
     defaults = tuple(f.default for f in fields.values() if f.default is not _MISSING)
     init.__defaults__ = defaults or None
     init.__annotations__ = {**{name: f.type for name, f in fields.items()}, "return": None}
     return init
+
+
+@functools.cache
+def _init_code(names: tuple[str, ...], slots: bool, post_init: bool) -> types.CodeType:
+    """The code of ``__init__`` for these fields, compiled once for all the classes that
+    have them (many have none, or only ``data``); each class runs it with its own setters."""
+    lines = [f"def __init__(self, {', '.join(names)}):" if names else "def __init__(self):"]
+    for name in names:
+        lines.append(
+            f"    _set_{name}(self, {name})" if slots else f"    _set(self, {name!r}, {name})"
+        )
+    if post_init:
+        lines.append("    self.__post_init__()")
+    elif not names:
+        lines.append("    pass")
+    scope: dict[str, Any] = {}
+    exec("\n".join(lines), scope)
+    code: types.CodeType = scope["__init__"].__code__
+    return code
 
 
 def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
