@@ -110,6 +110,16 @@ ALL = [
 ]
 
 
+def test_every_module_using_frozen_dataclass_is_compared_with_its_twin() -> None:
+    src = Path(__file__).resolve().parent.parent / "src"
+    using = {
+        ".".join(path.relative_to(src).with_suffix("").parts)
+        for path in (src / "pgwire").rglob("*.py")
+        if DECORATOR.search(path.read_text())
+    }
+    assert using == set(MODULES)
+
+
 @pytest.mark.parametrize("module_name", MODULES)
 def test_every_decorated_class_is_made_by_frozen_dataclass(module_name: str) -> None:
     source = Path(importlib.import_module(module_name).__file__ or "").read_text()

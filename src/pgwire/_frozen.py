@@ -11,8 +11,9 @@ fields marked ``field(repr=False)``), ``__eq__``, ``__hash__``, ``__match_args__
 Why: ``dataclass`` writes the source of six methods per class and compiles it (and
 ``slots=True`` builds the class twice), about half a millisecond a class; the drivers define
 some seventy such classes before they can connect. Here only ``__init__`` is compiled, since
-it must take the fields' names as parameters and is on hot paths (a DataRow per row); the
-other methods are closures over the field names.
+it must take the fields' names as parameters and is on hot paths (a DataRow per row), and
+only once for all the classes with the same fields; the other methods are closures over the
+field names.
 
 Only what pgwire's classes use is supported, and anything else is a TypeError when the class
 is made rather than a quiet difference: fields are annotated in the class itself (none
