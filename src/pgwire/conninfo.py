@@ -15,11 +15,12 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any, Literal
 from urllib.parse import unquote
 
 from pgwire import pgpass
+from pgwire._frozen import frozen_dataclass
 from pgwire.errors import InterfaceError, NotSupportedError
 from pgwire.protocol import PROTOCOL_3_0, PROTOCOL_3_2, AuthRequirement, ChannelBinding
 
@@ -162,7 +163,7 @@ _DEFAULT_SOCKET_DIRS = ("/var/run/postgresql", "/tmp")
 DEFAULT_PORT = 5432
 
 
-@dataclass(frozen=True)
+@frozen_dataclass(slots=False)
 class WebSocketTarget:
     """Where a WebSocket transport connects: the ``ws://``/``wss://`` URL (its path and a
     bridge's ``?address=host:port`` included), the subprotocols to offer and extra headers."""
@@ -179,7 +180,7 @@ class WebSocketTarget:
         return self.url[:6].lower() == "wss://"
 
 
-@dataclass(frozen=True)
+@frozen_dataclass(slots=False)
 class HostSpec:
     """One server to try: ``host`` (a name, an IP address or a Unix-socket directory), the
     ``hostaddr`` to connect to instead of resolving it, and the port."""
@@ -221,7 +222,7 @@ class HostSpec:
         return f"{where}:{self.port}"
 
 
-@dataclass(frozen=True)
+@frozen_dataclass(slots=False)
 class ConnectInfo:
     """Everything needed to open a connection, resolved and validated.
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pgwire import tls
+from pgwire._frozen import frozen_dataclass
 from pgwire.conninfo import ConnectInfo, Encryption, HostSpec, WebSocketTarget
 from pgwire.errors import OperationalError, error_from_fields
 from pgwire.protocol import (
@@ -66,7 +67,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@frozen_dataclass(slots=False)
 class OpenStream:
     """Open a stream to ``host:port``, or to the Unix socket ``path`` when it is set,
     closing the current one.
@@ -91,19 +92,19 @@ class OpenStream:
     websocket_tls: ssl.SSLContext | None = field(default=None, repr=False)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass(slots=False)
 class Send:
     """Write all of ``data``."""
 
     data: bytes = field(repr=False)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass(slots=False)
 class Receive:
     """Read some bytes (``b""`` when the peer closed); the flow receives them."""
 
 
-@dataclass(frozen=True)
+@frozen_dataclass(slots=False)
 class StartTLS:
     """Run a TLS client handshake on the current stream with ``context``; the flow receives
     a :class:`~pgwire.transports.TLSInfo` (peer certificate, ALPN protocol, version).
@@ -116,7 +117,7 @@ class StartTLS:
     server_hostname: str | None
 
 
-@dataclass(frozen=True)
+@frozen_dataclass(slots=False)
 class CallPassword:
     """Call the password callable (awaiting its result if that is awaitable); the flow
     receives the password."""
@@ -124,7 +125,7 @@ class CallPassword:
     password: Callable[[], Any] = field(repr=False)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass(slots=False)
 class CloseStream:
     """Close the current stream."""
 

@@ -2,7 +2,8 @@
 
 Nothing in this package does I/O, reads the clock or draws randomness: bytes go in with
 ``receive_data()``, events come out of ``next_event()``, and ``send()`` returns the bytes
-to write.  It imports only the standard library, ``pgwire.errors`` and (for SCRAM) ``scramp``.
+to write.  It imports only the standard library, ``pgwire.errors``, ``pgwire._frozen`` (its
+value classes) and (for SCRAM) ``scramp``.
 
 The modules, each using only those above it:
 
@@ -13,8 +14,11 @@ The modules, each using only those above it:
 * ``auth.py``: password, MD5 and SCRAM(-PLUS) authentication, both roles;
 * ``peer.py``: the byte plumbing both roles share, and the one way a connection fails;
 * ``startup.py`` and ``client.py``: the client role, its startup and its session;
-* ``server_startup.py`` and ``server.py``: the server role, its startup and its session.
+* ``server_startup.py`` and ``server.py``: the server role, its startup and its session
+  (imported on first use of its names here, so that a client does not load it).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from pgwire.protocol.auth import (
     MAX_PASSWORD_MESSAGE,
@@ -51,13 +55,27 @@ from pgwire.protocol.framing import (
 )
 from pgwire.protocol.messages import *  # noqa: F403
 from pgwire.protocol.messages import __all__ as _message_names
-from pgwire.protocol.server import (
-    MAX_STARTUP_PACKET,
-    Authenticated,
-    AuthenticationFailed,
-    DirectTLSHandshake,
-    ServerConnection,
-    ServerEvent,
+
+if TYPE_CHECKING:
+    from pgwire.protocol.server import (
+        MAX_STARTUP_PACKET,
+        Authenticated,
+        AuthenticationFailed,
+        DirectTLSHandshake,
+        ServerConnection,
+        ServerEvent,
+    )
+
+#: The server role's names, imported on first use: a client never needs them.
+_SERVER_NAMES = frozenset(
+    {
+        "MAX_STARTUP_PACKET",
+        "Authenticated",
+        "AuthenticationFailed",
+        "DirectTLSHandshake",
+        "ServerConnection",
+        "ServerEvent",
+    }
 )
 
 __all__ = [
@@ -96,3 +114,13 @@ __all__ = [
     "tls_server_end_point",
     *_message_names,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SERVER_NAMES:
+        raise AttributeError(f"module 'pgwire.protocol' has no attribute {name!r}")
+    from pgwire.protocol import server
+
+    value = getattr(server, name)
+    globals()[name] = value
+    return value

@@ -21,9 +21,10 @@ import hmac
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Final, Literal, get_args
 
+from pgwire._frozen import frozen_dataclass
 from pgwire.errors import InterfaceError, NotSupportedError, OperationalError, ProtocolError
 from pgwire.protocol.messages import (
     AuthenticationCleartextPassword,
@@ -145,7 +146,7 @@ _UNSUPPORTED_AUTH: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class AuthRequirement:
     """libpq's ``require_auth``: which authentication requests the server may make.
 
@@ -437,7 +438,7 @@ class ClientAuthenticator:
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class ScramSecret:
     """What a server stores for SCRAM-SHA-256: PostgreSQL's ``pg_authid.rolpassword`` parts."""
 
@@ -511,19 +512,19 @@ class ScramSecret:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class TrustAuth:
     """No password: the client is authenticated at once."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class PasswordAuth:
     """Ask for the password in clear text and compare it with ``password``."""
 
     password: str | bytes = field(repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class MD5Auth:
     """Ask for an MD5-hashed password, salted with the 4-byte ``salt``.
 
@@ -538,7 +539,7 @@ class MD5Auth:
             raise InterfaceError(f"an MD5 salt is 4 bytes, got {len(self.salt)}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class ScramAuth:
     """Run SCRAM-SHA-256 against ``secret``, with the server nonce ``nonce``.
 

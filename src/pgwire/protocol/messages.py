@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import ClassVar, Literal, TypeVar
 
+from pgwire._frozen import frozen_dataclass
 from pgwire.errors import ProtocolError
 
 __all__ = [
@@ -279,7 +280,7 @@ class BackendMessage(Message):
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class StartupMessage(FrontendMessage):
     """Opens a session: the protocol version and the startup parameters (user, database, ...)."""
 
@@ -316,7 +317,7 @@ class StartupMessage(FrontendMessage):
         return cls(params, (major, minor))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class SSLRequest(FrontendMessage):
     """Asks the server to switch to TLS; it answers with one byte, ``S`` or ``N``."""
 
@@ -324,7 +325,7 @@ class SSLRequest(FrontendMessage):
         return _I32I32.pack(8, SSL_REQUEST_CODE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class GSSENCRequest(FrontendMessage):
     """Asks the server for GSSAPI encryption; it answers with one byte, ``G`` or ``N``."""
 
@@ -332,7 +333,7 @@ class GSSENCRequest(FrontendMessage):
         return _I32I32.pack(8, GSSENC_REQUEST_CODE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class CancelRequest(FrontendMessage):
     """Sent on a fresh connection to cancel the query running on another one."""
 
@@ -371,7 +372,7 @@ def decode_startup(
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class PasswordMessage(FrontendMessage):
     """A cleartext or MD5-hashed password (type ``p``)."""
 
@@ -391,7 +392,7 @@ class PasswordMessage(FrontendMessage):
         return cls(password)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class GSSResponse(FrontendMessage):
     """GSSAPI or SSPI data (type ``p``); pgwire never sends it but can decode it."""
 
@@ -406,7 +407,7 @@ class GSSResponse(FrontendMessage):
         return cls(payload)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class SASLInitialResponse(FrontendMessage):
     """The chosen SASL mechanism and the client-first message (type ``p``)."""
 
@@ -429,7 +430,7 @@ class SASLInitialResponse(FrontendMessage):
         return cls(mechanism, data)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class SASLResponse(FrontendMessage):
     """A further SASL message from the client, e.g. SCRAM's client-final (type ``p``)."""
 
@@ -444,7 +445,7 @@ class SASLResponse(FrontendMessage):
         return cls(payload)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Query(FrontendMessage):
     """A simple query: one string that may hold several statements."""
 
@@ -462,7 +463,7 @@ class Query(FrontendMessage):
         return cls(sql)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Parse(FrontendMessage):
     """Prepares ``sql`` as statement ``name`` (empty: the unnamed statement)."""
 
@@ -486,7 +487,7 @@ class Parse(FrontendMessage):
         return cls(name, sql, oids)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Bind(FrontendMessage):
     """Binds parameter values to a prepared statement, creating a portal."""
 
@@ -597,7 +598,7 @@ def _decode_target(reader: _Reader) -> tuple[Literal["S", "P"], str]:
     return target, name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Describe(FrontendMessage):
     """Asks for the description of statement (``S``) or portal (``P``) ``name``."""
 
@@ -613,7 +614,7 @@ class Describe(FrontendMessage):
         return cls(*_decode_target(_Reader(payload, "Describe")))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Execute(FrontendMessage):
     """Runs a portal, returning at most ``max_rows`` rows (0: all)."""
 
@@ -633,7 +634,7 @@ class Execute(FrontendMessage):
         return cls(portal, max_rows)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Close(FrontendMessage):
     """Closes statement (``S``) or portal (``P``) ``name``."""
 
@@ -649,28 +650,28 @@ class Close(FrontendMessage):
         return cls(*_decode_target(_Reader(payload, "Close")))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Sync(FrontendMessage):
     """Ends an extended-query batch; the server answers with ReadyForQuery."""
 
     code: ClassVar[bytes] = b"S"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Flush(FrontendMessage):
     """Asks the server to send what it has produced so far, without ending the batch."""
 
     code: ClassVar[bytes] = b"H"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Terminate(FrontendMessage):
     """Ends the session."""
 
     code: ClassVar[bytes] = b"X"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class CopyFail(FrontendMessage):
     """Aborts COPY FROM STDIN with an error message."""
 
@@ -688,7 +689,7 @@ class CopyFail(FrontendMessage):
         return cls(message)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class FunctionCall(FrontendMessage):
     """Calls a function by OID (the legacy fast-path interface)."""
 
@@ -724,7 +725,7 @@ class FunctionCall(FrontendMessage):
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class CopyData(FrontendMessage, BackendMessage):
     """A chunk of COPY data (either direction)."""
 
@@ -739,7 +740,7 @@ class CopyData(FrontendMessage, BackendMessage):
         return cls(payload)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class CopyDone(FrontendMessage, BackendMessage):
     """The end of COPY data (either direction)."""
 
@@ -751,7 +752,7 @@ class CopyDone(FrontendMessage, BackendMessage):
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class AuthenticationOk(BackendMessage):
     """Authentication succeeded."""
 
@@ -766,7 +767,7 @@ class AuthenticationOk(BackendMessage):
         return cls()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class AuthenticationKerberosV5(BackendMessage):
     """The server asks for Kerberos V5 (unsupported by pgwire)."""
 
@@ -781,7 +782,7 @@ class AuthenticationKerberosV5(BackendMessage):
         return cls()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class AuthenticationCleartextPassword(BackendMessage):
     """The server asks for the password in clear text."""
 
@@ -796,7 +797,7 @@ class AuthenticationCleartextPassword(BackendMessage):
         return cls()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class AuthenticationMD5Password(BackendMessage):
     """The server asks for an MD5-hashed password, salted with ``salt``."""
 
@@ -817,7 +818,7 @@ class AuthenticationMD5Password(BackendMessage):
         return cls(payload)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class AuthenticationGSS(BackendMessage):
     """The server asks for GSSAPI authentication (unsupported by pgwire)."""
 
@@ -832,7 +833,7 @@ class AuthenticationGSS(BackendMessage):
         return cls()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class AuthenticationGSSContinue(BackendMessage):
     """More GSSAPI or SSPI data from the server (unsupported by pgwire)."""
 
@@ -848,7 +849,7 @@ class AuthenticationGSSContinue(BackendMessage):
         return cls(payload)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class AuthenticationSSPI(BackendMessage):
     """The server asks for SSPI authentication (unsupported by pgwire)."""
 
@@ -863,7 +864,7 @@ class AuthenticationSSPI(BackendMessage):
         return cls()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class AuthenticationSASL(BackendMessage):
     """The server offers SASL mechanisms, e.g. ``SCRAM-SHA-256`` and ``SCRAM-SHA-256-PLUS``."""
 
@@ -887,7 +888,7 @@ class AuthenticationSASL(BackendMessage):
         return cls(tuple(mechanisms))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class AuthenticationSASLContinue(BackendMessage):
     """A SASL challenge, e.g. SCRAM's server-first message."""
 
@@ -903,7 +904,7 @@ class AuthenticationSASLContinue(BackendMessage):
         return cls(payload)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class AuthenticationSASLFinal(BackendMessage):
     """The SASL outcome, e.g. SCRAM's server-final message with the server signature."""
 
@@ -965,7 +966,7 @@ def _decode_authentication(payload: bytes) -> _AuthMessage:
     return decode(body)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class BackendKeyData(BackendMessage):
     """The process id and secret key that a CancelRequest must quote."""
 
@@ -986,7 +987,7 @@ class BackendKeyData(BackendMessage):
         return cls(process_id, key)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class ParameterStatus(BackendMessage):
     """The current value of a run-time parameter the server reports (server_version, ...)."""
 
@@ -1006,7 +1007,7 @@ class ParameterStatus(BackendMessage):
         return cls(name, value)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class ReadyForQuery(BackendMessage):
     """The server is idle: ``I`` (no transaction), ``T`` (in one) or ``E`` (failed one)."""
 
@@ -1032,7 +1033,7 @@ _RFQ_IN_TRANSACTION = ReadyForQuery("T")
 _RFQ_FAILED = ReadyForQuery("E")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class FieldDescription:
     """One column of a RowDescription."""
 
@@ -1048,7 +1049,7 @@ class FieldDescription:
 _FIELD = struct.Struct("!IhIhih")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class RowDescription(BackendMessage):
     """The columns of the rows that follow."""
 
@@ -1089,7 +1090,7 @@ _unpack_i32 = _I32.unpack_from
 _unpack_i16 = _I16.unpack_from
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class DataRow(BackendMessage):
     """One row: each column's bytes, or ``None`` for NULL."""
 
@@ -1133,7 +1134,7 @@ class DataRow(BackendMessage):
         return cls(tuple(values))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class CommandComplete(BackendMessage):
     """A statement finished; ``tag`` is e.g. ``INSERT 0 3`` or ``SELECT 10``."""
 
@@ -1151,7 +1152,7 @@ class CommandComplete(BackendMessage):
         return cls(tag)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class EmptyQueryResponse(BackendMessage):
     """The query string was empty."""
 
@@ -1183,7 +1184,7 @@ def _decode_fields(payload: bytes, name: str) -> dict[str, str]:
     return fields
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class ErrorResponse(BackendMessage):
     """An error; ``fields`` maps one-letter codes (``S``, ``C``, ``M``, ...) to text."""
 
@@ -1208,7 +1209,7 @@ class ErrorResponse(BackendMessage):
         return self.fields.get("V") or self.fields.get("S", "")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class NoticeResponse(BackendMessage):
     """A notice or warning; same fields as an ErrorResponse."""
 
@@ -1223,7 +1224,7 @@ class NoticeResponse(BackendMessage):
         return cls(_decode_fields(payload, "NoticeResponse"))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class NotificationResponse(BackendMessage):
     """A NOTIFY delivered to a channel this session listens on."""
 
@@ -1245,42 +1246,42 @@ class NotificationResponse(BackendMessage):
         return cls(process_id, channel, text)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class ParseComplete(BackendMessage):
     """A Parse succeeded."""
 
     code: ClassVar[bytes] = b"1"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class BindComplete(BackendMessage):
     """A Bind succeeded."""
 
     code: ClassVar[bytes] = b"2"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class CloseComplete(BackendMessage):
     """A Close succeeded."""
 
     code: ClassVar[bytes] = b"3"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class NoData(BackendMessage):
     """The described statement or portal returns no rows."""
 
     code: ClassVar[bytes] = b"n"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class PortalSuspended(BackendMessage):
     """Execute reached its row limit; the portal can be executed again for more."""
 
     code: ClassVar[bytes] = b"s"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class ParameterDescription(BackendMessage):
     """The parameter types of a described statement."""
 
@@ -1319,7 +1320,7 @@ def _decode_copy_response(payload: bytes, name: str) -> tuple[int, tuple[int, ..
     return overall, formats
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class CopyInResponse(BackendMessage):
     """COPY FROM STDIN started: the client now sends CopyData, then CopyDone or CopyFail."""
 
@@ -1335,7 +1336,7 @@ class CopyInResponse(BackendMessage):
         return cls(*_decode_copy_response(payload, "CopyInResponse"))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class CopyOutResponse(BackendMessage):
     """COPY TO STDOUT started: CopyData messages follow, then CopyDone."""
 
@@ -1351,7 +1352,7 @@ class CopyOutResponse(BackendMessage):
         return cls(*_decode_copy_response(payload, "CopyOutResponse"))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class CopyBothResponse(BackendMessage):
     """Both-ways COPY started (streaming replication)."""
 
@@ -1367,7 +1368,7 @@ class CopyBothResponse(BackendMessage):
         return cls(*_decode_copy_response(payload, "CopyBothResponse"))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class NegotiateProtocolVersion(BackendMessage):
     """The server's newest supported minor version and the ``_pq_.`` options it did not know."""
 
@@ -1393,7 +1394,7 @@ class NegotiateProtocolVersion(BackendMessage):
         return cls(minor, options)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class FunctionCallResponse(BackendMessage):
     """The result of a FunctionCall (``None`` for NULL)."""
 

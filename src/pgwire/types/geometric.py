@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from pgwire._frozen import frozen_dataclass
 from pgwire.errors import DataError
 from pgwire.types.base import wrong_type
 
@@ -30,7 +30,7 @@ class Point(NamedTuple):
     y: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Line:
     """The infinite line a*x + b*y + c = 0."""
 
@@ -39,7 +39,7 @@ class Line:
     c: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class LineSegment:
     """The segment from ``start`` to ``end``."""
 
@@ -47,7 +47,7 @@ class LineSegment:
     end: Point
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Box:
     """A rectangle by two opposite corners (the server sends upper-right, then lower-left)."""
 
@@ -55,7 +55,7 @@ class Box:
     low: Point
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Path:
     """A path through ``points``; ``closed`` joins the last point to the first."""
 
@@ -63,14 +63,14 @@ class Path:
     closed: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Polygon:
     """A closed polygon through ``points``."""
 
     points: tuple[Point, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class Circle:
     """A circle around ``center``."""
 
