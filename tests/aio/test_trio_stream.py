@@ -266,8 +266,9 @@ def test_tls_runs_on_the_trio_stream() -> None:
 # --------------------------------------------------------------------------------------
 
 
-async def _cancelled_after(steps: int, call: Any) -> bool:
-    """Run ``call()``, cancelled after ``steps`` turns of the event loop; True if it was."""
+async def _cancelled_after(steps: int, call: Any, *args: Any) -> bool:
+    """Run ``call(*args)``, cancelled after ``steps`` turns of the event loop; True if it
+    was."""
     scope = anyio.CancelScope()
 
     async def cancel() -> None:
@@ -278,7 +279,7 @@ async def _cancelled_after(steps: int, call: Any) -> bool:
     async with anyio.create_task_group() as group:
         group.start_soon(cancel)
         with scope:
-            await call()
+            await call(*args)
     return scope.cancelled_caught
 
 
@@ -299,7 +300,7 @@ async def test_cancelled_writes_of_large_messages_never_desynchronise(
     big = "z" * 4_000_000
     cancelled = usable = closed = 0
     for steps in range(0, 60, 2):
-        if await _cancelled_after(steps, lambda: conn.fetchval("SELECT length($1::text)", big)):
+        if await _cancelled_after(steps, conn.fetchval, "SELECT length($1::text)", big):
             cancelled += 1
         # Usable, with every answer its own; or closed: never an answer to another query.
         try:
