@@ -230,25 +230,19 @@ def render(classes: Sequence[ErrorClass]) -> str:
         ]
     out += [
         "",
-        "#: Each SQLSTATE's class, made on first use: (SQLSTATE, class name, condition name,",
-        "#: bases). A class's bases come before it.",
-        "_TABLE: tuple[tuple[str, str, str, str], ...] = (",
+        "#: Each SQLSTATE's class, made on first use: one line each of SQLSTATE, class name,",
+        "#: condition name and bases (comma-separated); a class's bases come before it. One",
+        "#: string, not a tuple of tuples: compiling it costs next to nothing (without a",
+        "#: bytecode cache).",
+        "_TABLE = (",
     ]
-    for cls in classes:
-        code, name, condition = cls.condition.sqlstate, cls.name, cls.condition.name
-        row = f'    ("{code}", "{name}", "{condition}", "{cls.bases}"),'
-        if len(row) > 100:
-            row = "\n".join(
-                [
-                    "    (",
-                    f'        "{code}",',
-                    f'        "{name}",',
-                    f'        "{condition}",',
-                    f'        "{cls.bases}",',
-                    "    ),",
-                ]
-            )
-        out.append(row)
+    for c in classes:
+        row = f"{c.condition.sqlstate} {c.name} {c.condition.name} {c.bases.replace(', ', ',')}"
+        if len(row) + 8 > 100:  # indent, quotes and \n: cut at the last space that fits
+            cut = row.rindex(" ", 0, 100 - 7) + 1
+            out.append(f'    "{row[:cut]}"')
+            row = row[cut:]
+        out.append(f'    "{row}\\n"')
     out += [")", ""]
     out += ["__all__ += ["]
     out += [f'    "{name}",' for name in exported]

@@ -290,11 +290,10 @@ _BUILDING = _thread.RLock()
 def _index() -> dict[str, str]:
     with _BUILDING:
         if not _NAMES:
-            _ROWS.update(
-                {name: (code, condition, bases) for code, name, condition, bases in _TABLE}
-            )
+            rows = [line.split(" ") for line in _TABLE.splitlines()]
+            _ROWS.update({name: (code, condition, bases) for code, name, condition, bases in rows})
             # Last, in one step: a filled _NAMES tells other threads that _ROWS is ready.
-            _NAMES.update({code: name for code, name, _, _ in _TABLE})
+            _NAMES.update({code: name for code, name, _, _ in rows})
     return _NAMES
 
 
@@ -309,7 +308,7 @@ def _class(name: str) -> type[PostgresError]:
             code, condition, bases = _ROWS[name]
             cls = type(
                 name,
-                tuple(globals().get(base) or _class(base) for base in bases.split(", ")),
+                tuple(globals().get(base) or _class(base) for base in bases.split(",")),
                 {
                     "__doc__": f"SQLSTATE {code}: {condition}.",
                     "__module__": __name__,
@@ -611,627 +610,297 @@ if TYPE_CHECKING:
         SystemError as SystemError,
     )
 
-#: Each SQLSTATE's class, made on first use: (SQLSTATE, class name, condition name,
-#: bases). A class's bases come before it.
-_TABLE: tuple[tuple[str, str, str, str], ...] = (
-    ("02000", "NoData", "no_data", "PostgresError"),
-    (
-        "02001",
-        "NoAdditionalDynamicResultSetsReturned",
-        "no_additional_dynamic_result_sets_returned",
-        "NoData",
-    ),
-    ("03000", "SqlStatementNotYetComplete", "sql_statement_not_yet_complete", "PostgresError"),
-    ("08000", "ConnectionException", "connection_exception", "PostgresError, OperationalError"),
-    (
-        "08001",
-        "SqlclientUnableToEstablishSqlconnection",
-        "sqlclient_unable_to_establish_sqlconnection",
-        "ConnectionException",
-    ),
-    ("08003", "ConnectionDoesNotExist", "connection_does_not_exist", "ConnectionException"),
-    (
-        "08004",
-        "SqlserverRejectedEstablishmentOfSqlconnection",
-        "sqlserver_rejected_establishment_of_sqlconnection",
-        "ConnectionException",
-    ),
-    ("08006", "ConnectionFailure", "connection_failure", "ConnectionException"),
-    (
-        "08007",
-        "TransactionResolutionUnknown",
-        "transaction_resolution_unknown",
-        "ConnectionException",
-    ),
-    ("08P01", "ProtocolViolation", "protocol_violation", "ConnectionException"),
-    ("09000", "TriggeredActionException", "triggered_action_exception", "PostgresError"),
-    ("0A000", "FeatureNotSupported", "feature_not_supported", "PostgresError, NotSupportedError"),
-    ("0B000", "InvalidTransactionInitiation", "invalid_transaction_initiation", "PostgresError"),
-    ("0F000", "LocatorException", "locator_exception", "PostgresError"),
-    ("0F001", "InvalidLocatorSpecification", "invalid_locator_specification", "LocatorException"),
-    ("0L000", "InvalidGrantor", "invalid_grantor", "PostgresError"),
-    ("0LP01", "InvalidGrantOperation", "invalid_grant_operation", "InvalidGrantor"),
-    ("0P000", "InvalidRoleSpecification", "invalid_role_specification", "PostgresError"),
-    ("0Z000", "DiagnosticsException", "diagnostics_exception", "PostgresError"),
-    (
-        "0Z002",
-        "StackedDiagnosticsAccessedWithoutActiveHandler",
-        "stacked_diagnostics_accessed_without_active_handler",
-        "DiagnosticsException",
-    ),
-    (
-        "10608",
-        "InvalidArgumentForXquery",
-        "invalid_argument_for_xquery",
-        "PostgresError, ProgrammingError",
-    ),
-    ("20000", "CaseNotFound", "case_not_found", "PostgresError, ProgrammingError"),
-    ("21000", "CardinalityViolation", "cardinality_violation", "PostgresError, ProgrammingError"),
-    ("22000", "DataException", "data_exception", "PostgresError, DataError"),
-    ("22001", "StringDataRightTruncation", "string_data_right_truncation", "DataException"),
-    (
-        "22002",
-        "NullValueNoIndicatorParameter",
-        "null_value_no_indicator_parameter",
-        "DataException",
-    ),
-    ("22003", "NumericValueOutOfRange", "numeric_value_out_of_range", "DataException"),
-    ("22004", "NullValueNotAllowed", "null_value_not_allowed", "DataException"),
-    ("22005", "ErrorInAssignment", "error_in_assignment", "DataException"),
-    ("22007", "InvalidDatetimeFormat", "invalid_datetime_format", "DataException"),
-    ("22008", "DatetimeFieldOverflow", "datetime_field_overflow", "DataException"),
-    (
-        "22009",
-        "InvalidTimeZoneDisplacementValue",
-        "invalid_time_zone_displacement_value",
-        "DataException",
-    ),
-    ("2200B", "EscapeCharacterConflict", "escape_character_conflict", "DataException"),
-    ("2200C", "InvalidUseOfEscapeCharacter", "invalid_use_of_escape_character", "DataException"),
-    ("2200D", "InvalidEscapeOctet", "invalid_escape_octet", "DataException"),
-    ("2200F", "ZeroLengthCharacterString", "zero_length_character_string", "DataException"),
-    ("2200G", "MostSpecificTypeMismatch", "most_specific_type_mismatch", "DataException"),
-    (
-        "2200H",
-        "SequenceGeneratorLimitExceeded",
-        "sequence_generator_limit_exceeded",
-        "DataException",
-    ),
-    ("2200L", "NotAnXmlDocument", "not_an_xml_document", "DataException"),
-    ("2200M", "InvalidXmlDocument", "invalid_xml_document", "DataException"),
-    ("2200N", "InvalidXmlContent", "invalid_xml_content", "DataException"),
-    ("2200S", "InvalidXmlComment", "invalid_xml_comment", "DataException"),
-    (
-        "2200T",
-        "InvalidXmlProcessingInstruction",
-        "invalid_xml_processing_instruction",
-        "DataException",
-    ),
-    (
-        "22010",
-        "InvalidIndicatorParameterValue",
-        "invalid_indicator_parameter_value",
-        "DataException",
-    ),
-    ("22011", "SubstringError", "substring_error", "DataException"),
-    ("22012", "DivisionByZero", "division_by_zero", "DataException"),
-    (
-        "22013",
-        "InvalidPrecedingOrFollowingSize",
-        "invalid_preceding_or_following_size",
-        "DataException",
-    ),
-    (
-        "22014",
-        "InvalidArgumentForNtileFunction",
-        "invalid_argument_for_ntile_function",
-        "DataException",
-    ),
-    ("22015", "IntervalFieldOverflow", "interval_field_overflow", "DataException"),
-    (
-        "22016",
-        "InvalidArgumentForNthValueFunction",
-        "invalid_argument_for_nth_value_function",
-        "DataException",
-    ),
-    ("22018", "InvalidCharacterValueForCast", "invalid_character_value_for_cast", "DataException"),
-    ("22019", "InvalidEscapeCharacter", "invalid_escape_character", "DataException"),
-    ("2201B", "InvalidRegularExpression", "invalid_regular_expression", "DataException"),
-    ("2201E", "InvalidArgumentForLogarithm", "invalid_argument_for_logarithm", "DataException"),
-    (
-        "2201F",
-        "InvalidArgumentForPowerFunction",
-        "invalid_argument_for_power_function",
-        "DataException",
-    ),
-    (
-        "2201G",
-        "InvalidArgumentForWidthBucketFunction",
-        "invalid_argument_for_width_bucket_function",
-        "DataException",
-    ),
-    ("2201W", "InvalidRowCountInLimitClause", "invalid_row_count_in_limit_clause", "DataException"),
-    (
-        "2201X",
-        "InvalidRowCountInResultOffsetClause",
-        "invalid_row_count_in_result_offset_clause",
-        "DataException",
-    ),
-    ("22021", "CharacterNotInRepertoire", "character_not_in_repertoire", "DataException"),
-    ("22022", "IndicatorOverflow", "indicator_overflow", "DataException"),
-    ("22023", "InvalidParameterValue", "invalid_parameter_value", "DataException"),
-    ("22024", "UnterminatedCString", "unterminated_c_string", "DataException"),
-    ("22025", "InvalidEscapeSequence", "invalid_escape_sequence", "DataException"),
-    ("22026", "StringDataLengthMismatch", "string_data_length_mismatch", "DataException"),
-    ("22027", "TrimError", "trim_error", "DataException"),
-    ("2202E", "ArraySubscriptError", "array_subscript_error", "DataException"),
-    ("2202G", "InvalidTablesampleRepeat", "invalid_tablesample_repeat", "DataException"),
-    ("2202H", "InvalidTablesampleArgument", "invalid_tablesample_argument", "DataException"),
-    ("22030", "DuplicateJsonObjectKeyValue", "duplicate_json_object_key_value", "DataException"),
-    (
-        "22031",
-        "InvalidArgumentForSqlJsonDatetimeFunction",
-        "invalid_argument_for_sql_json_datetime_function",
-        "DataException",
-    ),
-    ("22032", "InvalidJsonText", "invalid_json_text", "DataException"),
-    ("22033", "InvalidSqlJsonSubscript", "invalid_sql_json_subscript", "DataException"),
-    ("22034", "MoreThanOneSqlJsonItem", "more_than_one_sql_json_item", "DataException"),
-    ("22035", "NoSqlJsonItem", "no_sql_json_item", "DataException"),
-    ("22036", "NonNumericSqlJsonItem", "non_numeric_sql_json_item", "DataException"),
-    ("22037", "NonUniqueKeysInAJsonObject", "non_unique_keys_in_a_json_object", "DataException"),
-    ("22038", "SingletonSqlJsonItemRequired", "singleton_sql_json_item_required", "DataException"),
-    ("22039", "SqlJsonArrayNotFound", "sql_json_array_not_found", "DataException"),
-    ("2203A", "SqlJsonMemberNotFound", "sql_json_member_not_found", "DataException"),
-    ("2203B", "SqlJsonNumberNotFound", "sql_json_number_not_found", "DataException"),
-    ("2203C", "SqlJsonObjectNotFound", "sql_json_object_not_found", "DataException"),
-    ("2203D", "TooManyJsonArrayElements", "too_many_json_array_elements", "DataException"),
-    ("2203E", "TooManyJsonObjectMembers", "too_many_json_object_members", "DataException"),
-    ("2203F", "SqlJsonScalarRequired", "sql_json_scalar_required", "DataException"),
-    (
-        "2203G",
-        "SqlJsonItemCannotBeCastToTargetType",
-        "sql_json_item_cannot_be_cast_to_target_type",
-        "DataException",
-    ),
-    ("22P01", "FloatingPointException", "floating_point_exception", "DataException"),
-    ("22P02", "InvalidTextRepresentation", "invalid_text_representation", "DataException"),
-    ("22P03", "InvalidBinaryRepresentation", "invalid_binary_representation", "DataException"),
-    ("22P04", "BadCopyFileFormat", "bad_copy_file_format", "DataException"),
-    ("22P05", "UntranslatableCharacter", "untranslatable_character", "DataException"),
-    (
-        "22P06",
-        "NonstandardUseOfEscapeCharacter",
-        "nonstandard_use_of_escape_character",
-        "DataException",
-    ),
-    (
-        "23000",
-        "IntegrityConstraintViolation",
-        "integrity_constraint_violation",
-        "PostgresError, IntegrityError",
-    ),
-    ("23001", "RestrictViolation", "restrict_violation", "IntegrityConstraintViolation"),
-    ("23502", "NotNullViolation", "not_null_violation", "IntegrityConstraintViolation"),
-    ("23503", "ForeignKeyViolation", "foreign_key_violation", "IntegrityConstraintViolation"),
-    ("23505", "UniqueViolation", "unique_violation", "IntegrityConstraintViolation"),
-    ("23514", "CheckViolation", "check_violation", "IntegrityConstraintViolation"),
-    ("23P01", "ExclusionViolation", "exclusion_violation", "IntegrityConstraintViolation"),
-    ("24000", "InvalidCursorState", "invalid_cursor_state", "PostgresError, InternalError"),
-    (
-        "25000",
-        "InvalidTransactionState",
-        "invalid_transaction_state",
-        "PostgresError, InternalError",
-    ),
-    ("25001", "ActiveSqlTransaction", "active_sql_transaction", "InvalidTransactionState"),
-    (
-        "25002",
-        "BranchTransactionAlreadyActive",
-        "branch_transaction_already_active",
-        "InvalidTransactionState",
-    ),
-    (
-        "25003",
-        "InappropriateAccessModeForBranchTransaction",
-        "inappropriate_access_mode_for_branch_transaction",
-        "InvalidTransactionState",
-    ),
-    (
-        "25004",
-        "InappropriateIsolationLevelForBranchTransaction",
-        "inappropriate_isolation_level_for_branch_transaction",
-        "InvalidTransactionState",
-    ),
-    (
-        "25005",
-        "NoActiveSqlTransactionForBranchTransaction",
-        "no_active_sql_transaction_for_branch_transaction",
-        "InvalidTransactionState",
-    ),
-    ("25006", "ReadOnlySqlTransaction", "read_only_sql_transaction", "InvalidTransactionState"),
-    (
-        "25007",
-        "SchemaAndDataStatementMixingNotSupported",
-        "schema_and_data_statement_mixing_not_supported",
-        "InvalidTransactionState",
-    ),
-    (
-        "25008",
-        "HeldCursorRequiresSameIsolationLevel",
-        "held_cursor_requires_same_isolation_level",
-        "InvalidTransactionState",
-    ),
-    ("25P01", "NoActiveSqlTransaction", "no_active_sql_transaction", "InvalidTransactionState"),
-    ("25P02", "InFailedSqlTransaction", "in_failed_sql_transaction", "InvalidTransactionState"),
-    (
-        "25P03",
-        "IdleInTransactionSessionTimeout",
-        "idle_in_transaction_session_timeout",
-        "InvalidTransactionState",
-    ),
-    ("25P04", "TransactionTimeout", "transaction_timeout", "InvalidTransactionState"),
-    (
-        "26000",
-        "InvalidSqlStatementName",
-        "invalid_sql_statement_name",
-        "PostgresError, ProgrammingError",
-    ),
-    (
-        "27000",
-        "TriggeredDataChangeViolation",
-        "triggered_data_change_violation",
-        "PostgresError, OperationalError",
-    ),
-    (
-        "28000",
-        "InvalidAuthorizationSpecification",
-        "invalid_authorization_specification",
-        "PostgresError, OperationalError",
-    ),
-    ("28P01", "InvalidPassword", "invalid_password", "InvalidAuthorizationSpecification"),
-    (
-        "2B000",
-        "DependentPrivilegeDescriptorsStillExist",
-        "dependent_privilege_descriptors_still_exist",
-        "PostgresError, InternalError",
-    ),
-    (
-        "2BP01",
-        "DependentObjectsStillExist",
-        "dependent_objects_still_exist",
-        "DependentPrivilegeDescriptorsStillExist",
-    ),
-    (
-        "2D000",
-        "InvalidTransactionTermination",
-        "invalid_transaction_termination",
-        "PostgresError, InternalError",
-    ),
-    ("2F000", "SqlRoutineException", "sql_routine_exception", "PostgresError, OperationalError"),
-    (
-        "2F002",
-        "ModifyingSqlDataNotPermitted",
-        "modifying_sql_data_not_permitted",
-        "SqlRoutineException",
-    ),
-    (
-        "2F003",
-        "ProhibitedSqlStatementAttempted",
-        "prohibited_sql_statement_attempted",
-        "SqlRoutineException",
-    ),
-    (
-        "2F004",
-        "ReadingSqlDataNotPermitted",
-        "reading_sql_data_not_permitted",
-        "SqlRoutineException",
-    ),
-    (
-        "2F005",
-        "FunctionExecutedNoReturnStatement",
-        "function_executed_no_return_statement",
-        "SqlRoutineException",
-    ),
-    ("34000", "InvalidCursorName", "invalid_cursor_name", "PostgresError, ProgrammingError"),
-    (
-        "38000",
-        "ExternalRoutineException",
-        "external_routine_exception",
-        "PostgresError, OperationalError",
-    ),
-    (
-        "38001",
-        "ContainingSqlNotPermitted",
-        "containing_sql_not_permitted",
-        "ExternalRoutineException",
-    ),
-    (
-        "38002",
-        "ModifyingSqlDataNotPermittedExt",
-        "modifying_sql_data_not_permitted",
-        "ExternalRoutineException",
-    ),
-    (
-        "38003",
-        "ProhibitedSqlStatementAttemptedExt",
-        "prohibited_sql_statement_attempted",
-        "ExternalRoutineException",
-    ),
-    (
-        "38004",
-        "ReadingSqlDataNotPermittedExt",
-        "reading_sql_data_not_permitted",
-        "ExternalRoutineException",
-    ),
-    (
-        "39000",
-        "ExternalRoutineInvocationException",
-        "external_routine_invocation_exception",
-        "PostgresError, OperationalError",
-    ),
-    (
-        "39001",
-        "InvalidSqlstateReturned",
-        "invalid_sqlstate_returned",
-        "ExternalRoutineInvocationException",
-    ),
-    (
-        "39004",
-        "NullValueNotAllowedExt",
-        "null_value_not_allowed",
-        "ExternalRoutineInvocationException",
-    ),
-    (
-        "39P01",
-        "TriggerProtocolViolated",
-        "trigger_protocol_violated",
-        "ExternalRoutineInvocationException",
-    ),
-    ("39P02", "SrfProtocolViolated", "srf_protocol_violated", "ExternalRoutineInvocationException"),
-    (
-        "39P03",
-        "EventTriggerProtocolViolated",
-        "event_trigger_protocol_violated",
-        "ExternalRoutineInvocationException",
-    ),
-    ("3B000", "SavepointException", "savepoint_exception", "PostgresError, OperationalError"),
-    (
-        "3B001",
-        "InvalidSavepointSpecification",
-        "invalid_savepoint_specification",
-        "SavepointException",
-    ),
-    ("3D000", "InvalidCatalogName", "invalid_catalog_name", "PostgresError, ProgrammingError"),
-    ("3F000", "InvalidSchemaName", "invalid_schema_name", "PostgresError, ProgrammingError"),
-    ("40000", "TransactionRollback", "transaction_rollback", "PostgresError, OperationalError"),
-    ("40001", "SerializationFailure", "serialization_failure", "TransactionRollback"),
-    (
-        "40002",
-        "TransactionIntegrityConstraintViolation",
-        "transaction_integrity_constraint_violation",
-        "TransactionRollback",
-    ),
-    ("40003", "StatementCompletionUnknown", "statement_completion_unknown", "TransactionRollback"),
-    ("40P01", "DeadlockDetected", "deadlock_detected", "TransactionRollback"),
-    (
-        "42000",
-        "SyntaxErrorOrAccessRuleViolation",
-        "syntax_error_or_access_rule_violation",
-        "PostgresError, ProgrammingError",
-    ),
-    (
-        "42501",
-        "InsufficientPrivilege",
-        "insufficient_privilege",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    ("42601", "SyntaxError", "syntax_error", "SyntaxErrorOrAccessRuleViolation"),
-    ("42602", "InvalidName", "invalid_name", "SyntaxErrorOrAccessRuleViolation"),
-    (
-        "42611",
-        "InvalidColumnDefinition",
-        "invalid_column_definition",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    ("42622", "NameTooLong", "name_too_long", "SyntaxErrorOrAccessRuleViolation"),
-    ("42701", "DuplicateColumn", "duplicate_column", "SyntaxErrorOrAccessRuleViolation"),
-    ("42702", "AmbiguousColumn", "ambiguous_column", "SyntaxErrorOrAccessRuleViolation"),
-    ("42703", "UndefinedColumn", "undefined_column", "SyntaxErrorOrAccessRuleViolation"),
-    ("42704", "UndefinedObject", "undefined_object", "SyntaxErrorOrAccessRuleViolation"),
-    ("42710", "DuplicateObject", "duplicate_object", "SyntaxErrorOrAccessRuleViolation"),
-    ("42712", "DuplicateAlias", "duplicate_alias", "SyntaxErrorOrAccessRuleViolation"),
-    ("42723", "DuplicateFunction", "duplicate_function", "SyntaxErrorOrAccessRuleViolation"),
-    ("42725", "AmbiguousFunction", "ambiguous_function", "SyntaxErrorOrAccessRuleViolation"),
-    ("42803", "GroupingError", "grouping_error", "SyntaxErrorOrAccessRuleViolation"),
-    ("42804", "DatatypeMismatch", "datatype_mismatch", "SyntaxErrorOrAccessRuleViolation"),
-    ("42809", "WrongObjectType", "wrong_object_type", "SyntaxErrorOrAccessRuleViolation"),
-    ("42830", "InvalidForeignKey", "invalid_foreign_key", "SyntaxErrorOrAccessRuleViolation"),
-    ("42846", "CannotCoerce", "cannot_coerce", "SyntaxErrorOrAccessRuleViolation"),
-    ("42883", "UndefinedFunction", "undefined_function", "SyntaxErrorOrAccessRuleViolation"),
-    ("428C9", "GeneratedAlways", "generated_always", "SyntaxErrorOrAccessRuleViolation"),
-    ("42939", "ReservedName", "reserved_name", "SyntaxErrorOrAccessRuleViolation"),
-    ("42P01", "UndefinedTable", "undefined_table", "SyntaxErrorOrAccessRuleViolation"),
-    ("42P02", "UndefinedParameter", "undefined_parameter", "SyntaxErrorOrAccessRuleViolation"),
-    ("42P03", "DuplicateCursor", "duplicate_cursor", "SyntaxErrorOrAccessRuleViolation"),
-    ("42P04", "DuplicateDatabase", "duplicate_database", "SyntaxErrorOrAccessRuleViolation"),
-    (
-        "42P05",
-        "DuplicatePreparedStatement",
-        "duplicate_prepared_statement",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    ("42P06", "DuplicateSchema", "duplicate_schema", "SyntaxErrorOrAccessRuleViolation"),
-    ("42P07", "DuplicateTable", "duplicate_table", "SyntaxErrorOrAccessRuleViolation"),
-    ("42P08", "AmbiguousParameter", "ambiguous_parameter", "SyntaxErrorOrAccessRuleViolation"),
-    ("42P09", "AmbiguousAlias", "ambiguous_alias", "SyntaxErrorOrAccessRuleViolation"),
-    (
-        "42P10",
-        "InvalidColumnReference",
-        "invalid_column_reference",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    (
-        "42P11",
-        "InvalidCursorDefinition",
-        "invalid_cursor_definition",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    (
-        "42P12",
-        "InvalidDatabaseDefinition",
-        "invalid_database_definition",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    (
-        "42P13",
-        "InvalidFunctionDefinition",
-        "invalid_function_definition",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    (
-        "42P14",
-        "InvalidPreparedStatementDefinition",
-        "invalid_prepared_statement_definition",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    (
-        "42P15",
-        "InvalidSchemaDefinition",
-        "invalid_schema_definition",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    (
-        "42P16",
-        "InvalidTableDefinition",
-        "invalid_table_definition",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    (
-        "42P17",
-        "InvalidObjectDefinition",
-        "invalid_object_definition",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    (
-        "42P18",
-        "IndeterminateDatatype",
-        "indeterminate_datatype",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    ("42P19", "InvalidRecursion", "invalid_recursion", "SyntaxErrorOrAccessRuleViolation"),
-    ("42P20", "WindowingError", "windowing_error", "SyntaxErrorOrAccessRuleViolation"),
-    ("42P21", "CollationMismatch", "collation_mismatch", "SyntaxErrorOrAccessRuleViolation"),
-    (
-        "42P22",
-        "IndeterminateCollation",
-        "indeterminate_collation",
-        "SyntaxErrorOrAccessRuleViolation",
-    ),
-    (
-        "44000",
-        "WithCheckOptionViolation",
-        "with_check_option_violation",
-        "PostgresError, ProgrammingError",
-    ),
-    ("53000", "InsufficientResources", "insufficient_resources", "PostgresError, OperationalError"),
-    ("53100", "DiskFull", "disk_full", "InsufficientResources"),
-    ("53200", "OutOfMemory", "out_of_memory", "InsufficientResources"),
-    ("53300", "TooManyConnections", "too_many_connections", "InsufficientResources"),
-    (
-        "53400",
-        "ConfigurationLimitExceeded",
-        "configuration_limit_exceeded",
-        "InsufficientResources",
-    ),
-    ("54000", "ProgramLimitExceeded", "program_limit_exceeded", "PostgresError, OperationalError"),
-    ("54001", "StatementTooComplex", "statement_too_complex", "ProgramLimitExceeded"),
-    ("54011", "TooManyColumns", "too_many_columns", "ProgramLimitExceeded"),
-    ("54023", "TooManyArguments", "too_many_arguments", "ProgramLimitExceeded"),
-    (
-        "55000",
-        "ObjectNotInPrerequisiteState",
-        "object_not_in_prerequisite_state",
-        "PostgresError, OperationalError",
-    ),
-    ("55006", "ObjectInUse", "object_in_use", "ObjectNotInPrerequisiteState"),
-    (
-        "55P02",
-        "CantChangeRuntimeParam",
-        "cant_change_runtime_param",
-        "ObjectNotInPrerequisiteState",
-    ),
-    ("55P03", "LockNotAvailable", "lock_not_available", "ObjectNotInPrerequisiteState"),
-    (
-        "55P04",
-        "UnsafeNewEnumValueUsage",
-        "unsafe_new_enum_value_usage",
-        "ObjectNotInPrerequisiteState",
-    ),
-    ("57000", "OperatorIntervention", "operator_intervention", "PostgresError, OperationalError"),
-    ("57014", "QueryCanceled", "query_canceled", "OperatorIntervention"),
-    ("57P01", "AdminShutdown", "admin_shutdown", "OperatorIntervention"),
-    ("57P02", "CrashShutdown", "crash_shutdown", "OperatorIntervention"),
-    ("57P03", "CannotConnectNow", "cannot_connect_now", "OperatorIntervention"),
-    ("57P04", "DatabaseDropped", "database_dropped", "OperatorIntervention"),
-    ("57P05", "IdleSessionTimeout", "idle_session_timeout", "OperatorIntervention"),
-    ("58000", "SystemError", "system_error", "PostgresError, OperationalError"),
-    ("58030", "IoError", "io_error", "SystemError"),
-    ("58P01", "UndefinedFile", "undefined_file", "SystemError"),
-    ("58P02", "DuplicateFile", "duplicate_file", "SystemError"),
-    ("58P03", "FileNameTooLong", "file_name_too_long", "SystemError"),
-    ("F0000", "ConfigFileError", "config_file_error", "PostgresError, OperationalError"),
-    ("F0001", "LockFileExists", "lock_file_exists", "ConfigFileError"),
-    ("HV000", "FdwError", "fdw_error", "PostgresError, OperationalError"),
-    ("HV001", "FdwOutOfMemory", "fdw_out_of_memory", "FdwError"),
-    ("HV002", "FdwDynamicParameterValueNeeded", "fdw_dynamic_parameter_value_needed", "FdwError"),
-    ("HV004", "FdwInvalidDataType", "fdw_invalid_data_type", "FdwError"),
-    ("HV005", "FdwColumnNameNotFound", "fdw_column_name_not_found", "FdwError"),
-    ("HV006", "FdwInvalidDataTypeDescriptors", "fdw_invalid_data_type_descriptors", "FdwError"),
-    ("HV007", "FdwInvalidColumnName", "fdw_invalid_column_name", "FdwError"),
-    ("HV008", "FdwInvalidColumnNumber", "fdw_invalid_column_number", "FdwError"),
-    ("HV009", "FdwInvalidUseOfNullPointer", "fdw_invalid_use_of_null_pointer", "FdwError"),
-    ("HV00A", "FdwInvalidStringFormat", "fdw_invalid_string_format", "FdwError"),
-    ("HV00B", "FdwInvalidHandle", "fdw_invalid_handle", "FdwError"),
-    ("HV00C", "FdwInvalidOptionIndex", "fdw_invalid_option_index", "FdwError"),
-    ("HV00D", "FdwInvalidOptionName", "fdw_invalid_option_name", "FdwError"),
-    ("HV00J", "FdwOptionNameNotFound", "fdw_option_name_not_found", "FdwError"),
-    ("HV00K", "FdwReplyHandle", "fdw_reply_handle", "FdwError"),
-    ("HV00L", "FdwUnableToCreateExecution", "fdw_unable_to_create_execution", "FdwError"),
-    ("HV00M", "FdwUnableToCreateReply", "fdw_unable_to_create_reply", "FdwError"),
-    ("HV00N", "FdwUnableToEstablishConnection", "fdw_unable_to_establish_connection", "FdwError"),
-    ("HV00P", "FdwNoSchemas", "fdw_no_schemas", "FdwError"),
-    ("HV00Q", "FdwSchemaNotFound", "fdw_schema_not_found", "FdwError"),
-    ("HV00R", "FdwTableNotFound", "fdw_table_not_found", "FdwError"),
-    ("HV010", "FdwFunctionSequenceError", "fdw_function_sequence_error", "FdwError"),
-    ("HV014", "FdwTooManyHandles", "fdw_too_many_handles", "FdwError"),
-    (
-        "HV021",
-        "FdwInconsistentDescriptorInformation",
-        "fdw_inconsistent_descriptor_information",
-        "FdwError",
-    ),
-    ("HV024", "FdwInvalidAttributeValue", "fdw_invalid_attribute_value", "FdwError"),
-    (
-        "HV090",
-        "FdwInvalidStringLengthOrBufferLength",
-        "fdw_invalid_string_length_or_buffer_length",
-        "FdwError",
-    ),
-    (
-        "HV091",
-        "FdwInvalidDescriptorFieldIdentifier",
-        "fdw_invalid_descriptor_field_identifier",
-        "FdwError",
-    ),
-    ("P0000", "PlpgsqlError", "plpgsql_error", "PostgresError, ProgrammingError"),
-    ("P0001", "RaiseException", "raise_exception", "PlpgsqlError"),
-    ("P0002", "NoDataFound", "no_data_found", "PlpgsqlError"),
-    ("P0003", "TooManyRows", "too_many_rows", "PlpgsqlError"),
-    ("P0004", "AssertFailure", "assert_failure", "PlpgsqlError"),
-    ("XX000", "InternalError_", "internal_error", "PostgresError, InternalError"),
-    ("XX001", "DataCorrupted", "data_corrupted", "InternalError_"),
-    ("XX002", "IndexCorrupted", "index_corrupted", "InternalError_"),
+#: Each SQLSTATE's class, made on first use: one line each of SQLSTATE, class name,
+#: condition name and bases (comma-separated); a class's bases come before it. One
+#: string, not a tuple of tuples: compiling it costs next to nothing (without a
+#: bytecode cache).
+_TABLE = (
+    "02000 NoData no_data PostgresError\n"
+    "02001 NoAdditionalDynamicResultSetsReturned no_additional_dynamic_result_sets_returned "
+    "NoData\n"
+    "03000 SqlStatementNotYetComplete sql_statement_not_yet_complete PostgresError\n"
+    "08000 ConnectionException connection_exception PostgresError,OperationalError\n"
+    "08001 SqlclientUnableToEstablishSqlconnection sqlclient_unable_to_establish_sqlconnection "
+    "ConnectionException\n"
+    "08003 ConnectionDoesNotExist connection_does_not_exist ConnectionException\n"
+    "08004 SqlserverRejectedEstablishmentOfSqlconnection "
+    "sqlserver_rejected_establishment_of_sqlconnection ConnectionException\n"
+    "08006 ConnectionFailure connection_failure ConnectionException\n"
+    "08007 TransactionResolutionUnknown transaction_resolution_unknown ConnectionException\n"
+    "08P01 ProtocolViolation protocol_violation ConnectionException\n"
+    "09000 TriggeredActionException triggered_action_exception PostgresError\n"
+    "0A000 FeatureNotSupported feature_not_supported PostgresError,NotSupportedError\n"
+    "0B000 InvalidTransactionInitiation invalid_transaction_initiation PostgresError\n"
+    "0F000 LocatorException locator_exception PostgresError\n"
+    "0F001 InvalidLocatorSpecification invalid_locator_specification LocatorException\n"
+    "0L000 InvalidGrantor invalid_grantor PostgresError\n"
+    "0LP01 InvalidGrantOperation invalid_grant_operation InvalidGrantor\n"
+    "0P000 InvalidRoleSpecification invalid_role_specification PostgresError\n"
+    "0Z000 DiagnosticsException diagnostics_exception PostgresError\n"
+    "0Z002 StackedDiagnosticsAccessedWithoutActiveHandler "
+    "stacked_diagnostics_accessed_without_active_handler DiagnosticsException\n"
+    "10608 InvalidArgumentForXquery invalid_argument_for_xquery PostgresError,ProgrammingError\n"
+    "20000 CaseNotFound case_not_found PostgresError,ProgrammingError\n"
+    "21000 CardinalityViolation cardinality_violation PostgresError,ProgrammingError\n"
+    "22000 DataException data_exception PostgresError,DataError\n"
+    "22001 StringDataRightTruncation string_data_right_truncation DataException\n"
+    "22002 NullValueNoIndicatorParameter null_value_no_indicator_parameter DataException\n"
+    "22003 NumericValueOutOfRange numeric_value_out_of_range DataException\n"
+    "22004 NullValueNotAllowed null_value_not_allowed DataException\n"
+    "22005 ErrorInAssignment error_in_assignment DataException\n"
+    "22007 InvalidDatetimeFormat invalid_datetime_format DataException\n"
+    "22008 DatetimeFieldOverflow datetime_field_overflow DataException\n"
+    "22009 InvalidTimeZoneDisplacementValue invalid_time_zone_displacement_value DataException\n"
+    "2200B EscapeCharacterConflict escape_character_conflict DataException\n"
+    "2200C InvalidUseOfEscapeCharacter invalid_use_of_escape_character DataException\n"
+    "2200D InvalidEscapeOctet invalid_escape_octet DataException\n"
+    "2200F ZeroLengthCharacterString zero_length_character_string DataException\n"
+    "2200G MostSpecificTypeMismatch most_specific_type_mismatch DataException\n"
+    "2200H SequenceGeneratorLimitExceeded sequence_generator_limit_exceeded DataException\n"
+    "2200L NotAnXmlDocument not_an_xml_document DataException\n"
+    "2200M InvalidXmlDocument invalid_xml_document DataException\n"
+    "2200N InvalidXmlContent invalid_xml_content DataException\n"
+    "2200S InvalidXmlComment invalid_xml_comment DataException\n"
+    "2200T InvalidXmlProcessingInstruction invalid_xml_processing_instruction DataException\n"
+    "22010 InvalidIndicatorParameterValue invalid_indicator_parameter_value DataException\n"
+    "22011 SubstringError substring_error DataException\n"
+    "22012 DivisionByZero division_by_zero DataException\n"
+    "22013 InvalidPrecedingOrFollowingSize invalid_preceding_or_following_size DataException\n"
+    "22014 InvalidArgumentForNtileFunction invalid_argument_for_ntile_function DataException\n"
+    "22015 IntervalFieldOverflow interval_field_overflow DataException\n"
+    "22016 InvalidArgumentForNthValueFunction invalid_argument_for_nth_value_function "
+    "DataException\n"
+    "22018 InvalidCharacterValueForCast invalid_character_value_for_cast DataException\n"
+    "22019 InvalidEscapeCharacter invalid_escape_character DataException\n"
+    "2201B InvalidRegularExpression invalid_regular_expression DataException\n"
+    "2201E InvalidArgumentForLogarithm invalid_argument_for_logarithm DataException\n"
+    "2201F InvalidArgumentForPowerFunction invalid_argument_for_power_function DataException\n"
+    "2201G InvalidArgumentForWidthBucketFunction invalid_argument_for_width_bucket_function "
+    "DataException\n"
+    "2201W InvalidRowCountInLimitClause invalid_row_count_in_limit_clause DataException\n"
+    "2201X InvalidRowCountInResultOffsetClause invalid_row_count_in_result_offset_clause "
+    "DataException\n"
+    "22021 CharacterNotInRepertoire character_not_in_repertoire DataException\n"
+    "22022 IndicatorOverflow indicator_overflow DataException\n"
+    "22023 InvalidParameterValue invalid_parameter_value DataException\n"
+    "22024 UnterminatedCString unterminated_c_string DataException\n"
+    "22025 InvalidEscapeSequence invalid_escape_sequence DataException\n"
+    "22026 StringDataLengthMismatch string_data_length_mismatch DataException\n"
+    "22027 TrimError trim_error DataException\n"
+    "2202E ArraySubscriptError array_subscript_error DataException\n"
+    "2202G InvalidTablesampleRepeat invalid_tablesample_repeat DataException\n"
+    "2202H InvalidTablesampleArgument invalid_tablesample_argument DataException\n"
+    "22030 DuplicateJsonObjectKeyValue duplicate_json_object_key_value DataException\n"
+    "22031 InvalidArgumentForSqlJsonDatetimeFunction "
+    "invalid_argument_for_sql_json_datetime_function DataException\n"
+    "22032 InvalidJsonText invalid_json_text DataException\n"
+    "22033 InvalidSqlJsonSubscript invalid_sql_json_subscript DataException\n"
+    "22034 MoreThanOneSqlJsonItem more_than_one_sql_json_item DataException\n"
+    "22035 NoSqlJsonItem no_sql_json_item DataException\n"
+    "22036 NonNumericSqlJsonItem non_numeric_sql_json_item DataException\n"
+    "22037 NonUniqueKeysInAJsonObject non_unique_keys_in_a_json_object DataException\n"
+    "22038 SingletonSqlJsonItemRequired singleton_sql_json_item_required DataException\n"
+    "22039 SqlJsonArrayNotFound sql_json_array_not_found DataException\n"
+    "2203A SqlJsonMemberNotFound sql_json_member_not_found DataException\n"
+    "2203B SqlJsonNumberNotFound sql_json_number_not_found DataException\n"
+    "2203C SqlJsonObjectNotFound sql_json_object_not_found DataException\n"
+    "2203D TooManyJsonArrayElements too_many_json_array_elements DataException\n"
+    "2203E TooManyJsonObjectMembers too_many_json_object_members DataException\n"
+    "2203F SqlJsonScalarRequired sql_json_scalar_required DataException\n"
+    "2203G SqlJsonItemCannotBeCastToTargetType sql_json_item_cannot_be_cast_to_target_type "
+    "DataException\n"
+    "22P01 FloatingPointException floating_point_exception DataException\n"
+    "22P02 InvalidTextRepresentation invalid_text_representation DataException\n"
+    "22P03 InvalidBinaryRepresentation invalid_binary_representation DataException\n"
+    "22P04 BadCopyFileFormat bad_copy_file_format DataException\n"
+    "22P05 UntranslatableCharacter untranslatable_character DataException\n"
+    "22P06 NonstandardUseOfEscapeCharacter nonstandard_use_of_escape_character DataException\n"
+    "23000 IntegrityConstraintViolation integrity_constraint_violation "
+    "PostgresError,IntegrityError\n"
+    "23001 RestrictViolation restrict_violation IntegrityConstraintViolation\n"
+    "23502 NotNullViolation not_null_violation IntegrityConstraintViolation\n"
+    "23503 ForeignKeyViolation foreign_key_violation IntegrityConstraintViolation\n"
+    "23505 UniqueViolation unique_violation IntegrityConstraintViolation\n"
+    "23514 CheckViolation check_violation IntegrityConstraintViolation\n"
+    "23P01 ExclusionViolation exclusion_violation IntegrityConstraintViolation\n"
+    "24000 InvalidCursorState invalid_cursor_state PostgresError,InternalError\n"
+    "25000 InvalidTransactionState invalid_transaction_state PostgresError,InternalError\n"
+    "25001 ActiveSqlTransaction active_sql_transaction InvalidTransactionState\n"
+    "25002 BranchTransactionAlreadyActive branch_transaction_already_active "
+    "InvalidTransactionState\n"
+    "25003 InappropriateAccessModeForBranchTransaction "
+    "inappropriate_access_mode_for_branch_transaction InvalidTransactionState\n"
+    "25004 InappropriateIsolationLevelForBranchTransaction "
+    "inappropriate_isolation_level_for_branch_transaction InvalidTransactionState\n"
+    "25005 NoActiveSqlTransactionForBranchTransaction "
+    "no_active_sql_transaction_for_branch_transaction InvalidTransactionState\n"
+    "25006 ReadOnlySqlTransaction read_only_sql_transaction InvalidTransactionState\n"
+    "25007 SchemaAndDataStatementMixingNotSupported "
+    "schema_and_data_statement_mixing_not_supported InvalidTransactionState\n"
+    "25008 HeldCursorRequiresSameIsolationLevel held_cursor_requires_same_isolation_level "
+    "InvalidTransactionState\n"
+    "25P01 NoActiveSqlTransaction no_active_sql_transaction InvalidTransactionState\n"
+    "25P02 InFailedSqlTransaction in_failed_sql_transaction InvalidTransactionState\n"
+    "25P03 IdleInTransactionSessionTimeout idle_in_transaction_session_timeout "
+    "InvalidTransactionState\n"
+    "25P04 TransactionTimeout transaction_timeout InvalidTransactionState\n"
+    "26000 InvalidSqlStatementName invalid_sql_statement_name PostgresError,ProgrammingError\n"
+    "27000 TriggeredDataChangeViolation triggered_data_change_violation "
+    "PostgresError,OperationalError\n"
+    "28000 InvalidAuthorizationSpecification invalid_authorization_specification "
+    "PostgresError,OperationalError\n"
+    "28P01 InvalidPassword invalid_password InvalidAuthorizationSpecification\n"
+    "2B000 DependentPrivilegeDescriptorsStillExist dependent_privilege_descriptors_still_exist "
+    "PostgresError,InternalError\n"
+    "2BP01 DependentObjectsStillExist dependent_objects_still_exist "
+    "DependentPrivilegeDescriptorsStillExist\n"
+    "2D000 InvalidTransactionTermination invalid_transaction_termination "
+    "PostgresError,InternalError\n"
+    "2F000 SqlRoutineException sql_routine_exception PostgresError,OperationalError\n"
+    "2F002 ModifyingSqlDataNotPermitted modifying_sql_data_not_permitted SqlRoutineException\n"
+    "2F003 ProhibitedSqlStatementAttempted prohibited_sql_statement_attempted SqlRoutineException\n"
+    "2F004 ReadingSqlDataNotPermitted reading_sql_data_not_permitted SqlRoutineException\n"
+    "2F005 FunctionExecutedNoReturnStatement function_executed_no_return_statement "
+    "SqlRoutineException\n"
+    "34000 InvalidCursorName invalid_cursor_name PostgresError,ProgrammingError\n"
+    "38000 ExternalRoutineException external_routine_exception PostgresError,OperationalError\n"
+    "38001 ContainingSqlNotPermitted containing_sql_not_permitted ExternalRoutineException\n"
+    "38002 ModifyingSqlDataNotPermittedExt modifying_sql_data_not_permitted "
+    "ExternalRoutineException\n"
+    "38003 ProhibitedSqlStatementAttemptedExt prohibited_sql_statement_attempted "
+    "ExternalRoutineException\n"
+    "38004 ReadingSqlDataNotPermittedExt reading_sql_data_not_permitted ExternalRoutineException\n"
+    "39000 ExternalRoutineInvocationException external_routine_invocation_exception "
+    "PostgresError,OperationalError\n"
+    "39001 InvalidSqlstateReturned invalid_sqlstate_returned ExternalRoutineInvocationException\n"
+    "39004 NullValueNotAllowedExt null_value_not_allowed ExternalRoutineInvocationException\n"
+    "39P01 TriggerProtocolViolated trigger_protocol_violated ExternalRoutineInvocationException\n"
+    "39P02 SrfProtocolViolated srf_protocol_violated ExternalRoutineInvocationException\n"
+    "39P03 EventTriggerProtocolViolated event_trigger_protocol_violated "
+    "ExternalRoutineInvocationException\n"
+    "3B000 SavepointException savepoint_exception PostgresError,OperationalError\n"
+    "3B001 InvalidSavepointSpecification invalid_savepoint_specification SavepointException\n"
+    "3D000 InvalidCatalogName invalid_catalog_name PostgresError,ProgrammingError\n"
+    "3F000 InvalidSchemaName invalid_schema_name PostgresError,ProgrammingError\n"
+    "40000 TransactionRollback transaction_rollback PostgresError,OperationalError\n"
+    "40001 SerializationFailure serialization_failure TransactionRollback\n"
+    "40002 TransactionIntegrityConstraintViolation transaction_integrity_constraint_violation "
+    "TransactionRollback\n"
+    "40003 StatementCompletionUnknown statement_completion_unknown TransactionRollback\n"
+    "40P01 DeadlockDetected deadlock_detected TransactionRollback\n"
+    "42000 SyntaxErrorOrAccessRuleViolation syntax_error_or_access_rule_violation "
+    "PostgresError,ProgrammingError\n"
+    "42501 InsufficientPrivilege insufficient_privilege SyntaxErrorOrAccessRuleViolation\n"
+    "42601 SyntaxError syntax_error SyntaxErrorOrAccessRuleViolation\n"
+    "42602 InvalidName invalid_name SyntaxErrorOrAccessRuleViolation\n"
+    "42611 InvalidColumnDefinition invalid_column_definition SyntaxErrorOrAccessRuleViolation\n"
+    "42622 NameTooLong name_too_long SyntaxErrorOrAccessRuleViolation\n"
+    "42701 DuplicateColumn duplicate_column SyntaxErrorOrAccessRuleViolation\n"
+    "42702 AmbiguousColumn ambiguous_column SyntaxErrorOrAccessRuleViolation\n"
+    "42703 UndefinedColumn undefined_column SyntaxErrorOrAccessRuleViolation\n"
+    "42704 UndefinedObject undefined_object SyntaxErrorOrAccessRuleViolation\n"
+    "42710 DuplicateObject duplicate_object SyntaxErrorOrAccessRuleViolation\n"
+    "42712 DuplicateAlias duplicate_alias SyntaxErrorOrAccessRuleViolation\n"
+    "42723 DuplicateFunction duplicate_function SyntaxErrorOrAccessRuleViolation\n"
+    "42725 AmbiguousFunction ambiguous_function SyntaxErrorOrAccessRuleViolation\n"
+    "42803 GroupingError grouping_error SyntaxErrorOrAccessRuleViolation\n"
+    "42804 DatatypeMismatch datatype_mismatch SyntaxErrorOrAccessRuleViolation\n"
+    "42809 WrongObjectType wrong_object_type SyntaxErrorOrAccessRuleViolation\n"
+    "42830 InvalidForeignKey invalid_foreign_key SyntaxErrorOrAccessRuleViolation\n"
+    "42846 CannotCoerce cannot_coerce SyntaxErrorOrAccessRuleViolation\n"
+    "42883 UndefinedFunction undefined_function SyntaxErrorOrAccessRuleViolation\n"
+    "428C9 GeneratedAlways generated_always SyntaxErrorOrAccessRuleViolation\n"
+    "42939 ReservedName reserved_name SyntaxErrorOrAccessRuleViolation\n"
+    "42P01 UndefinedTable undefined_table SyntaxErrorOrAccessRuleViolation\n"
+    "42P02 UndefinedParameter undefined_parameter SyntaxErrorOrAccessRuleViolation\n"
+    "42P03 DuplicateCursor duplicate_cursor SyntaxErrorOrAccessRuleViolation\n"
+    "42P04 DuplicateDatabase duplicate_database SyntaxErrorOrAccessRuleViolation\n"
+    "42P05 DuplicatePreparedStatement duplicate_prepared_statement "
+    "SyntaxErrorOrAccessRuleViolation\n"
+    "42P06 DuplicateSchema duplicate_schema SyntaxErrorOrAccessRuleViolation\n"
+    "42P07 DuplicateTable duplicate_table SyntaxErrorOrAccessRuleViolation\n"
+    "42P08 AmbiguousParameter ambiguous_parameter SyntaxErrorOrAccessRuleViolation\n"
+    "42P09 AmbiguousAlias ambiguous_alias SyntaxErrorOrAccessRuleViolation\n"
+    "42P10 InvalidColumnReference invalid_column_reference SyntaxErrorOrAccessRuleViolation\n"
+    "42P11 InvalidCursorDefinition invalid_cursor_definition SyntaxErrorOrAccessRuleViolation\n"
+    "42P12 InvalidDatabaseDefinition invalid_database_definition SyntaxErrorOrAccessRuleViolation\n"
+    "42P13 InvalidFunctionDefinition invalid_function_definition SyntaxErrorOrAccessRuleViolation\n"
+    "42P14 InvalidPreparedStatementDefinition invalid_prepared_statement_definition "
+    "SyntaxErrorOrAccessRuleViolation\n"
+    "42P15 InvalidSchemaDefinition invalid_schema_definition SyntaxErrorOrAccessRuleViolation\n"
+    "42P16 InvalidTableDefinition invalid_table_definition SyntaxErrorOrAccessRuleViolation\n"
+    "42P17 InvalidObjectDefinition invalid_object_definition SyntaxErrorOrAccessRuleViolation\n"
+    "42P18 IndeterminateDatatype indeterminate_datatype SyntaxErrorOrAccessRuleViolation\n"
+    "42P19 InvalidRecursion invalid_recursion SyntaxErrorOrAccessRuleViolation\n"
+    "42P20 WindowingError windowing_error SyntaxErrorOrAccessRuleViolation\n"
+    "42P21 CollationMismatch collation_mismatch SyntaxErrorOrAccessRuleViolation\n"
+    "42P22 IndeterminateCollation indeterminate_collation SyntaxErrorOrAccessRuleViolation\n"
+    "44000 WithCheckOptionViolation with_check_option_violation PostgresError,ProgrammingError\n"
+    "53000 InsufficientResources insufficient_resources PostgresError,OperationalError\n"
+    "53100 DiskFull disk_full InsufficientResources\n"
+    "53200 OutOfMemory out_of_memory InsufficientResources\n"
+    "53300 TooManyConnections too_many_connections InsufficientResources\n"
+    "53400 ConfigurationLimitExceeded configuration_limit_exceeded InsufficientResources\n"
+    "54000 ProgramLimitExceeded program_limit_exceeded PostgresError,OperationalError\n"
+    "54001 StatementTooComplex statement_too_complex ProgramLimitExceeded\n"
+    "54011 TooManyColumns too_many_columns ProgramLimitExceeded\n"
+    "54023 TooManyArguments too_many_arguments ProgramLimitExceeded\n"
+    "55000 ObjectNotInPrerequisiteState object_not_in_prerequisite_state "
+    "PostgresError,OperationalError\n"
+    "55006 ObjectInUse object_in_use ObjectNotInPrerequisiteState\n"
+    "55P02 CantChangeRuntimeParam cant_change_runtime_param ObjectNotInPrerequisiteState\n"
+    "55P03 LockNotAvailable lock_not_available ObjectNotInPrerequisiteState\n"
+    "55P04 UnsafeNewEnumValueUsage unsafe_new_enum_value_usage ObjectNotInPrerequisiteState\n"
+    "57000 OperatorIntervention operator_intervention PostgresError,OperationalError\n"
+    "57014 QueryCanceled query_canceled OperatorIntervention\n"
+    "57P01 AdminShutdown admin_shutdown OperatorIntervention\n"
+    "57P02 CrashShutdown crash_shutdown OperatorIntervention\n"
+    "57P03 CannotConnectNow cannot_connect_now OperatorIntervention\n"
+    "57P04 DatabaseDropped database_dropped OperatorIntervention\n"
+    "57P05 IdleSessionTimeout idle_session_timeout OperatorIntervention\n"
+    "58000 SystemError system_error PostgresError,OperationalError\n"
+    "58030 IoError io_error SystemError\n"
+    "58P01 UndefinedFile undefined_file SystemError\n"
+    "58P02 DuplicateFile duplicate_file SystemError\n"
+    "58P03 FileNameTooLong file_name_too_long SystemError\n"
+    "F0000 ConfigFileError config_file_error PostgresError,OperationalError\n"
+    "F0001 LockFileExists lock_file_exists ConfigFileError\n"
+    "HV000 FdwError fdw_error PostgresError,OperationalError\n"
+    "HV001 FdwOutOfMemory fdw_out_of_memory FdwError\n"
+    "HV002 FdwDynamicParameterValueNeeded fdw_dynamic_parameter_value_needed FdwError\n"
+    "HV004 FdwInvalidDataType fdw_invalid_data_type FdwError\n"
+    "HV005 FdwColumnNameNotFound fdw_column_name_not_found FdwError\n"
+    "HV006 FdwInvalidDataTypeDescriptors fdw_invalid_data_type_descriptors FdwError\n"
+    "HV007 FdwInvalidColumnName fdw_invalid_column_name FdwError\n"
+    "HV008 FdwInvalidColumnNumber fdw_invalid_column_number FdwError\n"
+    "HV009 FdwInvalidUseOfNullPointer fdw_invalid_use_of_null_pointer FdwError\n"
+    "HV00A FdwInvalidStringFormat fdw_invalid_string_format FdwError\n"
+    "HV00B FdwInvalidHandle fdw_invalid_handle FdwError\n"
+    "HV00C FdwInvalidOptionIndex fdw_invalid_option_index FdwError\n"
+    "HV00D FdwInvalidOptionName fdw_invalid_option_name FdwError\n"
+    "HV00J FdwOptionNameNotFound fdw_option_name_not_found FdwError\n"
+    "HV00K FdwReplyHandle fdw_reply_handle FdwError\n"
+    "HV00L FdwUnableToCreateExecution fdw_unable_to_create_execution FdwError\n"
+    "HV00M FdwUnableToCreateReply fdw_unable_to_create_reply FdwError\n"
+    "HV00N FdwUnableToEstablishConnection fdw_unable_to_establish_connection FdwError\n"
+    "HV00P FdwNoSchemas fdw_no_schemas FdwError\n"
+    "HV00Q FdwSchemaNotFound fdw_schema_not_found FdwError\n"
+    "HV00R FdwTableNotFound fdw_table_not_found FdwError\n"
+    "HV010 FdwFunctionSequenceError fdw_function_sequence_error FdwError\n"
+    "HV014 FdwTooManyHandles fdw_too_many_handles FdwError\n"
+    "HV021 FdwInconsistentDescriptorInformation fdw_inconsistent_descriptor_information FdwError\n"
+    "HV024 FdwInvalidAttributeValue fdw_invalid_attribute_value FdwError\n"
+    "HV090 FdwInvalidStringLengthOrBufferLength fdw_invalid_string_length_or_buffer_length "
+    "FdwError\n"
+    "HV091 FdwInvalidDescriptorFieldIdentifier fdw_invalid_descriptor_field_identifier FdwError\n"
+    "P0000 PlpgsqlError plpgsql_error PostgresError,ProgrammingError\n"
+    "P0001 RaiseException raise_exception PlpgsqlError\n"
+    "P0002 NoDataFound no_data_found PlpgsqlError\n"
+    "P0003 TooManyRows too_many_rows PlpgsqlError\n"
+    "P0004 AssertFailure assert_failure PlpgsqlError\n"
+    "XX000 InternalError_ internal_error PostgresError,InternalError\n"
+    "XX001 DataCorrupted data_corrupted InternalError_\n"
+    "XX002 IndexCorrupted index_corrupted InternalError_\n"
 )
 
 __all__ += [
