@@ -3,8 +3,8 @@
 The async driver runs on anyio, but on trio the anyio socket stream costs a good part of
 every query (a cancel scope around each write, checkpoints, resource guards), and its
 ``send_all`` can be cancelled with part of the bytes written, so the driver had to shield
-every write. :class:`TrioStream` is the same stream as ``AsyncSocketStream`` in
-``async_tcp.py`` made of the socket itself:
+every write. :class:`TrioStream` is the ``AsyncStream`` of ``async_tcp.py`` made of the
+socket itself (``asyncio_stream.py`` is its counterpart on asyncio):
 
 * ``send_all`` writes what the kernel takes at once; the rest joins an output buffer that
   later calls keep writing, ahead of any later bytes. Its bytes are committed before it
