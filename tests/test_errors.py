@@ -6,6 +6,7 @@ import ast
 import builtins
 import importlib.util
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,18 @@ def fields(sqlstate: str, message: str = "boom", **more: str) -> dict[str, str]:
     return {"S": "ERROR", "V": "ERROR", "C": sqlstate, "M": message, **more}
 
 
+def all_classes() -> dict[str, type[PostgresError]]:
+    """Every SQLSTATE class of the table, by SQLSTATE (made now if not yet)."""
+    return {line.split(" ")[0]: lookup(line.split(" ")[0]) for line in errors._TABLE.splitlines()}
+
+
+def run_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (nothing of pgwire imported yet); its output."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def load_generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location("gen_errors", GENERATOR)
     assert spec is not None and spec.loader is not None
@@ -175,9 +188,10 @@ def test_each_sqlstate_class_subclasses_its_sqlstate_class_class() -> None:
     assert issubclass(errors.QueryCanceled, errors.OperatorIntervention)
     assert issubclass(errors.SyntaxError, errors.SyntaxErrorOrAccessRuleViolation)
     assert issubclass(errors.DataCorrupted, errors.InternalError_)
-    for sqlstate, cls in errors._BY_SQLSTATE.items():
+    by_sqlstate = all_classes()
+    for sqlstate, cls in by_sqlstate.items():
         assert cls.sqlstate == sqlstate
-        class_class = errors._BY_SQLSTATE.get(sqlstate[:2] + "000")
+        class_class = by_sqlstate.get(sqlstate[:2] + "000")
         if class_class is not None and class_class is not cls:
             assert cls.__bases__ == (class_class,), sqlstate
 
@@ -201,7 +215,7 @@ def test_repeated_condition_names_get_psycopgs_ext_suffix() -> None:
 
 
 def test_success_and_warning_codes_have_no_exception_classes() -> None:
-    assert not any(code.startswith(("00", "01")) for code in errors._BY_SQLSTATE)
+    assert not any(code.startswith(("00", "01")) for code in all_classes())
     assert lookup("00000") is PostgresError
     assert lookup("01000") is PostgresError
 
@@ -418,7 +432,7 @@ def test_names_shadowing_builtins_are_attributes_but_not_exported() -> None:
 
 def test_all_lists_every_sqlstate_class_that_does_not_shadow_a_builtin() -> None:
     exported = set(errors.__all__)
-    for cls in errors._BY_SQLSTATE.values():
+    for cls in all_classes().values():
         assert (cls.__name__ in exported) != hasattr(builtins, cls.__name__), cls.__name__
     for name in errors.__all__:
         assert hasattr(errors, name), name
@@ -434,8 +448,133 @@ def test_errors_imports_only_the_standard_library() -> None:
     }
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported
+    # The stub that declares the SQLSTATE classes for type checkers is imported under
+    # TYPE_CHECKING only: it has no module to import at run time.
+    imported.remove("pgwire._sqlstate_classes")
+    assert not (REPO_ROOT / "src" / "pgwire" / "_sqlstate_classes.py").exists()
     for module in imported:
         assert module.split(".")[0] in sys.stdlib_module_names, module
+
+
+# --- the SQLSTATE classes are made on first use ---------------------------------------------
+
+
+def test_importing_pgwire_makes_no_sqlstate_class() -> None:
+    out = run_python(
+        "import pgwire, pgwire.errors as e; "
+        "print(sum(1 for line in e._TABLE.splitlines() if line.split()[1] in vars(e)))"
+    )
+    assert out == "0"
+
+
+def test_a_class_is_made_once_with_its_bases_and_is_the_one_lookup_gives() -> None:
+    out = run_python(
+        "import pgwire.errors as e\n"
+        "cls = e.UniqueViolation\n"
+        "made = sorted(n for n in (r.split()[1] for r in e._TABLE.splitlines()) if n in vars(e))\n"
+        "assert cls is e.UniqueViolation is e.lookup('23505') is vars(e)['UniqueViolation']\n"
+        "assert cls.__bases__ == (e.IntegrityConstraintViolation,)\n"
+        "assert (cls.__module__, cls.__qualname__) == ('pgwire.errors', 'UniqueViolation')\n"
+        "assert cls.__doc__ == 'SQLSTATE 23505: unique_violation.'\n"
+        "print(*made)"
+    )
+    assert out == "IntegrityConstraintViolation UniqueViolation"
+
+
+def test_except_catches_what_the_server_raised_whichever_is_made_first() -> None:
+    # error_from_fields (the driver's way) first, the name second; and the other way round.
+    for first in ("error_from_fields({'C': '23505'})", "UniqueViolation"):
+        out = run_python(
+            "from pgwire import errors\n"
+            f"errors.{first}\n"
+            "try:\n"
+            "    raise errors.error_from_fields({'C': '23505', 'M': 'dup'})\n"
+            "except errors.UniqueViolation as exc:\n"
+            "    assert isinstance(exc, errors.IntegrityConstraintViolation)\n"
+            "    assert isinstance(exc, errors.IntegrityError)\n"
+            "    print(exc.sqlstate)\n"
+        )
+        assert out == "23505"
+
+
+def test_from_import_and_star_import_make_the_classes() -> None:
+    out = run_python(
+        "from pgwire.errors import SerializationFailure, lookup\n"
+        "namespace = {}\n"
+        "exec('from pgwire.errors import *', namespace)\n"
+        "assert namespace['SerializationFailure'] is SerializationFailure is lookup('40001')\n"
+        "print(len([n for n in namespace if n.endswith('Violation')]))"
+    )
+    assert int(out) > 10
+
+
+def test_a_pickled_error_loads_in_an_interpreter_that_has_not_made_its_class() -> None:
+    data = pickle.dumps(errors.error_from_fields(fields("40P01", "deadlock")))
+    out = run_python(
+        "import pickle, sys\n"
+        "from pgwire import errors\n"
+        f"exc = pickle.loads({data!r})\n"
+        "assert type(exc) is errors.DeadlockDetected\n"
+        "print(exc.sqlstate, exc.message)"
+    )
+    assert out == "40P01 deadlock"
+
+
+def test_threads_asking_at_once_get_the_same_class() -> None:
+    out = run_python(
+        "import threading\n"
+        "from pgwire import errors\n"
+        "barrier = threading.Barrier(8)\n"
+        "seen = []\n"
+        "def ask():\n"
+        "    barrier.wait()\n"
+        "    seen.append(errors.lookup('23503'))\n"
+        "    seen.append(errors.ForeignKeyViolation)\n"
+        "threads = [threading.Thread(target=ask) for _ in range(8)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print(len(seen), len(set(map(id, seen))))"
+    )
+    assert out == "16 1"
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match=r"'pgwire\.errors' has no attribute 'NoSuchError'"):
+        errors.NoSuchError  # noqa: B018
+
+
+def test_dir_lists_the_classes_not_made_yet() -> None:
+    names = run_python("import pgwire.errors as e; print(' '.join(dir(e)))").split()
+    assert {"UniqueViolation", "SyntaxError", "PostgresError", "lookup"} <= set(names)
+    assert names == sorted(names)
+
+
+def test_type_checkers_see_each_class_and_its_bases(tmp_path: Path) -> None:
+    mypy = Path(sys.executable).parent / "mypy"
+    if not mypy.exists():
+        pytest.skip("mypy is not installed")
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from pgwire import errors\n"
+        "from pgwire.errors import SyntaxError as PgSyntaxError, UniqueViolation\n"
+        "def check(exc: UniqueViolation) -> errors.IntegrityError:\n"
+        "    reveal_type(PgSyntaxError.sqlstate)\n"
+        "    return exc\n"
+        "errors.UniqueViolaton\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [str(mypy), "--strict", "--no-incremental", "--follow-imports=silent", str(sample)],
+        capture_output=True,
+        text=True,
+        env={"MYPYPATH": str(REPO_ROOT / "src"), "PATH": ""},
+        cwd=tmp_path,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("sample.py")]
+    assert len(lines) == 2, result.stdout
+    # "str" or "builtins.str", as the mypy version spells it.
+    assert re.fullmatch(r'sample\.py:4: note: Revealed type is "(builtins\.)?str"', lines[0])
+    assert lines[1].startswith('sample.py:6: error: Module has no attribute "UniqueViolaton"')
 
 
 # --- the generator -------------------------------------------------------------------------------
@@ -444,6 +583,7 @@ def test_errors_imports_only_the_standard_library() -> None:
 @pytest.mark.skipif(not SHARED_ERRCODES.is_file(), reason=f"no {SHARED_ERRCODES}")
 def test_generated_classes_are_up_to_date(tmp_path: Path) -> None:
     output = tmp_path / "errors.py"
+    stub = tmp_path / "_sqlstate_classes.pyi"
     subprocess.run(
         [
             sys.executable,
@@ -452,14 +592,18 @@ def test_generated_classes_are_up_to_date(tmp_path: Path) -> None:
             str(SHARED_ERRCODES),
             "--output",
             str(output),
+            "--stub",
+            str(stub),
         ],
         check=True,
         capture_output=True,
     )
-    current = (REPO_ROOT / "src" / "pgwire" / "errors.py").read_text(encoding="utf-8")
-    assert output.read_text(encoding="utf-8") == current, (
-        "src/pgwire/errors.py is out of date: run python scripts/gen_errors.py"
-    )
+    for written, current in ((output, "errors.py"), (stub, "_sqlstate_classes.pyi")):
+        assert written.read_text(encoding="utf-8") == (
+            REPO_ROOT / "src" / "pgwire" / current
+        ).read_text(encoding="utf-8"), (
+            f"src/pgwire/{current} is out of date: run python scripts/gen_errors.py"
+        )
 
 
 def test_generator_refuses_a_sqlstate_class_without_a_dbapi_decision() -> None:

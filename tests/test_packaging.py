@@ -23,3 +23,14 @@ def test_every_package_of_the_source_tree_is_in_the_distribution() -> None:
     }
     found.add("pgwire.transports")
     assert found - listed == set()
+
+
+def test_the_stubs_of_the_source_tree_are_in_the_distribution() -> None:
+    # A stub with no module beside it (the SQLSTATE classes of pgwire.errors) is package
+    # data to setuptools: without it, type checkers would not see those classes.
+    text = (ROOT / "pyproject.toml").read_text()
+    line = re.search(r"^pgwire = (\[.*\])$", text, re.M)
+    assert line is not None
+    stubs = [p.name for p in (ROOT / "src" / "pgwire").glob("*.pyi")]
+    assert stubs == ["_sqlstate_classes.pyi"]
+    assert "*.pyi" in ast.literal_eval(line.group(1))

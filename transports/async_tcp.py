@@ -1,6 +1,7 @@
 """Async TCP and Unix-domain socket streams: on asyncio (and uvloop) an
 :class:`~pgwire.transports.asyncio_stream.AsyncioStream` made directly of an asyncio
-transport, on trio anyio's socket streams.
+transport, on trio a :class:`~pgwire.transports.trio_stream.TrioStream` made directly of
+the socket. Both write atomically (``atomic_send``).
 
 Only moves bytes; errors surface as ``OSError`` (``TimeoutError`` for timeouts) exactly as
 in the blocking streams of ``tcp.py``, so the drivers handle both alike.
@@ -12,19 +13,19 @@ import asyncio
 import random
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 import anyio
-import anyio.abc
-from anyio.streams.tls import TLSAttribute, TLSStream
 
 from pgwire.transports import asyncio_stream
 from pgwire.transports.asyncio_stream import AsyncioStream
 from pgwire.transports.base import TLSInfo
 
+if TYPE_CHECKING:
+    from pgwire.transports.trio_stream import TrioStream
+
 __all__ = [
     "AsyncConnectedStream",
-    "AsyncSocketStream",
     "AsyncStream",
     "AsyncioStream",
     "connect_tcp_async",
@@ -54,73 +55,8 @@ class AsyncStream(Protocol):
         """Close the stream; closing twice is harmless."""
 
 
-class AsyncSocketStream:
-    """A connected anyio socket stream."""
-
-    __slots__ = ("_closed", "stream")
-
-    #: A cancellation may stop ``send_all`` with part of the bytes written (see
-    #: :class:`AsyncStream`).
-    atomic_send = False
-
-    def __init__(self, stream: anyio.abc.ByteStream) -> None:
-        self.stream = stream
-        self._closed = False
-
-    def __repr__(self) -> str:
-        return f"<AsyncSocketStream {'closed' if self._closed else 'open'}>"
-
-    async def send_all(self, data: bytes) -> None:
-        """Write all of ``data``."""
-        try:
-            await self.stream.send(data)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-            raise ConnectionResetError(f"the stream is broken: {exc!r}") from None
-
-    async def receive_some(self, max_bytes: int = 65536) -> bytes:
-        """Read up to ``max_bytes``; ``b""`` means the peer closed."""
-        try:
-            return await self.stream.receive(max_bytes)
-        except anyio.EndOfStream:
-            return b""
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-            raise ConnectionResetError(f"the stream is broken: {exc!r}") from None
-
-    async def start_tls(self, context: ssl.SSLContext, server_hostname: str | None) -> TLSInfo:
-        """Run the TLS handshake (SNI is sent for host names, never for IP addresses)."""
-        try:
-            tls = await TLSStream.wrap(
-                self.stream,
-                server_side=False,
-                hostname=server_hostname,
-                ssl_context=context,
-                standard_compatible=False,
-            )
-        except anyio.EndOfStream:
-            raise ssl.SSLEOFError(
-                "the peer closed the connection during the TLS handshake"
-            ) from None
-        except anyio.BrokenResourceError as exc:
-            raise ConnectionResetError(
-                f"the stream broke during the TLS handshake: {exc!r}"
-            ) from None
-        self.stream = tls
-        return TLSInfo(
-            tls.extra(TLSAttribute.peer_certificate_binary, None),
-            tls.extra(TLSAttribute.alpn_protocol, None),
-            tls.extra(TLSAttribute.tls_version, None),
-        )
-
-    async def close(self) -> None:
-        """Close the stream."""
-        if not self._closed:
-            self._closed = True
-            with anyio.CancelScope(shield=True):
-                await self.stream.aclose()
-
-
 #: What :func:`connect_tcp_async` and :func:`connect_unix_async` return.
-AsyncConnectedStream = AsyncioStream | AsyncSocketStream
+AsyncConnectedStream: TypeAlias = "AsyncioStream | TrioStream"
 
 
 def _on_asyncio() -> bool:
@@ -132,8 +68,11 @@ def _on_asyncio() -> bool:
     return current_async_library() == "asyncio"
 
 
-async def _connect_anyio_tcp(host: str, port: int) -> AsyncSocketStream:
-    return AsyncSocketStream(await anyio.connect_tcp(host, port))
+async def _connect_trio_tcp(host: str, port: int) -> TrioStream:
+    # Imported here: trio is an optional dependency, and only trio runs this.
+    from pgwire.transports import trio_stream
+
+    return await trio_stream.connect_tcp(host, port)
 
 
 async def connect_tcp_async(
@@ -142,7 +81,7 @@ async def connect_tcp_async(
     """Connect to ``host:port`` (happy eyeballs over every resolved address, or each address
     in random order with ``shuffle``)."""
     connect: Callable[[str, int], Awaitable[AsyncConnectedStream]] = (
-        asyncio_stream.connect_tcp if _on_asyncio() else _connect_anyio_tcp
+        asyncio_stream.connect_tcp if _on_asyncio() else _connect_trio_tcp
     )
     with anyio.fail_after(timeout):
         if not shuffle:
@@ -164,5 +103,6 @@ async def connect_unix_async(path: str, *, timeout: float | None = None) -> Asyn
     with anyio.fail_after(timeout):
         if _on_asyncio():
             return await asyncio_stream.connect_unix(path)
-        stream = await anyio.connect_unix(path)
-    return AsyncSocketStream(stream)
+        from pgwire.transports import trio_stream
+
+        return await trio_stream.connect_unix(path)

@@ -2,8 +2,8 @@
 
 The async driver runs on anyio, but on an asyncio event loop the anyio socket stream costs a
 good part of every query (checkpoints, resource guards, pausing and resuming the reader on
-every receive). :class:`AsyncioStream` is the same stream as ``AsyncSocketStream`` in
-``async_tcp.py`` made of an ``asyncio.Protocol``:
+every receive). :class:`AsyncioStream` is the ``AsyncStream`` of ``async_tcp.py`` made of an
+``asyncio.Protocol`` (``trio_stream.py`` is its counterpart on trio):
 
 * ``send_all`` hands every byte to ``transport.write()`` before its first suspension point,
   and waits only while the transport has paused writing (its buffer is full). A cancellation

@@ -25,6 +25,7 @@ __all__ = [
     "fail_after",
     "is_cancellation",
     "iterate",
+    "owner_lookup",
     "receive",
     "resolve",
     "settle",
@@ -95,6 +96,28 @@ def current_owner() -> object:
         return task if task is not None else anyio.get_current_task().id
     else:
         return threading.get_ident()
+
+
+def owner_lookup() -> Callable[[], object]:
+    """A function that gives :func:`current_owner` cheaply, for the event loop (or thread)
+    running now: called once per connection, so that the check on every query neither
+    raises and catches (trio, on asking asyncio) nor asks each loop in turn."""
+    if True:  # ASYNC
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # not on asyncio
+            trio = sys.modules.get("trio")
+            if trio is not None:
+                try:
+                    trio.lowlevel.current_task()
+                except RuntimeError:  # not on trio either
+                    return current_owner
+                lookup: Callable[[], object] = trio.lowlevel.current_task
+                return lookup
+            return current_owner
+        return asyncio.current_task
+    else:
+        return threading.get_ident
 
 
 async def receive(stream: AsyncStream, timeout: float | None) -> bytes:

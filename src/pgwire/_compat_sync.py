@@ -23,6 +23,7 @@ __all__ = [
     "fail_after",
     "is_cancellation",
     "iterate",
+    "owner_lookup",
     "receive",
     "resolve",
     "settle",
@@ -63,6 +64,13 @@ def fail_after(seconds: float | None) -> Any:
 def current_owner() -> object:
     """Identifies who uses a connection: the running task (or thread)."""
     return threading.get_ident()
+
+
+def owner_lookup() -> Callable[[], object]:
+    """A function that gives :func:`current_owner` cheaply, for the event loop (or thread)
+    running now: called once per connection, so that the check on every query neither
+    raises and catches (trio, on asking asyncio) nor asks each loop in turn."""
+    return threading.get_ident
 
 
 def receive(stream: SyncStream, timeout: float | None) -> bytes:

@@ -18,7 +18,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from pgwire import _compat_sync as _io
 from pgwire._io_sync import run_flow
@@ -113,7 +113,11 @@ class Pump:
         #: portal), ended before the next operation.
         self._deferred_cursors: list[tuple[bool, str]] = []
         self._owner: object = None
+        #: Who is running now (the task, or the thread): asked on every query.
+        self._owner_lookup = _io.owner_lookup()
         self._use_depth = 0
+        #: The guard of _in_use: one per connection (it keeps no state of its own).
+        self._guard = _InUse(self)
         #: Notifications received and not yet taken (when no listener took them).
         self.pending_notifications: deque[Notification] = deque()
         self._notice_handlers: list[Callable[[Notice], object]] = []
@@ -130,7 +134,7 @@ class Pump:
 
     def _in_use(self) -> _InUse:
         """Mark the connection as used by the current task (or thread) for the block."""
-        return _InUse(self)
+        return self._guard
 
     def _abort(self) -> None:
         self._closed = True
@@ -146,25 +150,24 @@ class Pump:
         """
         run_flow(cancel_flow(self._info, self._core.cancel_request().encode()))
 
-    def _write(self, data: bytes, interruptible: bool = False) -> None:
+    def _write(self, data: bytes) -> None:
         """Write ``data``, which the core has already counted as sent.
 
         A cancellation must not stop the write before or halfway, or the server and the
         core fall out of step: the write is shielded, and the cancellation takes effect at
-        the next read instead, which cancels what was sent.  Except when the stream hands
-        every byte over before it first waits (``atomic_send``) and the caller recovers
-        from a cancellation in the write as in a read (``interruptible``): then no shield
-        (a cancel scope per query) is needed.
+        the next read instead, which cancels what was sent.  (:meth:`_exchange` skips the
+        shield, a cancel scope per query, when the stream hands every byte over before it
+        first waits, ``atomic_send``: it recovers from a cancellation there as in a read.)
         """
         try:
-            if interruptible and self._atomic_send:
+            with _io.shield():
                 self._stream.send_all(data)
-            else:
-                with _io.shield():
-                    self._stream.send_all(data)
         except OSError as exc:
-            self._abort()
-            raise OperationalError(f"could not send data to the server: {exc}") from None
+            self._write_failed(exc)
+
+    def _write_failed(self, exc: OSError) -> NoReturn:
+        self._abort()
+        raise OperationalError(f"could not send data to the server: {exc}") from None
 
     def _read_event(self, timeout: float | None = None) -> BackendMessage:
         """The next event from the server.  A read timeout raises ``TimeoutError`` and
@@ -190,12 +193,15 @@ class Pump:
         """Read what the server sent into the core (see :meth:`_read_event`)."""
         try:
             data = _io.receive(self._stream, timeout)
-        except (TimeoutError, BlockingIOError):
-            raise TimeoutError("timed out waiting for the server") from None
         except OSError as exc:
-            self._abort()
-            raise OperationalError(f"could not receive data from the server: {exc}") from None
+            self._receive_failed(exc)
         self._core.receive_data(data)
+
+    def _receive_failed(self, exc: OSError) -> NoReturn:
+        if isinstance(exc, TimeoutError | BlockingIOError):
+            raise TimeoutError("timed out waiting for the server") from None
+        self._abort()
+        raise OperationalError(f"could not receive data from the server: {exc}") from None
 
     def _send(self, messages: Sequence[FrontendMessage]) -> None:
         self._write(self._core.send(*messages))
@@ -243,6 +249,7 @@ class Pump:
         """Feed events to ``operation`` until its ReadyForQuery."""
         # The hottest loop of the driver: _read_event and _dispatch_async_message inlined.
         core = self._core
+        stream = self._stream
         takes_rows = operation.takes_rows
         takes_tags = operation.takes_tags
         while not operation.done:
@@ -275,7 +282,15 @@ class Pump:
             kind = type(event)
             if kind not in _OPERATION_EVENTS:
                 if event is NEED_DATA:
-                    self._receive(timeout)
+                    if timeout is None:
+                        # _receive without its two coroutine layers: once per reply.
+                        try:
+                            data = stream.receive_some()
+                        except OSError as exc:
+                            self._receive_failed(exc)
+                        core.receive_data(data)
+                    else:
+                        self._receive(timeout)
                     continue
                 if kind is ConnectionClosed:
                     self._abort()
@@ -340,7 +355,14 @@ class Pump:
                 data = core.send(*[m for op in operations for m in op.messages])
             pending = list(operations)
             try:
-                self._write(data, interruptible=True)
+                if self._atomic_send:
+                    # _write without its coroutine layer (nothing to shield: see there).
+                    try:
+                        self._stream.send_all(data)
+                    except OSError as exc:
+                        self._write_failed(exc)
+                else:
+                    self._write(data)
                 while pending:
                     self._drain(pending[0], read_timeout, sink)
                     pending.pop(0)
@@ -380,7 +402,7 @@ class Pump:
     def _run(self, operation: Operation, timeout: float | None = None) -> None:
         with self._in_use():
             self._exchange([operation], timeout)
-            if isinstance(operation, ExecuteStatement):
+            if operation.error is not None and isinstance(operation, ExecuteStatement):
                 self._forget_if_stale(operation)
             operation.check()
 
@@ -461,7 +483,8 @@ _OPERATION_EVENTS: frozenset[type] = frozenset(
 
 
 class _InUse:
-    """The guard of :meth:`Pump._in_use` (a class: it runs on every query)."""
+    """The guard of :meth:`Pump._in_use` (a class: it runs on every query). Blocks
+    may nest: the depth and the owner live on the connection."""
 
     __slots__ = ("_conn",)
 
@@ -470,7 +493,7 @@ class _InUse:
 
     def __enter__(self) -> None:
         conn = self._conn
-        owner = _io.current_owner()
+        owner = conn._owner_lookup()
         if conn._use_depth and conn._owner != owner:
             raise InterfaceError(
                 "another task is using this connection (an operation is in progress); "

@@ -102,7 +102,7 @@ class Queries(Pump):
     def _execute_prepared(
         self, sql: str, args: Sequence[Any], *, max_rows: int = 0, timeout: float | None = None
     ) -> ExecuteStatement:
-        with self._in_use():
+        with self._guard:  # _in_use(), without the call
             if self._cache.capacity <= 0:
                 unprepared = ExecuteUnprepared(sql, [args], self.registry, max_rows=max_rows)
                 self._run(unprepared, timeout)
@@ -112,7 +112,11 @@ class Queries(Pump):
                 statement = (self._prepare_many([sql]))[0]
             operation = ExecuteStatement(statement, [args], max_rows=max_rows)
             try:
-                self._run(operation, timeout)
+                # _run, without its coroutine layer and a second _in_use.
+                self._exchange([operation], timeout)
+                if operation.error is not None:
+                    self._forget_if_stale(operation)
+                operation.check()
             except Exception:
                 if not (is_stale(operation.error) and self.transaction_status == "I"):
                     raise

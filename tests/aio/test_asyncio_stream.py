@@ -2,8 +2,8 @@
 
 Against the real PostgreSQL 18 (TCP and Unix socket), and against a peer socket the test
 drives itself for what a server cannot be asked to do on cue: stay silent, send late, stop
-reading, reset the connection, speak TLS with a test CA. On trio ``connect_tcp_async`` keeps
-anyio's stream.
+reading, reset the connection, speak TLS with a test CA. On trio ``connect_tcp_async`` gives the
+trio stream instead (``test_trio_stream.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 import trustme
 
 import pgwire
-from pgwire.transports.async_tcp import AsyncSocketStream, connect_tcp_async, connect_unix_async
+from pgwire.transports.async_tcp import connect_tcp_async, connect_unix_async
 from pgwire.transports.asyncio_stream import AsyncioStream
 from tests.pg import TRUST_USER, PostgresServer
 
@@ -41,7 +41,7 @@ SMALL_BUFFER = 1 << 16
     ],
 )
 def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
-    """asyncio and uvloop only: trio keeps the anyio stream (see the trio test below)."""
+    """asyncio and uvloop only: trio has a stream of its own (``test_trio_stream.py``)."""
     backend: tuple[str, dict[str, Any]] = request.param
     return backend
 
@@ -133,22 +133,6 @@ async def test_the_async_driver_runs_on_the_asyncio_stream(
         assert await conn.fetchval("SELECT 1 + 1") == 2
         big = await conn.fetchval("SELECT repeat('x', 3000000)")  # beyond the read pause
         assert big == "x" * 3_000_000
-
-
-def test_on_trio_connections_keep_the_anyio_stream(pg_server: PostgresServer) -> None:
-    async def main() -> None:
-        for stream in (
-            await connect_tcp_async(pg_server.host, pg_server.port),
-            await connect_tcp_async(pg_server.host, pg_server.port, shuffle=True),
-            await connect_unix_async(_unix_path(pg_server)),
-        ):
-            assert isinstance(stream, AsyncSocketStream)
-            assert stream.atomic_send is False
-            await stream.send_all(SSL_REQUEST)
-            assert await stream.receive_some() == b"N"
-            await stream.close()
-
-    anyio.run(main, backend="trio")
 
 
 # --------------------------------------------------------------------------------------

@@ -83,9 +83,9 @@ async def test_copy_records_keeps_each_copy_data_small_however_wide_the_records(
     sent: list[int] = []
     write = aconn._write
 
-    async def spy(data: bytes, interruptible: bool = False) -> None:
+    async def spy(data: bytes) -> None:
         sent.append(len(data))
-        await write(data, interruptible)
+        await write(data)
 
     aconn._write = spy  # type: ignore[method-assign]
     wide = b"\xab" * (2 << 20)

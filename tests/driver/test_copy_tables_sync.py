@@ -77,9 +77,9 @@ def test_copy_records_keeps_each_copy_data_small_however_wide_the_records(
     sent: list[int] = []
     write = conn._write
 
-    def spy(data: bytes, interruptible: bool = False) -> None:
+    def spy(data: bytes) -> None:
         sent.append(len(data))
-        write(data, interruptible)
+        write(data)
 
     conn._write = spy  # type: ignore[method-assign]
     wide = b"\xab" * (2 << 20)
