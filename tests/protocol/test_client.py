@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from pgwire.errors import InterfaceError, ProtocolError
 from pgwire.protocol import (
+    NEED_DATA,
     AuthenticationCleartextPassword,
     AuthenticationOk,
     BackendMessage,
@@ -66,6 +67,7 @@ from tests.protocol.scripts import (
     PASSWORD,
     TRUST_STARTUP,
     USER,
+    chunks,
     drain,
     error,
     ready_connection,
@@ -1005,6 +1007,78 @@ def test_next_completions_leaves_other_messages_and_partial_ones() -> None:
     assert conn.next_completions() == ["SELECT 1"]
     assert conn.next_completions() == []  # an error is for next_event()
     assert isinstance(conn.next_event(), ErrorResponse)
+
+
+_ANSWER = st.sampled_from(["INSERT 0 1", "INSERT 0 1", "INSERT 0 1", "UPDATE 2", "notice"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    batches=st.lists(st.tuples(st.integers(1, 40), st.booleans()), min_size=1, max_size=3),
+    answers=st.lists(_ANSWER, min_size=1, max_size=130),
+    failing=st.none() | st.integers(0, 130),
+    cuts=st.lists(st.integers(1, 200), min_size=1, max_size=8),
+)
+def test_next_completions_gives_what_next_event_gives(
+    batches: list[tuple[int, bool]],
+    answers: list[str],
+    failing: int | None,
+    cuts: list[int],
+) -> None:
+    # Pipelined Bind/Execute batches (with or without Sync), answered by runs of identical
+    # (and differing) completions, notices in between, maybe an error, cut anywhere: the
+    # fast path (runs of completions taken in a few comparisons) gives the tags and events
+    # that next_event() alone gives, and leaves the same requests in flight.
+    template = BindTemplate("s", (), ())
+    fast, general = ready_connection(), ready_connection()
+    pairs = 0
+    for rows, sync in batches:
+        fast.send_binds(template, [()] * rows, sync=sync)
+        general.send_binds(template, [()] * rows, sync=sync)
+        pairs += rows
+    messages: list[BackendMessage] = []
+    tags = iter(answers * (pairs // len(answers) + 1))
+    number = 0
+    skipping = False  # after an error, the server skips everything up to the next Sync
+    for rows, sync in batches:
+        for _ in range(rows):
+            tag = next(tags)
+            if skipping:
+                continue
+            if tag == "notice":
+                messages.append(NoticeResponse({"S": "NOTICE", "M": "hi"}))
+                tag = "INSERT 0 1"
+            if number == failing:
+                messages.append(error())
+                skipping = True
+                continue
+            messages += [BindComplete(), CommandComplete(tag)]
+            number += 1
+        if sync:
+            messages.append(ReadyForQuery("I"))
+            skipping = False
+    data = wire(*messages)
+    pieces = chunks(data, cuts)
+
+    def run(conn: ClientConnection, use_fast_path: bool) -> list[object]:
+        seen: list[object] = []
+        for piece in pieces:
+            conn.receive_data(piece)
+            while True:
+                if use_fast_path:
+                    seen += conn.next_completions()
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    break
+                if isinstance(event, CommandComplete):
+                    seen.append(event.tag)
+                elif not isinstance(event, BindComplete):
+                    seen.append(event)
+        return seen
+
+    assert run(fast, True) == run(general, False)
+    assert fast.pending_phases == general.pending_phases
+    assert fast.state is general.state
 
 
 def test_a_malformed_completion_fails_the_connection() -> None:
