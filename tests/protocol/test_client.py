@@ -912,7 +912,16 @@ def test_a_malformed_row_on_the_fast_path_fails_the_connection() -> None:
 # send_binds: the hot path of prepared statements, against the general send()
 # --------------------------------------------------------------------------------------
 
-_param_values = st.lists(st.none() | st.binary(max_size=30), max_size=6).map(tuple)
+_param_value = (
+    st.none()
+    | st.binary(max_size=30)
+    | st.integers(250, 300).map(lambda n: b"v" * n)  # around the length words made once
+)
+_param_values = st.lists(_param_value, max_size=6).map(tuple)
+#: Rows of one length (the common case: encode_many's generated path), with Nones in some.
+_same_length_rows = st.integers(0, 8).flatmap(
+    lambda n: st.lists(st.lists(_param_value, min_size=n, max_size=n).map(tuple), max_size=6)
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -923,7 +932,7 @@ _param_values = st.lists(st.none() | st.binary(max_size=30), max_size=6).map(tup
     ),
     param_formats=st.lists(st.sampled_from([0, 1]), max_size=4).map(tuple),
     result_formats=st.lists(st.sampled_from([0, 1]), max_size=4).map(tuple),
-    rows=st.lists(_param_values, max_size=4),
+    rows=st.lists(_param_values, max_size=4) | _same_length_rows,
     max_rows=st.integers(0, 5),
     sync=st.booleans(),
 )
@@ -948,6 +957,25 @@ def test_send_binds_is_send_of_the_same_messages(
     assert fast.send_binds(template, rows, max_rows, sync) == general.send(*messages)
     assert fast.pending_phases == general.pending_phases
     assert "BindTemplate" in repr(template)
+    execute = Execute("", max_rows).encode()
+    expected = b"".join(template.encode(params) + execute for params in rows)
+    assert template.encode_many(rows, execute, b"end") == expected + b"end"
+
+
+def test_encode_many_of_many_parameters_and_of_lists_is_encode_of_each() -> None:
+    # Past the generated encoders' limit of parameters, and rows that are not tuples (the
+    # generated path takes tuples only): each row's encode() all the same.
+    execute = Execute().encode()
+    for count in (65, 70):
+        template = BindTemplate("s", (1,), ())
+        rows = [tuple(bytes([n]) * n for n in range(count)), (None,) * count]
+        expected = b"".join(template.encode(params) + execute for params in rows)
+        assert template.encode_many(rows, execute) == expected
+    template = BindTemplate("s", (), (1,))
+    rows = [(b"a", None), [b"b", b"c"], (b"d",)]  # type: ignore[list-item]
+    expected = b"".join(template.encode(tuple(params)) + execute for params in rows)
+    assert template.encode_many(rows, execute, b"Z") == expected + b"Z"
+    assert template.encode_many([], execute, b"Z") == b"Z"
 
 
 def test_send_binds_takes_the_general_path_when_the_state_is_special() -> None:

@@ -174,16 +174,11 @@ class ClientConnection(ClientStartup):
                 messages.append(Sync())
             return self.send(*messages)
         execute_bytes = _EXECUTE_BYTES.get(max_rows) or Execute("", max_rows).encode()
-        encode = template.encode
-        parts = []
-        for params in param_rows:
-            parts.append(encode(params))
-            parts.append(execute_bytes)
+        data = template.encode_many(param_rows, execute_bytes, _SYNC_BYTES if sync else b"")
         pending.extend(_BIND_EXECUTE * len(param_rows))
         if sync:
-            parts.append(_SYNC_BYTES)
             pending.append(P.SYNC)
-        return b"".join(parts)
+        return data
 
     def _send_one(self, message: FrontendMessage, data: bytes) -> bytes:
         kind = type(message)
