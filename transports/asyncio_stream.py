@@ -5,12 +5,13 @@ good part of every query (checkpoints, resource guards, pausing and resuming the
 every receive). :class:`AsyncioStream` is the ``AsyncStream`` of ``async_tcp.py`` made of an
 ``asyncio.BufferedProtocol`` (``trio_stream.py`` is its counterpart on trio):
 
-* The transport reads into one buffer the stream keeps for its lifetime (``get_buffer``),
-  cut into chunks of at most 64 KiB. A plain ``Protocol`` gets a fresh 256 KiB ``bytes``
-  per read, shrunk to what arrived: above malloc's mmap threshold, so every large answer
-  paid an mmap, page faults, an mremap and a munmap (about twice the client CPU of the
-  blocking driver for 100 kB answers). 64 KiB chunks are what ``receive_some`` returns
-  whole, uncopied.
+* The transport reads into a buffer the stream keeps (``get_buffer``), handed on in chunks
+  of at most 64 KiB, which ``receive_some`` returns whole, uncopied. A plain ``Protocol``
+  gets a fresh 256 KiB ``bytes`` per read, shrunk to what arrived: above malloc's mmap
+  threshold, so every large answer paid an mmap, page faults, an mremap and a munmap
+  (about twice the client CPU of the blocking driver for 100 kB answers). The buffer starts
+  at 16 KiB (an idle connection keeps little) and grows, up to 256 KiB, each time a read
+  fills it.
 
 * ``send_all`` hands every byte to ``transport.write()`` before its first suspension point,
   and waits only while the transport has paused writing (its buffer is full). A cancellation
@@ -44,8 +45,9 @@ __all__ = ["AsyncioStream", "connect_tcp", "connect_unix"]
 _PAUSE_ABOVE = 1 << 20
 #: ... and resumes once no more than this many do.
 _RESUME_BELOW = 1 << 18
-#: The buffer the transport reads into (once per stream, on the first read) ...
-_READ_BUFFER_SIZE = 1 << 18
+#: The buffer the transport reads into: its size at first, and the most it grows to ...
+_READ_BUFFER_START = 1 << 14
+_READ_BUFFER_MAX = 1 << 18
 #: ... and the most each chunk taken from it holds: ``receive_some``'s default, so that a
 #: chunk is returned as it is, and below malloc's (initial) mmap threshold.
 _CHUNK_SIZE = 1 << 16
@@ -123,7 +125,7 @@ class AsyncioStream(asyncio.BufferedProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         buffer = self._read_buffer
         if buffer is None:
-            buffer = self._read_buffer = memoryview(bytearray(_READ_BUFFER_SIZE))
+            buffer = self._read_buffer = memoryview(bytearray(_READ_BUFFER_START))
         return buffer
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -131,9 +133,13 @@ class AsyncioStream(asyncio.BufferedProtocol):
         assert buffer is not None  # the transport asked for it first
         if nbytes <= _CHUNK_SIZE:
             self.data_received(bytes(buffer[:nbytes]))
-            return
-        for start in range(0, nbytes, _CHUNK_SIZE):
-            self.data_received(bytes(buffer[start : min(start + _CHUNK_SIZE, nbytes)]))
+        else:
+            for start in range(0, nbytes, _CHUNK_SIZE):
+                self.data_received(bytes(buffer[start : min(start + _CHUNK_SIZE, nbytes)]))
+        if nbytes == len(buffer) and nbytes < _READ_BUFFER_MAX:
+            # A full read: more is likely waiting, and answers this large come again.
+            # (The transport may still hold the old buffer: a new one, not a resize.)
+            self._read_buffer = memoryview(bytearray(min(4 * nbytes, _READ_BUFFER_MAX)))
 
     def data_received(self, data: bytes) -> None:
         if self._closed:

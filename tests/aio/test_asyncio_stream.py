@@ -238,14 +238,19 @@ async def test_large_reads_come_in_whole_chunks_of_at_most_64_kib(pair: Pair) ->
 async def test_buffer_updated_gives_what_data_received_would(
     pair: Pair, sizes: tuple[int, ...]
 ) -> None:
+    # What a transport does with a BufferedProtocol: fill get_buffer()'s buffer (as much of
+    # it as it has), then report how much with buffer_updated.
     stream = pair.stream
     expected = bytearray()
     for number, size in enumerate(sizes):
         piece = bytes([number + 1]) * size
-        buffer = stream.get_buffer(size)
-        assert len(buffer) >= size
-        buffer[:size] = piece
-        stream.buffer_updated(size)
+        at = 0
+        while at < size:
+            buffer = stream.get_buffer(size - at)
+            step = min(len(buffer), size - at)
+            buffer[:step] = piece[at : at + step]
+            stream.buffer_updated(step)
+            at += step
         expected += piece
     received = bytearray()
     while len(received) < len(expected):
@@ -253,6 +258,18 @@ async def test_buffer_updated_gives_what_data_received_would(
         assert len(chunk) <= 1 << 16
         received += chunk
     assert received == expected
+
+
+async def test_the_read_buffer_grows_with_full_reads_only(pair: Pair) -> None:
+    stream = pair.stream
+    sizes = []
+    for _ in range(5):
+        buffer = stream.get_buffer(-1)
+        sizes.append(len(buffer))
+        stream.buffer_updated(len(buffer))  # a full read
+    assert sizes == [1 << 14, 1 << 16, 1 << 18, 1 << 18, 1 << 18]
+    stream.buffer_updated(10)  # a read that left room: no change
+    assert len(stream.get_buffer(-1)) == 1 << 18
 
 
 async def test_eof_gives_the_buffered_bytes_then_empty_bytes(pair: Pair) -> None:
