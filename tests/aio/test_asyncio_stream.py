@@ -218,6 +218,60 @@ async def test_receive_returns_at_most_max_bytes_and_joins_small_chunks(pair: Pa
     assert got == b"0123456789"
 
 
+async def test_large_reads_come_in_whole_chunks_of_at_most_64_kib(pair: Pair) -> None:
+    # The transport reads into the stream's own buffer (BufferedProtocol), which is
+    # handed on in chunks that receive_some returns whole.
+    payload = bytes(range(256)) * 1200  # 300 kB, more than one read of the buffer
+    received = bytearray()
+    async with anyio.create_task_group() as group:
+        group.start_soon(pair.peer_send, payload)
+        with anyio.fail_after(10):
+            while len(received) < len(payload):
+                chunk = await pair.stream.receive_some()
+                assert type(chunk) is bytes
+                assert 1 <= len(chunk) <= 1 << 16
+                received += chunk
+    assert received == payload
+
+
+@pytest.mark.parametrize("sizes", [(1,), (65535, 65536, 65537), (262144,), (3, 200000, 7)])
+async def test_buffer_updated_gives_what_data_received_would(
+    pair: Pair, sizes: tuple[int, ...]
+) -> None:
+    # What a transport does with a BufferedProtocol: fill get_buffer()'s buffer (as much of
+    # it as it has), then report how much with buffer_updated.
+    stream = pair.stream
+    expected = bytearray()
+    for number, size in enumerate(sizes):
+        piece = bytes([number + 1]) * size
+        at = 0
+        while at < size:
+            buffer = stream.get_buffer(size - at)
+            step = min(len(buffer), size - at)
+            buffer[:step] = piece[at : at + step]
+            stream.buffer_updated(step)
+            at += step
+        expected += piece
+    received = bytearray()
+    while len(received) < len(expected):
+        chunk = await stream.receive_some()
+        assert len(chunk) <= 1 << 16
+        received += chunk
+    assert received == expected
+
+
+async def test_the_read_buffer_grows_with_full_reads_only(pair: Pair) -> None:
+    stream = pair.stream
+    sizes = []
+    for _ in range(5):
+        buffer = stream.get_buffer(-1)
+        sizes.append(len(buffer))
+        stream.buffer_updated(len(buffer))  # a full read
+    assert sizes == [1 << 14, 1 << 16, 1 << 18, 1 << 18, 1 << 18]
+    stream.buffer_updated(10)  # a read that left room: no change
+    assert len(stream.get_buffer(-1)) == 1 << 18
+
+
 async def test_eof_gives_the_buffered_bytes_then_empty_bytes(pair: Pair) -> None:
     await pair.peer_send(b"last words")
     pair.peer.close()

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from pgwire.errors import InterfaceError, ProtocolError
 from pgwire.protocol import (
+    NEED_DATA,
     AuthenticationCleartextPassword,
     AuthenticationOk,
     BackendMessage,
@@ -66,6 +67,7 @@ from tests.protocol.scripts import (
     PASSWORD,
     TRUST_STARTUP,
     USER,
+    chunks,
     drain,
     error,
     ready_connection,
@@ -910,7 +912,16 @@ def test_a_malformed_row_on_the_fast_path_fails_the_connection() -> None:
 # send_binds: the hot path of prepared statements, against the general send()
 # --------------------------------------------------------------------------------------
 
-_param_values = st.lists(st.none() | st.binary(max_size=30), max_size=6).map(tuple)
+_param_value = (
+    st.none()
+    | st.binary(max_size=30)
+    | st.integers(250, 300).map(lambda n: b"v" * n)  # around the length words made once
+)
+_param_values = st.lists(_param_value, max_size=6).map(tuple)
+#: Rows of one length (the common case: encode_many's generated path), with Nones in some.
+_same_length_rows = st.integers(0, 8).flatmap(
+    lambda n: st.lists(st.lists(_param_value, min_size=n, max_size=n).map(tuple), max_size=6)
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -921,7 +932,7 @@ _param_values = st.lists(st.none() | st.binary(max_size=30), max_size=6).map(tup
     ),
     param_formats=st.lists(st.sampled_from([0, 1]), max_size=4).map(tuple),
     result_formats=st.lists(st.sampled_from([0, 1]), max_size=4).map(tuple),
-    rows=st.lists(_param_values, max_size=4),
+    rows=st.lists(_param_values, max_size=4) | _same_length_rows,
     max_rows=st.integers(0, 5),
     sync=st.booleans(),
 )
@@ -946,6 +957,25 @@ def test_send_binds_is_send_of_the_same_messages(
     assert fast.send_binds(template, rows, max_rows, sync) == general.send(*messages)
     assert fast.pending_phases == general.pending_phases
     assert "BindTemplate" in repr(template)
+    execute = Execute("", max_rows).encode()
+    expected = b"".join(template.encode(params) + execute for params in rows)
+    assert template.encode_many(rows, execute, b"end") == expected + b"end"
+
+
+def test_encode_many_of_many_parameters_and_of_lists_is_encode_of_each() -> None:
+    # Past the generated encoders' limit of parameters, and rows that are not tuples (the
+    # generated path takes tuples only): each row's encode() all the same.
+    execute = Execute().encode()
+    for count in (65, 70):
+        template = BindTemplate("s", (1,), ())
+        rows = [tuple(bytes([n]) * n for n in range(count)), (None,) * count]
+        expected = b"".join(template.encode(params) + execute for params in rows)
+        assert template.encode_many(rows, execute) == expected
+    template = BindTemplate("s", (), (1,))
+    rows = [(b"a", None), [b"b", b"c"], (b"d",)]  # type: ignore[list-item]
+    expected = b"".join(template.encode(tuple(params)) + execute for params in rows)
+    assert template.encode_many(rows, execute, b"Z") == expected + b"Z"
+    assert template.encode_many([], execute, b"Z") == b"Z"
 
 
 def test_send_binds_takes_the_general_path_when_the_state_is_special() -> None:
@@ -1005,6 +1035,78 @@ def test_next_completions_leaves_other_messages_and_partial_ones() -> None:
     assert conn.next_completions() == ["SELECT 1"]
     assert conn.next_completions() == []  # an error is for next_event()
     assert isinstance(conn.next_event(), ErrorResponse)
+
+
+_ANSWER = st.sampled_from(["INSERT 0 1", "INSERT 0 1", "INSERT 0 1", "UPDATE 2", "notice"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    batches=st.lists(st.tuples(st.integers(1, 40), st.booleans()), min_size=1, max_size=3),
+    answers=st.lists(_ANSWER, min_size=1, max_size=130),
+    failing=st.none() | st.integers(0, 130),
+    cuts=st.lists(st.integers(1, 200), min_size=1, max_size=8),
+)
+def test_next_completions_gives_what_next_event_gives(
+    batches: list[tuple[int, bool]],
+    answers: list[str],
+    failing: int | None,
+    cuts: list[int],
+) -> None:
+    # Pipelined Bind/Execute batches (with or without Sync), answered by runs of identical
+    # (and differing) completions, notices in between, maybe an error, cut anywhere: the
+    # fast path (runs of completions taken in a few comparisons) gives the tags and events
+    # that next_event() alone gives, and leaves the same requests in flight.
+    template = BindTemplate("s", (), ())
+    fast, general = ready_connection(), ready_connection()
+    pairs = 0
+    for rows, sync in batches:
+        fast.send_binds(template, [()] * rows, sync=sync)
+        general.send_binds(template, [()] * rows, sync=sync)
+        pairs += rows
+    messages: list[BackendMessage] = []
+    tags = iter(answers * (pairs // len(answers) + 1))
+    number = 0
+    skipping = False  # after an error, the server skips everything up to the next Sync
+    for rows, sync in batches:
+        for _ in range(rows):
+            tag = next(tags)
+            if skipping:
+                continue
+            if tag == "notice":
+                messages.append(NoticeResponse({"S": "NOTICE", "M": "hi"}))
+                tag = "INSERT 0 1"
+            if number == failing:
+                messages.append(error())
+                skipping = True
+                continue
+            messages += [BindComplete(), CommandComplete(tag)]
+            number += 1
+        if sync:
+            messages.append(ReadyForQuery("I"))
+            skipping = False
+    data = wire(*messages)
+    pieces = chunks(data, cuts)
+
+    def run(conn: ClientConnection, use_fast_path: bool) -> list[object]:
+        seen: list[object] = []
+        for piece in pieces:
+            conn.receive_data(piece)
+            while True:
+                if use_fast_path:
+                    seen += conn.next_completions()
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    break
+                if isinstance(event, CommandComplete):
+                    seen.append(event.tag)
+                elif not isinstance(event, BindComplete):
+                    seen.append(event)
+        return seen
+
+    assert run(fast, True) == run(general, False)
+    assert fast.pending_phases == general.pending_phases
+    assert fast.state is general.state
 
 
 def test_a_malformed_completion_fails_the_connection() -> None:

@@ -608,6 +608,17 @@ def test_timestamptz_takes_naive_datetimes_as_utc(value: datetime) -> None:
     assert roundtrip(oids.TIMESTAMPTZ, value) == value.replace(tzinfo=UTC)
 
 
+@given(st.datetimes(timezones=st.none() | st.just(UTC) | offsets))
+def test_timestamp_encoders_count_microseconds_from_2000(value: datetime) -> None:
+    # The fast paths (naive, and timezone.utc itself) against the plain arithmetic.
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    delta = aware - datetime(2000, 1, 1, tzinfo=UTC)
+    micro = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    assert encode(oids.TIMESTAMPTZ, value) == struct.pack("!q", micro)
+    if value.tzinfo is None:
+        assert encode(oids.TIMESTAMP, value) == struct.pack("!q", micro)
+
+
 def test_timestamp_encoders_take_dates_as_midnight() -> None:
     assert roundtrip(oids.TIMESTAMP, date(2024, 1, 2)) == datetime(2024, 1, 2)
     assert roundtrip(oids.TIMESTAMPTZ, date(2024, 1, 2)) == datetime(2024, 1, 2, tzinfo=UTC)

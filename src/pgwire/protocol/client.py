@@ -19,7 +19,10 @@ messages up to it.
 
 from __future__ import annotations
 
+import struct
+from collections import deque
 from collections.abc import Sequence
+from itertools import islice, repeat, starmap
 from typing import Any, Final
 
 from pgwire.errors import InterfaceError, ProtocolError
@@ -87,6 +90,9 @@ _BIND_EXECUTE: Final = (P.BIND, P.EXECUTE)
 _DATA_ROW_CODE: Final = DataRow.code[0]
 _BIND_COMPLETE_CODE: Final = BindComplete.code[0]
 _COMMAND_COMPLETE_CODE: Final = CommandComplete.code[0]
+_BIND_EXECUTE_LIST: Final = list(_BIND_EXECUTE)
+_BIND_COMPLETE_BYTES: Final = BindComplete().encode()
+_pack_header: Final = struct.Struct("!ci").pack
 _EXECUTE_BYTES: Final = {rows: Execute("", rows).encode() for rows in (0, 1)}
 _SYNC_BYTES: Final = Sync().encode()
 
@@ -168,16 +174,11 @@ class ClientConnection(ClientStartup):
                 messages.append(Sync())
             return self.send(*messages)
         execute_bytes = _EXECUTE_BYTES.get(max_rows) or Execute("", max_rows).encode()
-        encode = template.encode
-        parts = []
-        for params in param_rows:
-            parts.append(encode(params))
-            parts.append(execute_bytes)
+        data = template.encode_many(param_rows, execute_bytes, _SYNC_BYTES if sync else b"")
         pending.extend(_BIND_EXECUTE * len(param_rows))
         if sync:
-            parts.append(_SYNC_BYTES)
             pending.append(P.SYNC)
-        return b"".join(parts)
+        return data
 
     def _send_one(self, message: FrontendMessage, data: bytes) -> bytes:
         kind = type(message)
@@ -334,7 +335,12 @@ class ClientConnection(ClientStartup):
                     payload = buffer.next_message_of(_COMMAND_COMPLETE_CODE)
                     if payload is None:
                         break
-                    tags.append(CommandComplete.decode(payload).tag)
+                    tag = CommandComplete.decode(payload).tag
+                    tags.append(tag)
+                    pending.popleft()
+                    if len(pending) > 1 and pending[0] is P.BIND and pending[1] is P.EXECUTE:
+                        self._skip_same_completions(payload, tag, tags)
+                    continue
                 else:
                     break
                 pending.popleft()
@@ -342,6 +348,29 @@ class ClientConnection(ClientStartup):
             self._fail(exc)
             raise
         return tags
+
+    def _skip_same_completions(self, payload: bytes, tag: str, tags: list[str]) -> None:
+        """After a Bind and Execute answered by BindComplete and a CommandComplete of
+        ``payload``: consume the longest run of the same two messages, byte for byte, that
+        answers the next Bind and Execute pairs in flight, adding ``tag`` for each, in a few
+        comparisons (the answers of an ``executemany`` that affected one row each, say)."""
+        pending = self._pending
+        buffer = self._buffer
+        unit = _BIND_COMPLETE_BYTES + _pack_header(b"C", len(payload) + 4) + payload
+        # Runs of doubling length while they match, then of halving length: a few
+        # comparisons for a long run, one for none (tags that differ, an error next).
+        step = 1
+        while step:
+            if (
+                len(pending) >= 2 * step
+                and list(islice(pending, 2 * step)) == _BIND_EXECUTE_LIST * step
+                and buffer.skip_repeated(unit, step)
+            ):
+                tags.extend(repeat(tag, step))
+                deque(starmap(pending.popleft, repeat((), 2 * step)), maxlen=0)  # in C
+                step *= 2
+            else:
+                step //= 2
 
     def _session_event(self, message: BackendMessage, kind: type[BackendMessage]) -> Event:
         if kind in ASYNC_MESSAGES:

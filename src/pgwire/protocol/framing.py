@@ -274,6 +274,16 @@ class ReceiveBuffer:
         self._pos = end
         return _copy(buf, pos + 5, end)
 
+    def skip_repeated(self, unit: bytes, count: int) -> bool:
+        """Consume ``count`` back-to-back copies of ``unit`` if the buffer starts with them
+        (one comparison); else return False and leave the buffer unchanged. For runs of
+        identical small messages whose first copy :meth:`next_message_of` has already read
+        (and checked): the answers of a pipelined ``executemany``."""
+        if count <= 0 or not self._buf.startswith(unit * count, self._pos):
+            return False
+        self._pos += len(unit) * count
+        return True
+
     def _front_data_rows(self) -> bytes | None:
         """A copy of the buffered bytes when a DataRow header is at the front: ``None``
         if none is, ``b""`` while that DataRow (of a valid length) is still incomplete.

@@ -13,9 +13,10 @@ Secrets (passwords, SASL proofs, cancel keys) are kept out of every ``repr``.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
-from typing import ClassVar, Literal, TypeVar
+from functools import lru_cache
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pgwire._frozen import frozen_dataclass
 from pgwire.errors import ProtocolError
@@ -530,7 +531,15 @@ class BindTemplate:
     the client's per-query hot path.  ``message(params)`` gives that Bind itself.
     """
 
-    __slots__ = ("_head", "_tail", "param_formats", "result_formats", "statement")
+    __slots__ = (
+        "_arity",
+        "_encode_all",
+        "_head",
+        "_tail",
+        "param_formats",
+        "result_formats",
+        "statement",
+    )
 
     def __init__(
         self, statement: str, param_formats: tuple[int, ...], result_formats: tuple[int, ...]
@@ -540,6 +549,10 @@ class BindTemplate:
         self.result_formats = result_formats
         self._head = _cstr("") + _cstr(statement) + _int16s(param_formats)
         self._tail = _int16s(result_formats)
+        #: encode_many's generated encoder, for rows of ``_arity`` parameters.
+        self._encode_all: Callable[[Sequence[tuple[bytes | None, ...]], bytes, bytes], bytes] | None
+        self._encode_all = None
+        self._arity = -1
 
     def message(self, params: tuple[bytes | None, ...]) -> Bind:
         """The Bind message for ``params``."""
@@ -568,6 +581,30 @@ class BindTemplate:
         parts[0] = _HEADER.pack(b"B", body_size)
         return b"".join(parts)
 
+    def encode_many(
+        self, param_rows: Sequence[tuple[bytes | None, ...]], execute: bytes, last: bytes = b""
+    ) -> bytes:
+        """``encode(params) + execute`` for each row of ``param_rows``, then ``last``, joined:
+        the same bytes and the same errors, in one generated function per number of
+        parameters (see :func:`_binds_encoder`) instead of a call and a list per row."""
+        if not param_rows:
+            return last
+        count = len(param_rows[0])
+        if count > _MAX_GENERATED_BINDS:
+            parts: list[bytes] = []
+            for params in param_rows:
+                parts += (self.encode(params), execute)
+            parts.append(last)
+            return b"".join(parts)
+        encode_all = self._encode_all
+        if encode_all is None or self._arity != count:
+            maker = _binds_encoder(count)
+            head = self._head + _U16.pack(count)
+            base = 4 + len(head) + 4 * count + len(self._tail)
+            encode_all = self._encode_all = maker(head, base, self._tail, self.encode)
+            self._arity = count
+        return encode_all(param_rows, execute, last)
+
     def check_size(self, params: tuple[bytes | None, ...]) -> None:
         """Raise ValueError if the Bind for ``params`` would exceed :data:`MAX_MESSAGE_SIZE`."""
         sizes = [0 if value is None else len(value) for value in params]
@@ -583,6 +620,81 @@ class BindTemplate:
 
     def __repr__(self) -> str:
         return f"BindTemplate(statement={self.statement!r})"
+
+
+#: At most this many parameters get a generated ``encode_many``; more take ``encode`` per row.
+_MAX_GENERATED_BINDS = 64
+#: The length words of values up to this long, made once (most parameters are short).
+_LENGTH_WORDS = tuple(_I32.pack(n) for n in range(257))
+
+
+@lru_cache(maxsize=64)
+def _binds_encoder(count: int) -> Callable[..., Any]:
+    """Compile a maker of :meth:`BindTemplate.encode_many` for rows of ``count`` values
+    (once per count). For two values the maker's encoder is::
+
+        def encode_many(rows, execute, last):
+            out = []
+            extend = out.extend
+            for params in rows:
+                if type(params) is tuple and len(params) == 2:
+                    v0, v1, = params
+                    if v0 is not None and v1 is not None:
+                        n0 = len(v0)
+                        n1 = len(v1)
+                        size = base + n0 + n1
+                        if size <= MAX_MESSAGE_SIZE:
+                            extend((header(b"B", size), head,
+                                    words[n0] if n0 < 257 else pack_length(n0), v0,
+                                    words[n1] if n1 < 257 else pack_length(n1), v1,
+                                    tail, execute))
+                            continue
+                extend((general(params), execute))
+            out.append(last)
+            return b"".join(out)
+
+    ``head`` holds the portal, the statement, the formats and the count; ``base`` is the
+    body's size without the values. A row with a NULL, of another length, or too large goes
+    through ``general`` (:meth:`BindTemplate.encode`), which gives its bytes or its error.
+    """
+    names = [f"v{i}" for i in range(count)]
+    unpack = f"{''.join(n + ', ' for n in names)}= params" if count else "pass"
+    not_null = " and ".join(f"{n} is not None" for n in names) or "True"
+    lengths = [f"n{i} = len({n})" for i, n in enumerate(names)]
+    size = " + ".join(["base", *(f"n{i}" for i in range(count))])
+    values = "".join(
+        f"words[n{i}] if n{i} < 257 else pack_length(n{i}), {n}, " for i, n in enumerate(names)
+    )
+    source = "\n".join(
+        [
+            "def make(head, base, tail, general):",
+            "  def encode_many(rows, execute, last):",
+            "    out = []",
+            "    extend = out.extend",
+            "    for params in rows:",
+            f"      if type(params) is tuple and len(params) == {count}:",
+            f"        {unpack}",
+            f"        if {not_null}:",
+            *(f"          {line}" for line in lengths),
+            f"          size = {size}",
+            "          if size <= MAX_MESSAGE_SIZE:",
+            f"            extend((header(b'B', size), head, {values}tail, execute))",
+            "            continue",
+            "      extend((general(params), execute))",
+            "    out.append(last)",
+            "    return b''.join(out)",
+            "  return encode_many",
+            "",
+        ]
+    )
+    namespace: dict[str, Any] = {
+        "MAX_MESSAGE_SIZE": MAX_MESSAGE_SIZE,
+        "header": _HEADER.pack,
+        "pack_length": _I32.pack,
+        "words": _LENGTH_WORDS,
+    }
+    exec(compile(source, f"<pgwire Bind encoder {count}>", "exec"), namespace)
+    return namespace["make"]  # type: ignore[no-any-return]
 
 
 def _decode_target(reader: _Reader) -> tuple[Literal["S", "P"], str]:

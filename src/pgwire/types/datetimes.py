@@ -305,16 +305,25 @@ def _timestamptz_microseconds(value: datetime) -> int:
 @struct_encoding("q", (datetime,), _timestamp_microseconds)
 def encode_timestamp(value: Any) -> bytes:
     """A naive datetime.datetime, a datetime.date (its midnight), or an `Infinity`."""
-    if type(value) is not datetime or value.tzinfo is not None:
-        if isinstance(value, Infinity):
-            return _pack_int8(_INT64_MAX if value is INFINITY else _INT64_MIN)
-        value = _naive_timestamp(value)
+    if type(value) is datetime and value.tzinfo is None:
+        return _pack_int8((value - _EPOCH) // _MICROSECOND)  # exact, in C
+    if isinstance(value, Infinity):
+        return _pack_int8(_INT64_MAX if value is INFINITY else _INT64_MIN)
+    value = _naive_timestamp(value)
     return _pack_int8(_microseconds(value - _EPOCH))
 
 
 @struct_encoding("q", (datetime,), _timestamptz_microseconds)
 def encode_timestamptz(value: Any) -> bytes:
     """datetime.datetime (naive means UTC), a datetime.date (its midnight in UTC), `Infinity`."""
+    if type(value) is datetime:
+        # The common cases in two C operations: naive, or in UTC (timezone.utc itself, so
+        # the subtraction needs no utcoffset() call); timedelta // timedelta is exact.
+        zone = value.tzinfo
+        if zone is None:
+            return _pack_int8((value - _EPOCH) // _MICROSECOND)
+        if zone is _UTC:
+            return _pack_int8((value - _EPOCH_UTC) // _MICROSECOND)
     if not isinstance(value, datetime):
         if isinstance(value, Infinity):
             return _pack_int8(_INT64_MAX if value is INFINITY else _INT64_MIN)
