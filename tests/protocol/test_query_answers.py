@@ -85,6 +85,8 @@ _MALFORMED = st.sampled_from(
         b"D\x00\x00\x00\x06\xff\xff",  # DataRow with a negative count
         b"C\x00\x00\x00\x06ab",  # CommandComplete without its NUL
         b"C\x00\x00\x00\x07a\x00b",  # CommandComplete with trailing bytes
+        b"C\x00\x00\x00\x07\xff\xfe\x00",  # CommandComplete not in UTF-8
+        b"C\x00\x00\x00\x08\xc3\xa9t\x00",  # CommandComplete in UTF-8, not ASCII
         b"I\x00\x00\x00\x05x",  # EmptyQueryResponse with a body
         b"Z\x00\x00\x00\x05X",  # ReadyForQuery with an unknown status
         b"Z\x00\x00\x00\x03",  # a length under 4

@@ -386,7 +386,7 @@ class ClientConnection(ClientStartup):
                         payload = buffer.next_message_of(code)
                         if payload is None:
                             break
-                        tags.append(CommandComplete.decode(payload).tag)
+                        tags.append(_command_tag(payload))
                         head = pending[0] = P.QUERY
                     else:
                         break
@@ -394,7 +394,7 @@ class ClientConnection(ClientStartup):
                     payload = buffer.next_message_of(code)
                     if payload is None:
                         break
-                    tags.append(CommandComplete.decode(payload).tag)
+                    tags.append(_command_tag(payload))
                 elif code == _ROW_DESCRIPTION_CODE:
                     payload = buffer.next_message_of(code)
                     if payload is None:
@@ -461,3 +461,14 @@ class ClientConnection(ClientStartup):
         if answer_error(pending):
             self._skip_until_sync = True
         return message
+
+
+def _command_tag(payload: bytes) -> str:
+    """The tag of a CommandComplete message's ``payload``: ``CommandComplete.decode``'s,
+    without building the message (which raises its error for a malformed one)."""
+    if payload.find(b"\0") == len(payload) - 1:
+        try:
+            return payload[:-1].decode()
+        except UnicodeDecodeError:
+            pass
+    return CommandComplete.decode(payload).tag
