@@ -117,8 +117,6 @@ class AsyncPump:
         self._use_depth = 0
         #: The guard of _in_use: one per connection (it keeps no state of its own).
         self._guard = _InUse(self)
-        #: An operation sent by _send_unread whose reply _read_unread has not read yet.
-        self._unread: Operation | None = None
         #: Notifications received and not yet taken (when no listener took them).
         self.pending_notifications: deque[Notification] = deque()
         self._notice_handlers: list[Callable[[Notice], object]] = []
@@ -344,10 +342,6 @@ class AsyncPump:
         step; only if that fails within ``cancel_timeout`` is the connection closed.
         """
         self._check_open()
-        if self._unread is not None:
-            raise InterfaceError(
-                "the reply to an earlier request is still unread; read it first (_read_unread)"
-            )
         if self._deferred_cursors:
             await self._end_deferred_cursors()
         if timeout is None:
@@ -413,45 +407,6 @@ class AsyncPump:
         except BaseException as exc:
             logger.warning("closing the connection: the cancelled query did not end: %r", exc)
             await self._abort()
-
-    async def _send_unread(self, operation: Operation) -> None:
-        """Send ``operation`` and return without reading its reply: :meth:`_read_unread`
-        reads it, and nothing else may be sent before (a pool hands a connection back
-        without waiting for its reset's round trip)."""
-        self._check_open()
-        if self._unread is not None:
-            raise InterfaceError("a request is already waiting for _read_unread")
-        data = operation.send(self._core)
-        self._unread = operation
-        if self._atomic_send:
-            # _write without its shield (nothing to shield: see there).
-            try:
-                await self._stream.send_all(data)
-            except OSError as exc:
-                await self._write_failed(exc)
-        else:
-            await self._write(data)
-
-    async def _read_unread(self, timeout: float | None) -> None:
-        """Read the reply to what :meth:`_send_unread` sent, within ``timeout`` seconds,
-        and raise its error, if any. If the reading is cut short (a timeout, a cancellation,
-        a lost connection) the connection is closed: it is out of step with the server."""
-        operation = self._unread
-        if operation is None:
-            return
-        with self._in_use():
-            try:
-                if True:  # ASYNC
-                    with _io.fail_after(timeout):
-                        await self._drain(operation)
-                else:
-                    await self._drain(operation, timeout)
-            except BaseException:
-                await self._abort()
-                raise
-            finally:
-                self._unread = None
-        operation.check()
 
     async def _run(self, operation: Operation, timeout: float | None = None) -> None:
         with self._in_use():

@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 from pgwire import _compat_sync as _io
 from pgwire.errors import InterfaceError, PoolClosed, PoolTimeout
-from pgwire.operations import SimpleQuery
 from pgwire.record import Record
 from pgwire.sync import Connection, connect
 
@@ -46,13 +45,6 @@ def _upkeep_scope() -> Any:
     cancellation (a task cancelled while it holds a connection still gives it back clean)
     and ends the reset after UPKEEP_TIMEOUT seconds: one cancel scope for both, as they
     are costly on asyncio. Blocking reads get the timeout themselves."""
-    return contextlib.nullcontext()
-
-
-def _reset_read_scope() -> Any:
-    """The scope in which an acquirer reads the answer to a reset sent on release: in async
-    code a cancel scope ending it after UPKEEP_TIMEOUT seconds (not shielded: an acquirer
-    cancelled meanwhile closes that connection). Blocking reads get the timeout themselves."""
     return contextlib.nullcontext()
 
 
@@ -90,7 +82,7 @@ def create_pool(dsn: str | None = None, **options: Any) -> Pool:
 class _Slot:
     """A pooled connection and the facts the pool keeps about it."""
 
-    __slots__ = ("command_timeout", "conn", "created", "idle_since", "reset_unread")
+    __slots__ = ("command_timeout", "conn", "created", "idle_since")
 
     def __init__(self, conn: Connection, now: float) -> None:
         self.conn = conn
@@ -98,9 +90,6 @@ class _Slot:
         #: When it was last given back (or opened): what ``health_check_after`` measures.
         self.idle_since = now
         self.command_timeout = conn.command_timeout
-        #: The reset was sent on release and its answer is still to be read: the
-        #: connection is not lent out before it is.
-        self.reset_unread = False
 
 
 #: What a task in line is handed: a connection, room to open one, or the news that the
@@ -421,11 +410,8 @@ class Pool:
             )
         clean = False
         try:
-            if self._may_defer_reset(slot):
-                clean = self._send_reset(slot)
-            else:
-                with _upkeep_scope():
-                    clean = self._reset_session(slot)
+            with _upkeep_scope():
+                clean = self._reset_session(slot)
         finally:
             with self._ledger.lock:
                 doomed = self._ledger.give_back(slot) if clean else self._ledger.drop(slot)
@@ -508,15 +494,11 @@ class Pool:
         return _Slot(conn, time.monotonic())
 
     def _healthy(self, slot: _Slot) -> bool:
-        """Whether a connection just taken from the idle ones may be lent out (once the
-        answer to its reset is read); if not, it is closed."""
+        """Whether a connection just taken from the idle ones may be lent out; if not, it
+        is closed."""
         conn = slot.conn
         now = time.monotonic()
         healthy = not conn.closed and not self._too_old(slot, now)
-        if slot.reset_unread:
-            slot.reset_unread = False
-            if healthy:
-                healthy = self._read_reset(slot)
         check = self._health_check_after
         if healthy and check is not None and now - slot.idle_since >= check:
             try:
@@ -530,55 +512,6 @@ class Pool:
         if not healthy:
             self._discard(slot)
         return healthy
-
-    def _may_defer_reset(self, slot: _Slot) -> bool:
-        """Whether the reset of a connection given back may be only sent now, its answer
-        read when the connection is next lent out: an SQL reset, nothing to roll back."""
-        conn = slot.conn
-        return (
-            isinstance(self._reset, str)
-            and not conn.closed
-            and conn.transaction_status == "I"
-            and not self._ledger.closing
-            and not self._too_old(slot, time.monotonic())
-        )
-
-    def _send_reset(self, slot: _Slot) -> bool:
-        """Send the reset of a connection given back, without waiting for its answer;
-        False if the connection must go."""
-        conn = slot.conn
-        assert isinstance(self._reset, str)
-        # The borrower's callbacks must not fire for the next borrower.
-        conn.clear_handlers()
-        conn.command_timeout = slot.command_timeout
-        try:
-            conn._send_unread(SimpleQuery(self._reset, conn.registry, keep_rows=False))
-        except Exception as exc:
-            logger.warning("closing a pooled connection whose reset failed: %r", exc)
-            return False
-        slot.reset_unread = True
-        return not conn.closed
-
-    def _read_reset(self, slot: _Slot) -> bool:
-        """Read the answer to the reset sent on release; False (the connection closed by
-        the caller) if it failed or took longer than UPKEEP_TIMEOUT. Cancelled meanwhile,
-        the connection is closed (it would be out of step) and the cancellation goes on."""
-        conn = slot.conn
-        timeout = UPKEEP_TIMEOUT
-        try:
-            with _reset_read_scope():
-                conn._read_unread(timeout)
-        except Exception as exc:
-            logger.warning("closing a pooled connection whose reset failed: %r", exc)
-            return False
-        except BaseException:
-            self._discard(slot)
-            raise
-        # What the session LISTENed to until the reset ran came with its answer: it was
-        # for the borrower before.
-        conn.clear_handlers()
-        # A reset cut short by the deadline closed the connection.
-        return not conn.closed and conn.transaction_status == "I"
 
     def _reset_session(self, slot: _Slot) -> bool:
         """Undo the borrower's changes to the session; False if the connection must go."""

@@ -208,88 +208,10 @@ async def test_a_reset_the_server_refuses_closes_the_connection(server: Server) 
     async with await _one_connection_pool(server, reset="SELECT 1 / 0") as pool:
         async with pool.acquire() as conn:
             pid = conn.backend_pid
-        # The reset was sent on release; its answer is read by the next acquire, which
-        # closes the connection and lends a new one.
-        async with pool.acquire() as fresh:
-            assert conn.closed
-            assert fresh.backend_pid != pid
-            assert (pool.get_size(), pool.get_idle_size()) == (1, 0)
-
-
-async def test_a_reset_in_a_transaction_is_read_on_release(server: Server) -> None:
-    # Rolling back first, the whole reset runs on release: a refused one closes at once.
-    async with await _one_connection_pool(server, reset="SELECT 1 / 0") as pool:
-        async with pool.acquire() as conn:
-            await conn.execute("BEGIN")
         assert conn.closed
         assert (pool.get_size(), pool.get_idle_size()) == (0, 0)
-
-
-async def test_the_reset_is_sent_on_release_and_read_before_the_next_borrower(
-    server: Server,
-) -> None:
-    async with await _one_connection_pool(server) as pool:
-        async with pool.acquire() as conn:
-            await conn.execute("SET work_mem = '7MB'")
-        # Released with its reset unread: the connection refuses to run anything else.
-        with pytest.raises(errors.InterfaceError, match="still unread"):
-            await conn.execute("SELECT 1")
-        again = await _same_connection(pool, conn)
-        try:
-            assert await again.fetchval("SHOW work_mem") == "4MB"
-        finally:
-            await pool.release(again)
-
-
-async def test_a_reset_that_takes_too_long_closes_the_connection_at_acquire(
-    server: Server, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("pgwire.pool.UPKEEP_TIMEOUT", 0.3)
-    monkeypatch.setattr("pgwire.sync_pool.UPKEEP_TIMEOUT", 0.3)
-    async with await _one_connection_pool(server, reset="SELECT pg_sleep(30)") as pool:
-        async with pool.acquire() as conn:
-            pid = conn.backend_pid
         async with pool.acquire() as fresh:
-            assert conn.closed
             assert fresh.backend_pid != pid
-            assert await fresh.fetchval("SELECT 1") == 1
-
-
-async def test_a_connection_lost_while_its_reset_is_in_flight_is_replaced(
-    server: Server,
-) -> None:
-    async with await _one_connection_pool(server, reset="SELECT pg_sleep(30)") as pool:
-        async with pool.acquire() as conn:
-            pid = conn.backend_pid
-        # The server ends the session while the reset runs: the answer is a FATAL error.
-        assert server.pg.psql(f"SELECT pg_terminate_backend({pid})") == [(True,)]
-        async with pool.acquire() as fresh:
-            assert conn.closed
-            assert fresh.backend_pid != pid
-            assert await fresh.fetchval("SELECT 1") == 1
-
-
-async def test_a_connection_too_old_is_not_reset_but_closed(server: Server) -> None:
-    async with await _one_connection_pool(server, max_lifetime=0.2) as pool:
-        async with pool.acquire() as conn:
-            await sleep(0.3)
-        assert conn.closed
-        async with pool.acquire() as fresh:
-            assert fresh is not conn
-        # Too old by the time it is acquired again: closed unread, another one lent.
-        await sleep(0.3)
-        async with pool.acquire() as newer:
-            assert fresh.closed
-            assert newer is not fresh
-
-
-async def test_closing_the_pool_closes_connections_with_an_unread_reset(server: Server) -> None:
-    pool = await create_pool(server.dsn(), min_size=2, max_size=2)
-    async with pool.acquire() as first, pool.acquire() as second:
-        pass
-    await pool.close()
-    assert first.closed and second.closed
-    assert server.settled_count(0) == 0
 
 
 async def test_the_default_reset_keeps_temporary_tables_and_prepared_statements(

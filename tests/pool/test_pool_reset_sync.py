@@ -206,88 +206,10 @@ def test_a_reset_the_server_refuses_closes_the_connection(server: Server) -> Non
     with _one_connection_pool(server, reset="SELECT 1 / 0") as pool:
         with pool.acquire() as conn:
             pid = conn.backend_pid
-        # The reset was sent on release; its answer is read by the next acquire, which
-        # closes the connection and lends a new one.
-        with pool.acquire() as fresh:
-            assert conn.closed
-            assert fresh.backend_pid != pid
-            assert (pool.get_size(), pool.get_idle_size()) == (1, 0)
-
-
-def test_a_reset_in_a_transaction_is_read_on_release(server: Server) -> None:
-    # Rolling back first, the whole reset runs on release: a refused one closes at once.
-    with _one_connection_pool(server, reset="SELECT 1 / 0") as pool:
-        with pool.acquire() as conn:
-            conn.execute("BEGIN")
         assert conn.closed
         assert (pool.get_size(), pool.get_idle_size()) == (0, 0)
-
-
-def test_the_reset_is_sent_on_release_and_read_before_the_next_borrower(
-    server: Server,
-) -> None:
-    with _one_connection_pool(server) as pool:
-        with pool.acquire() as conn:
-            conn.execute("SET work_mem = '7MB'")
-        # Released with its reset unread: the connection refuses to run anything else.
-        with pytest.raises(errors.InterfaceError, match="still unread"):
-            conn.execute("SELECT 1")
-        again = _same_connection(pool, conn)
-        try:
-            assert again.fetchval("SHOW work_mem") == "4MB"
-        finally:
-            pool.release(again)
-
-
-def test_a_reset_that_takes_too_long_closes_the_connection_at_acquire(
-    server: Server, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("pgwire.pool.UPKEEP_TIMEOUT", 0.3)
-    monkeypatch.setattr("pgwire.sync_pool.UPKEEP_TIMEOUT", 0.3)
-    with _one_connection_pool(server, reset="SELECT pg_sleep(30)") as pool:
-        with pool.acquire() as conn:
-            pid = conn.backend_pid
         with pool.acquire() as fresh:
-            assert conn.closed
             assert fresh.backend_pid != pid
-            assert fresh.fetchval("SELECT 1") == 1
-
-
-def test_a_connection_lost_while_its_reset_is_in_flight_is_replaced(
-    server: Server,
-) -> None:
-    with _one_connection_pool(server, reset="SELECT pg_sleep(30)") as pool:
-        with pool.acquire() as conn:
-            pid = conn.backend_pid
-        # The server ends the session while the reset runs: the answer is a FATAL error.
-        assert server.pg.psql(f"SELECT pg_terminate_backend({pid})") == [(True,)]
-        with pool.acquire() as fresh:
-            assert conn.closed
-            assert fresh.backend_pid != pid
-            assert fresh.fetchval("SELECT 1") == 1
-
-
-def test_a_connection_too_old_is_not_reset_but_closed(server: Server) -> None:
-    with _one_connection_pool(server, max_lifetime=0.2) as pool:
-        with pool.acquire() as conn:
-            sleep(0.3)
-        assert conn.closed
-        with pool.acquire() as fresh:
-            assert fresh is not conn
-        # Too old by the time it is acquired again: closed unread, another one lent.
-        sleep(0.3)
-        with pool.acquire() as newer:
-            assert fresh.closed
-            assert newer is not fresh
-
-
-def test_closing_the_pool_closes_connections_with_an_unread_reset(server: Server) -> None:
-    pool = create_pool(server.dsn(), min_size=2, max_size=2)
-    with pool.acquire() as first, pool.acquire() as second:
-        pass
-    pool.close()
-    assert first.closed and second.closed
-    assert server.settled_count(0) == 0
 
 
 def test_the_default_reset_keeps_temporary_tables_and_prepared_statements(

@@ -144,45 +144,6 @@ async def test_room_left_by_a_broken_connection_goes_to_the_first_in_line(
         assert (pool.get_size(), pool.get_idle_size()) == (1, 1)
 
 
-async def test_a_waiter_handed_a_connection_reads_its_reset_first(server: Server) -> None:
-    got: list[str] = []
-    async with await create_pool(server.dsn(), max_size=1, timeout=None) as pool:
-        holder = await _borrow(pool)
-        await holder.execute("SET work_mem = '7MB'")
-
-        async def wait() -> None:
-            async with pool.acquire() as conn:
-                assert conn is holder
-                got.append(await conn.fetchval("SHOW work_mem"))
-
-        async with running(wait):
-            await pause()
-            await pool.release(holder)  # the reset is sent; the waiter reads its answer
-    assert got == ["4MB"]
-
-
-async def test_a_waiter_handed_a_connection_whose_reset_failed_gets_a_new_one(
-    server: Server,
-) -> None:
-    got: list[AsyncConnection] = []
-    async with await create_pool(
-        server.dsn(), max_size=1, timeout=None, reset="SELECT 1 / 0"
-    ) as pool:
-        holder = await _borrow(pool)
-
-        async def wait() -> None:
-            async with pool.acquire() as conn:
-                assert await conn.fetchval("SELECT 1") == 1
-                got.append(conn)
-
-        async with running(wait):
-            await pause()
-            await pool.release(holder)
-        assert holder.closed
-        assert len(got) == 1 and got[0] is not holder
-        assert pool.get_size() == 1
-
-
 async def test_a_zero_timeout_fails_at_once_when_every_connection_is_lent(
     server: Server,
 ) -> None:
