@@ -374,27 +374,20 @@ class ClientConnection(ClientStartup):
         consumed = False
         try:
             while True:
+                # CommandComplete first: most of what a command without rows answers.
+                payload = buffer.next_message_of(_COMMAND_COMPLETE_CODE)
+                if payload is not None:
+                    tags.append(_command_tag(payload))
+                    head = pending[0] = P.QUERY
+                    consumed = True
+                    continue
                 header = buffer.peek_header()
                 if header is None:
                     break
                 code = header[0]
                 if head is P.QUERY_ROWS:
-                    if code == _DATA_ROW_CODE:
-                        if not buffer.take_data_rows():
-                            break
-                    elif code == _COMMAND_COMPLETE_CODE:
-                        payload = buffer.next_message_of(code)
-                        if payload is None:
-                            break
-                        tags.append(_command_tag(payload))
-                        head = pending[0] = P.QUERY
-                    else:
+                    if code != _DATA_ROW_CODE or not buffer.take_data_rows():
                         break
-                elif code == _COMMAND_COMPLETE_CODE:
-                    payload = buffer.next_message_of(code)
-                    if payload is None:
-                        break
-                    tags.append(_command_tag(payload))
                 elif code == _ROW_DESCRIPTION_CODE:
                     payload = buffer.next_message_of(code)
                     if payload is None:
