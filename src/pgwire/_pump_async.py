@@ -251,8 +251,15 @@ class AsyncPump:
         stream = self._stream
         takes_rows = operation.takes_rows
         takes_tags = operation.takes_tags
+        takes_answers = operation.takes_answers
         while not operation.done:
             try:
+                if takes_answers:
+                    # A simple query's tags and ReadyForQuery, rows dropped unread.
+                    answers = core.next_query_answers()
+                    if answers is not None:
+                        operation.take_answers(*answers)
+                        continue
                 if takes_tags:
                     # BindComplete and CommandComplete, without an event each.
                     tags = core.next_completions()

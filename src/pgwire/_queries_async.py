@@ -135,7 +135,7 @@ class AsyncQueries(AsyncPump):
         if not args:
             operation = SimpleQuery(sql, self.registry, keep_rows=False)
             await self._run(operation, timeout)
-            tags = [r.tag for r in operation.results if r.tag is not None]
+            tags = operation.tags
             return tags[-1] if tags else ""
         return (await self._execute_prepared(sql, args, timeout=timeout)).tag or ""
 

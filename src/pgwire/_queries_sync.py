@@ -136,7 +136,7 @@ class Queries(Pump):
         if not args:
             operation = SimpleQuery(sql, self.registry, keep_rows=False)
             self._run(operation, timeout)
-            tags = [r.tag for r in operation.results if r.tag is not None]
+            tags = operation.tags
             return tags[-1] if tags else ""
         return (self._execute_prepared(sql, args, timeout=timeout)).tag or ""
 

@@ -316,6 +316,9 @@ class Operation:
     - :attr:`takes_tags`: the pump may hand the command tags of Bind/Execute requests in
       batches to :meth:`take_tags` (the core's ``next_completions``), instead of
       BindComplete and CommandComplete events.
+    - :attr:`takes_answers`: a simple Query whose rows are not kept: the pump may hand its
+      command tags and ReadyForQuery in batches to :meth:`take_answers` (the core's
+      ``next_query_answers``, which drops RowDescription and DataRow messages).
     - :attr:`takes_rows`: the operation reads result rows. Then, if :attr:`row_parser` is
       set, the pump makes Records straight from the receive buffer (``next_rows``) and
       hands them to :meth:`take_records`; otherwise (or for a row the parser declined) it
@@ -329,6 +332,7 @@ class Operation:
     #: See the class docstring: the pump's fast paths this operation allows.
     sends_binds_only = False
     takes_tags = False
+    takes_answers = False
     takes_rows = False
     row_parser: RowParser | None = None
 
@@ -381,6 +385,12 @@ class Operation:
         """Consume rows already made into Records by :attr:`row_parser`, in order."""
         raise ProtocolError(f"unexpected DataRow for {type(self).__name__}")
 
+    def take_answers(self, tags: list[str | None], status: str) -> None:
+        """Consume the command tags of a simple Query's statements (``None`` for an empty
+        one), in order, and its ReadyForQuery's ``status`` once it came (when
+        :attr:`takes_answers`)."""
+        raise ProtocolError(f"unexpected CommandComplete for {type(self).__name__}")
+
     def decode_rows(
         self, shape: RecordShape, decode: RowDecoder, rows: list[tuple[bytes | None, ...]]
     ) -> list[Record]:
@@ -429,8 +439,10 @@ class StatementResult:
 class SimpleQuery(Operation):
     """A simple-protocol Query (several statements allowed; text results).
 
-    With ``keep_rows=False`` rows are read and dropped undecoded: a caller that wants only
-    the command tags must not fail on a value it would never see.
+    With ``keep_rows=False`` only the command tags are kept, in :attr:`tags` (``results``
+    stays empty): rows are dropped undecoded, as a caller that wants only the tags must not
+    fail on a value it would never see, and the pump reads the reply on the core's fast
+    path (``next_query_answers``), without an event per message.
     """
 
     def __init__(self, sql: str, registry: TypeRegistry, *, keep_rows: bool = True) -> None:
@@ -439,9 +451,14 @@ class SimpleQuery(Operation):
         self.registry = registry
         self.keep_rows = keep_rows
         self.results: list[StatementResult] = []
+        #: The command tags of the statements, in order (an empty query gives none).
+        self.tags: list[str] = []
         self._current = StatementResult()
         self._shape: RecordShape | None = None
         self._decode: RowDecoder | None = None
+        if not keep_rows:
+            self.takes_answers = True
+            self.takes_rows = False
 
     takes_rows = True
 
@@ -457,12 +474,20 @@ class SimpleQuery(Operation):
         if self.misuse is None:
             self._current.rows.extend(records)
 
+    def take_answers(self, tags: list[str | None], status: str) -> None:
+        for tag in tags:
+            if tag is not None:
+                self.tags.append(tag)
+        if status:
+            self.done = True
+            self.transaction_status = status
+
     def on_event(self, event: BackendMessage) -> None:
         if isinstance(event, DataRow):
             self.feed_rows([event.values])
         elif isinstance(event, RowDescription):
-            self._current.columns = event.fields
             if self.keep_rows:
+                self._current.columns = event.fields
                 formats = [f.format for f in event.fields]
                 self._shape, self._decode, self.row_parser = _row_readers(
                     self.registry, event.fields, formats
@@ -470,9 +495,11 @@ class SimpleQuery(Operation):
         elif isinstance(event, CommandComplete | EmptyQueryResponse):
             self.row_parser = None
             if isinstance(event, CommandComplete):
+                self.tags.append(event.tag)
                 self._current.tag = event.tag
-            self.results.append(self._current)
-            self._current = StatementResult()
+            if self.keep_rows:
+                self.results.append(self._current)
+                self._current = StatementResult()
         elif not self.refuse_copy(event, "execute()"):
             super().on_event(event)
 

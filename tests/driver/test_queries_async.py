@@ -76,6 +76,66 @@ async def test_failing_statement_in_a_multi_statement_query_undoes_the_earlier_o
     assert await aconn.fetchval("SELECT count(*) FROM items") == 0
 
 
+async def test_execute_gives_the_tags_the_general_path_gives(aconn: AsyncConnection) -> None:
+    # execute() reads the reply on the core's fast path; execute_results() on the general one.
+    sql = (
+        "SELECT pg_catalog.pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;"
+        " SELECT generate_series(1, 300), 'x'; ; SET application_name = 'tags'; VALUES (1, 2)"
+    )
+    results = await aconn.execute_results(sql)
+    assert [r.tag for r in results if r.tag] == [
+        "SELECT 1",
+        "CLOSE CURSOR ALL",
+        "UNLISTEN",
+        "RESET",
+        "SELECT 300",
+        "SET",
+        "SELECT 1",
+    ]
+    assert await aconn.execute(sql) == results[-1].tag
+    assert aconn.transaction_status == "I"
+    assert await aconn.fetchval("SELECT current_setting('application_name')") == "tags"
+
+
+async def test_execute_delivers_what_arrives_between_its_answers(aconn: AsyncConnection) -> None:
+    notices: list[str] = []
+    aconn.add_notice_handler(lambda notice: notices.append(notice.message))
+    await aconn.execute("LISTEN fast_path")
+    tag = await aconn.execute(
+        "DO $$ BEGIN RAISE NOTICE 'first'; END $$; SELECT 1;"
+        " BEGIN; NOTIFY fast_path, 'hello'; COMMIT;"
+        " SET application_name = 'middle'; DO $$ BEGIN RAISE NOTICE 'second'; END $$; SELECT 2"
+    )
+    assert tag == "SELECT 1"
+    assert notices == ["first", "second"]
+    assert [n.payload for n in aconn.pending_notifications] == ["hello"]
+    assert aconn.transaction_status == "I"
+    await aconn.execute("UNLISTEN *")
+
+
+async def test_execute_reports_an_error_after_rows_and_tags(aconn: AsyncConnection) -> None:
+    with pytest.raises(errors.DivisionByZero):
+        await aconn.execute("SELECT 1; SELECT generate_series(1, 10); SELECT 1 / 0; SELECT 3")
+    assert aconn.transaction_status == "I"
+    await aconn.execute("BEGIN; SELECT 1")
+    assert aconn.transaction_status == "T"
+    with pytest.raises(errors.DivisionByZero):
+        await aconn.execute("SELECT 1 / 0")
+    assert aconn.transaction_status == "E"
+    assert await aconn.execute("ROLLBACK") == "ROLLBACK"
+    assert await aconn.fetchval("SELECT 5") == 5
+
+
+async def test_execute_refuses_copy_and_stays_usable(aconn: AsyncConnection) -> None:
+    await aconn.execute("CREATE TEMP TABLE copied (id int)")
+    with pytest.raises(errors.InterfaceError, match="copy_in"):
+        await aconn.execute("SELECT 1; COPY copied FROM STDIN")
+    with pytest.raises(errors.InterfaceError, match="copy_out"):
+        await aconn.execute("COPY (SELECT generate_series(1, 5)) TO STDOUT; SELECT 1")
+    assert await aconn.execute("INSERT INTO copied VALUES (1)") == "INSERT 0 1"
+    assert await aconn.fetchval("SELECT count(*) FROM copied") == 1
+
+
 # --------------------------------------------------------------------------------------
 # fetch(), fetchrow(), fetchval()
 # --------------------------------------------------------------------------------------

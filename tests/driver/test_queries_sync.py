@@ -74,6 +74,66 @@ def test_failing_statement_in_a_multi_statement_query_undoes_the_earlier_ones(
     assert conn.fetchval("SELECT count(*) FROM items") == 0
 
 
+def test_execute_gives_the_tags_the_general_path_gives(conn: Connection) -> None:
+    # execute() reads the reply on the core's fast path; execute_results() on the general one.
+    sql = (
+        "SELECT pg_catalog.pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;"
+        " SELECT generate_series(1, 300), 'x'; ; SET application_name = 'tags'; VALUES (1, 2)"
+    )
+    results = conn.execute_results(sql)
+    assert [r.tag for r in results if r.tag] == [
+        "SELECT 1",
+        "CLOSE CURSOR ALL",
+        "UNLISTEN",
+        "RESET",
+        "SELECT 300",
+        "SET",
+        "SELECT 1",
+    ]
+    assert conn.execute(sql) == results[-1].tag
+    assert conn.transaction_status == "I"
+    assert conn.fetchval("SELECT current_setting('application_name')") == "tags"
+
+
+def test_execute_delivers_what_arrives_between_its_answers(conn: Connection) -> None:
+    notices: list[str] = []
+    conn.add_notice_handler(lambda notice: notices.append(notice.message))
+    conn.execute("LISTEN fast_path")
+    tag = conn.execute(
+        "DO $$ BEGIN RAISE NOTICE 'first'; END $$; SELECT 1;"
+        " BEGIN; NOTIFY fast_path, 'hello'; COMMIT;"
+        " SET application_name = 'middle'; DO $$ BEGIN RAISE NOTICE 'second'; END $$; SELECT 2"
+    )
+    assert tag == "SELECT 1"
+    assert notices == ["first", "second"]
+    assert [n.payload for n in conn.pending_notifications] == ["hello"]
+    assert conn.transaction_status == "I"
+    conn.execute("UNLISTEN *")
+
+
+def test_execute_reports_an_error_after_rows_and_tags(conn: Connection) -> None:
+    with pytest.raises(errors.DivisionByZero):
+        conn.execute("SELECT 1; SELECT generate_series(1, 10); SELECT 1 / 0; SELECT 3")
+    assert conn.transaction_status == "I"
+    conn.execute("BEGIN; SELECT 1")
+    assert conn.transaction_status == "T"
+    with pytest.raises(errors.DivisionByZero):
+        conn.execute("SELECT 1 / 0")
+    assert conn.transaction_status == "E"
+    assert conn.execute("ROLLBACK") == "ROLLBACK"
+    assert conn.fetchval("SELECT 5") == 5
+
+
+def test_execute_refuses_copy_and_stays_usable(conn: Connection) -> None:
+    conn.execute("CREATE TEMP TABLE copied (id int)")
+    with pytest.raises(errors.InterfaceError, match="copy_in"):
+        conn.execute("SELECT 1; COPY copied FROM STDIN")
+    with pytest.raises(errors.InterfaceError, match="copy_out"):
+        conn.execute("COPY (SELECT generate_series(1, 5)) TO STDOUT; SELECT 1")
+    assert conn.execute("INSERT INTO copied VALUES (1)") == "INSERT 0 1"
+    assert conn.fetchval("SELECT count(*) FROM copied") == 1
+
+
 # --------------------------------------------------------------------------------------
 # fetch(), fetchrow(), fetchval()
 # --------------------------------------------------------------------------------------

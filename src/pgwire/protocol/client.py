@@ -7,9 +7,9 @@ return, feeds what it reads to :meth:`~ClientConnection.receive_data`, and drain
 
 This file holds the established session: sending requests, reading their answers, COPY,
 and the fast paths drivers use (``send_binds``, ``next_completions``, ``next_data_rows``,
-``next_rows``).  The startup (encryption, authentication, version negotiation) is in
-``startup.py``, the rules both follow in ``conversation.py``, and the byte plumbing shared
-with the server role in ``peer.py``.
+``next_rows``, ``next_query_answers``).  The startup (encryption, authentication, version
+negotiation) is in ``startup.py``, the rules both follow in ``conversation.py``, and the
+byte plumbing shared with the server role in ``peer.py``.
 
 Every request sent puts what the server owes for it on a queue, so any number of
 Sync-delimited batches may be in flight at once (pipelining).  An ErrorResponse in the
@@ -55,6 +55,7 @@ from pgwire.protocol.messages import (
     CopyData,
     CopyInResponse,
     DataRow,
+    EmptyQueryResponse,
     ErrorResponse,
     Execute,
     FrontendMessage,
@@ -63,6 +64,7 @@ from pgwire.protocol.messages import (
     ParameterStatus,
     Query,
     ReadyForQuery,
+    RowDescription,
     Sync,
     Terminate,
     decode_backend,
@@ -93,6 +95,9 @@ _COMMAND_COMPLETE_CODE: Final = CommandComplete.code[0]
 _BIND_EXECUTE_LIST: Final = list(_BIND_EXECUTE)
 _BIND_COMPLETE_BYTES: Final = BindComplete().encode()
 _pack_header: Final = struct.Struct("!ci").pack
+_ROW_DESCRIPTION_CODE: Final = RowDescription.code[0]
+_EMPTY_QUERY_CODE: Final = EmptyQueryResponse.code[0]
+_READY_CODE: Final = ReadyForQuery.code[0]
 _EXECUTE_BYTES: Final = {rows: Execute("", rows).encode() for rows in (0, 1)}
 _SYNC_BYTES: Final = Sync().encode()
 
@@ -372,6 +377,75 @@ class ClientConnection(ClientStartup):
             else:
                 step //= 2
 
+    def next_query_answers(self) -> tuple[list[str | None], str] | None:
+        """Consume what answers the simple Query at the head of the requests in flight, for
+        a caller that keeps only its command tags: RowDescription and DataRow messages are
+        checked as ``next_event()`` and ``next_data_rows()`` check them and dropped, each
+        CommandComplete gives its tag and each EmptyQueryResponse ``None``, in order, up to
+        and including the Query's ReadyForQuery.
+
+        Returns the tags and the ReadyForQuery's transaction status (``""`` when it has not
+        arrived yet), or ``None`` when nothing was consumed.  Stops at anything else (a
+        notice, an error, a COPY response, an incomplete or long message), which
+        ``next_event()`` then gives: the state afterwards is what the same messages read
+        through ``next_event()`` leave.  A malformed message fails the connection with the
+        error ``next_event()`` raises for it (the tags read before it are lost with it).
+        """
+        pending = self._pending
+        if not pending or self.state is not ConnectionState.READY:
+            return None
+        head = pending[0]
+        if head is not P.QUERY and head is not P.QUERY_ROWS:
+            return None
+        buffer = self._buffer
+        tags: list[str | None] = []
+        status = ""
+        consumed = False
+        try:
+            while True:
+                # CommandComplete first: most of what a command without rows answers.
+                payload = buffer.next_message_of(_COMMAND_COMPLETE_CODE)
+                if payload is not None:
+                    tags.append(_command_tag(payload))
+                    head = pending[0] = P.QUERY
+                    consumed = True
+                    continue
+                header = buffer.peek_header()
+                if header is None:
+                    break
+                code = header[0]
+                if head is P.QUERY_ROWS:
+                    if code != _DATA_ROW_CODE or not buffer.take_data_rows():
+                        break
+                elif code == _ROW_DESCRIPTION_CODE:
+                    payload = buffer.next_message_of(code)
+                    if payload is None:
+                        break
+                    RowDescription.decode(payload)
+                    head = pending[0] = P.QUERY_ROWS
+                elif code == _EMPTY_QUERY_CODE:
+                    payload = buffer.next_message_of(code)
+                    if payload is None:
+                        break
+                    EmptyQueryResponse.decode(payload)
+                    tags.append(None)
+                elif code == _READY_CODE:
+                    payload = buffer.next_message_of(code)
+                    if payload is None:
+                        break
+                    status = ReadyForQuery.decode(payload).status
+                    pending.popleft()
+                    self.transaction_status = status
+                    consumed = True
+                    break
+                else:
+                    break
+                consumed = True
+        except ProtocolError as exc:
+            self._fail(exc)
+            raise
+        return (tags, status) if consumed else None
+
     def _session_event(self, message: BackendMessage, kind: type[BackendMessage]) -> Event:
         if kind in ASYNC_MESSAGES:
             if isinstance(message, ParameterStatus):
@@ -409,3 +483,14 @@ class ClientConnection(ClientStartup):
         if answer_error(pending):
             self._skip_until_sync = True
         return message
+
+
+def _command_tag(payload: bytes) -> str:
+    """The tag of a CommandComplete message's ``payload``: ``CommandComplete.decode``'s,
+    without building the message (which raises its error for a malformed one)."""
+    if payload.find(b"\0") == len(payload) - 1:
+        try:
+            return payload[:-1].decode()
+        except UnicodeDecodeError:
+            pass
+    return CommandComplete.decode(payload).tag
