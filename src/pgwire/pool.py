@@ -68,8 +68,13 @@ def _upkeep_scope() -> Any:
     """The scope of the reset on release. In async code it is shielded from the borrower's
     cancellation (a task cancelled while it holds a connection still gives it back clean)
     and ends the reset after UPKEEP_TIMEOUT seconds: one cancel scope for both, as they
-    are costly on asyncio. Blocking reads get the timeout themselves."""
+    are costly on asyncio. On trio, trio's own scope (anyio's wraps it, and looks up the
+    event loop on every call). Blocking reads get the timeout themselves."""
     if True:  # ASYNC
+        if asyncio._get_running_loop() is None:  # on trio
+            import trio
+
+            return trio.CancelScope(shield=True, deadline=trio.current_time() + UPKEEP_TIMEOUT)
         return anyio.CancelScope(shield=True, deadline=anyio.current_time() + UPKEEP_TIMEOUT)
     else:
         return contextlib.nullcontext()
@@ -88,16 +93,19 @@ def _state_lock() -> Any:
 class _Signal:
     """Wakes one waiting task (or thread), once: how a connection is handed to the first
     in line. On asyncio (and uvloop) a bare future and a timer handle, far cheaper than a
-    cancel scope; on trio an anyio event; in blocking code a lock held until set."""
+    cancel scope; on trio the waiting task parked and rescheduled by hand (a cancel scope
+    only when there is a timeout); in blocking code a lock held until set."""
 
     def __init__(self) -> None:
         if True:  # ASYNC
+            loop = asyncio._get_running_loop()
+            #: On asyncio: what set() completes. None on trio.
             self._future: asyncio.Future[None] | None = None
-            self._event: anyio.Event | None = None
-            try:
-                self._future = asyncio.get_running_loop().create_future()
-            except RuntimeError:  # not on asyncio
-                self._event = anyio.Event()
+            if loop is not None:
+                self._future = loop.create_future()
+            #: On trio: whether set() ran, and the task parked in wait() (None if none).
+            self._set = False
+            self._task: Any = None
         else:
             self._lock = threading.Lock()
             self._lock.acquire()
@@ -105,11 +113,18 @@ class _Signal:
     def set(self) -> None:
         if True:  # ASYNC
             future = self._future
-            if future is None:
-                assert self._event is not None
-                self._event.set()
-            elif not future.done():
-                future.set_result(None)
+            if future is not None:
+                if not future.done():
+                    future.set_result(None)
+            elif not self._set:
+                self._set = True
+                task = self._task
+                if task is not None:
+                    # Only a task still parked is woken: an aborted wait left _task None.
+                    self._task = None
+                    import trio
+
+                    trio.lowlevel.reschedule(task)
         else:
             self._lock.release()
 
@@ -118,9 +133,15 @@ class _Signal:
         if True:  # ASYNC
             future = self._future
             if future is None:
-                assert self._event is not None
-                with anyio.move_on_after(timeout):
-                    await self._event.wait()
+                if self._set:
+                    return
+                if timeout is None:
+                    await self._park()
+                    return
+                import trio
+
+                with trio.move_on_after(timeout):
+                    await self._park()
                 return
             if timeout is None:
                 await future
@@ -132,6 +153,21 @@ class _Signal:
                 timer.cancel()
         else:
             self._lock.acquire(timeout=-1 if timeout is None else timeout)
+
+    if True:  # ASYNC
+
+        async def _park(self) -> None:
+            """On trio: sleep until set() reschedules this task; a cancellation (or the
+            timeout's) takes it off first, so a later set() does not wake it."""
+            import trio
+
+            self._task = trio.lowlevel.current_task()
+
+            def abort(_: Any) -> Any:
+                self._task = None
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
 
 
 async def create_pool(dsn: str | None = None, **options: Any) -> AsyncPool:

@@ -44,7 +44,8 @@ def _upkeep_scope() -> Any:
     """The scope of the reset on release. In async code it is shielded from the borrower's
     cancellation (a task cancelled while it holds a connection still gives it back clean)
     and ends the reset after UPKEEP_TIMEOUT seconds: one cancel scope for both, as they
-    are costly on asyncio. Blocking reads get the timeout themselves."""
+    are costly on asyncio. On trio, trio's own scope (anyio's wraps it, and looks up the
+    event loop on every call). Blocking reads get the timeout themselves."""
     return contextlib.nullcontext()
 
 
@@ -56,7 +57,8 @@ def _state_lock() -> Any:
 class _Signal:
     """Wakes one waiting task (or thread), once: how a connection is handed to the first
     in line. On asyncio (and uvloop) a bare future and a timer handle, far cheaper than a
-    cancel scope; on trio an anyio event; in blocking code a lock held until set."""
+    cancel scope; on trio the waiting task parked and rescheduled by hand (a cancel scope
+    only when there is a timeout); in blocking code a lock held until set."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
