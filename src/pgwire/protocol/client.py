@@ -340,7 +340,7 @@ class ClientConnection(ClientStartup):
                     payload = buffer.next_message_of(_COMMAND_COMPLETE_CODE)
                     if payload is None:
                         break
-                    tag = CommandComplete.decode(payload).tag
+                    tag = _command_tag(payload)
                     tags.append(tag)
                     pending.popleft()
                     if len(pending) > 1 and pending[0] is P.BIND and pending[1] is P.EXECUTE:
